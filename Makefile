@@ -1,0 +1,24 @@
+# quotad — see README.md. `make test` is the one test command (CI runs it).
+GO ?= go
+GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 12m
+
+.PHONY: test lint services bench
+
+## test: start Postgres and Redis if needed, lint, run every test with -race
+test: services lint
+	$(GO) test $(GOTESTFLAGS) ./...
+
+## lint: gofmt, go vet, staticcheck
+lint:
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+## services: make sure Postgres and Redis answer on loopback
+services:
+	@scripts/services.sh
+
+## bench: the quota benchmarks against the local Redis (compare with benchstat)
+bench: services
+	$(GO) test -run '^$$' -bench . -count 6 ./quota

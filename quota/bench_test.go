@@ -1,0 +1,113 @@
+package quota
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The benchmarks run against the test Redis. Compare Allow with the bare
+// INCR floor from the same run:
+//
+//	go test -run '^$' -bench . -count 6 ./quota | tee new.txt; benchstat new.txt
+
+var benchCallers = []int{1, 16, 64}
+
+// runCallers runs op b.N times spread over callers goroutines; op gets a
+// per-goroutine sequence number to pick keys with.
+func runCallers(b *testing.B, callers int, op func(ctx context.Context, i int) error) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	if callers == 1 {
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			if err := op(ctx, i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return
+	}
+	b.SetParallelism((callers + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+	var seed atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := int(seed.Add(7919))
+		for pb.Next() {
+			i++
+			if err := op(ctx, i); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func benchKeys(n int) []string {
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = "user-" + strconv.Itoa(i)
+	}
+	return keys
+}
+
+// BenchmarkRedisINCR is the floor: one bare INCR round trip per operation.
+func BenchmarkRedisINCR(b *testing.B) {
+	client, prefix := newTestRedis(b)
+	for _, nkeys := range []int{1, 10_000} {
+		keys := benchKeys(nkeys)
+		for i := range keys {
+			keys[i] = prefix + ":" + keys[i]
+		}
+		for _, callers := range benchCallers {
+			b.Run("keys="+strconv.Itoa(nkeys)+"/callers="+strconv.Itoa(callers), func(b *testing.B) {
+				runCallers(b, callers, func(ctx context.Context, i int) error {
+					return client.Incr(ctx, keys[i%nkeys]).Err()
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkLimiter_Allow measures admitted decisions: the limit is never
+// reached, so every call is one script round trip.
+func BenchmarkLimiter_Allow(b *testing.B) {
+	s, _ := newTestRedisStore(b)
+	l := mustLimiter(b, s, LimiterConfig{Timeout: time.Second})
+	lim := Limit{Requests: MaxRequests, Per: MaxPer}
+	for _, nkeys := range []int{1, 10_000} {
+		keys := benchKeys(nkeys)
+		for _, callers := range benchCallers {
+			b.Run("keys="+strconv.Itoa(nkeys)+"/callers="+strconv.Itoa(callers), func(b *testing.B) {
+				runCallers(b, callers, func(ctx context.Context, i int) error {
+					d, err := l.Allow(ctx, keys[i%nkeys], lim)
+					if err == nil && !d.Allowed {
+						b.Fatal("refused")
+					}
+					return err
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkLimiter_AllowOverLimit measures a hog: one key far over its
+// limit, refused from the in-process cache.
+func BenchmarkLimiter_AllowOverLimit(b *testing.B) {
+	s, _ := newTestRedisStore(b)
+	l := mustLimiter(b, s, LimiterConfig{Timeout: time.Second})
+	lim := Limit{Requests: 1, Per: MaxPer}
+	for _, callers := range benchCallers {
+		b.Run("callers="+strconv.Itoa(callers), func(b *testing.B) {
+			runCallers(b, callers, func(ctx context.Context, _ int) error {
+				d, err := l.Allow(ctx, "hog", lim)
+				if err == nil && d.Allowed && d.Remaining != 0 {
+					b.Fatal("hog admitted twice")
+				}
+				return err
+			})
+		})
+	}
+}

@@ -1,0 +1,59 @@
+package quota_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/quotad/quotad/quota"
+)
+
+// Limit every client of an Echo app to 2 requests per minute, keyed on the
+// client IP. With Redis, pass quota.NewRedisStore(quota.NewRedisClient(url))
+// instead of the memory store; nothing else changes.
+func ExampleMiddleware() {
+	store, _ := quota.NewMemoryStore(quota.MemoryConfig{})
+	limiter, _ := quota.NewLimiter(store, quota.LimiterConfig{})
+	mw, err := quota.Middleware(quota.MiddlewareConfig{
+		Limiter: limiter,
+		Limit:   quota.Limit{Name: "free", Requests: 2, Per: time.Minute},
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	e := echo.New()
+	e.GET("/rate-limited", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]string{"response": "This is a rate limited response"})
+	}, mw)
+
+	for range 3 {
+		req := httptest.NewRequest(http.MethodGet, "/rate-limited", nil)
+		req.RemoteAddr = "203.0.113.9:4711"
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		fmt.Println(rec.Code, rec.Header().Get("X-RateLimit-Remaining"), rec.Header().Get("RateLimit-Policy"))
+	}
+	// Output:
+	// 200 1 "free";q=2;w=60
+	// 200 0 "free";q=2;w=60
+	// 429 0 "free";q=2;w=60
+}
+
+// Allow consumes one request of a key's window; Peek only looks.
+func ExampleLimiter_Allow() {
+	store, _ := quota.NewMemoryStore(quota.MemoryConfig{})
+	limiter, _ := quota.NewLimiter(store, quota.LimiterConfig{})
+	ctx := context.Background()
+	lim := quota.PerMinute(10)
+
+	for range 6 {
+		_, _ = limiter.Allow(ctx, "user-42", lim)
+	}
+	d, _ := limiter.Peek(ctx, "user-42", lim)
+	fmt.Println(d.Allowed, d.Remaining)
+	// Output: true 4
+}

@@ -1,0 +1,31 @@
+package quota
+
+import (
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestSetHeaders_Rounding(t *testing.T) {
+	t.Parallel()
+	d := Decision{Allowed: false, Limit: Limit{Name: `we"ird\näme`, Requests: 10, Per: time.Minute},
+		Reset: time.Unix(1_700_000_100, 0), ResetAfter: 1200 * time.Millisecond, RetryAfter: 1200 * time.Millisecond}
+	h := http.Header{}
+	SetHeaders(h, d, HeadersAll)
+	for k, v := range map[string]string{
+		HeaderRetryAfter: "2",
+		HeaderRateLimit:  `"we\"ird\\n??me";r=0;t=2`,
+		HeaderPolicy:     `"we\"ird\\n??me";q=10;w=60`,
+		HeaderReset:      "1700000100",
+	} {
+		if got := h.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	h = http.Header{}
+	d.RetryAfter, d.ResetAfter = 0, 0
+	SetHeaders(h, d, HeadersNone)
+	if h.Get(HeaderRetryAfter) != "1" || h.Get(HeaderLimit) != "" {
+		t.Errorf("HeadersNone refusal: %v, want only Retry-After: 1", h)
+	}
+}

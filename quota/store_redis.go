@@ -1,0 +1,133 @@
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultRedisPrefix starts every key the Redis store writes.
+const DefaultRedisPrefix = "quota"
+
+// rediser is the part of a go-redis client the store uses; a Client, a Ring
+// and a ClusterClient all fit, and so does any redis.UniversalClient.
+type rediser interface {
+	redis.Scripter
+	Del(ctx context.Context, keys ...string) *redis.IntCmd
+}
+
+// RedisConfig configures a RedisStore.
+type RedisConfig struct {
+	// Prefix starts every key, as in "quota:{user-42}:60".
+	// Optional. Default value DefaultRedisPrefix.
+	Prefix string
+}
+
+// RedisStore is a Store on Redis (standalone, Sentinel or Cluster): one
+// script call, so one round trip, per decision.
+type RedisStore struct {
+	client rediser
+	prefix string
+}
+
+var _ Store = (*RedisStore)(nil)
+
+// NewRedisStore returns a Store on client.
+//
+// The client must not retry commands: a retried script whose first reply was
+// lost counts the request twice. It must also honour context deadlines, or a
+// hung Redis holds a request for the client's own (5s) timeouts instead of
+// the Limiter's. Create it with MaxRetries: -1 and ContextTimeoutEnabled:
+// true (see NewRedisClient); NewRedisStore returns an error for a Client,
+// Ring or ClusterClient configured otherwise.
+func NewRedisStore(client redis.UniversalClient, cfg RedisConfig) (*RedisStore, error) {
+	if client == nil {
+		return nil, errors.New("quota: NewRedisStore: nil client")
+	}
+	if err := checkClientOptions(client); err != nil {
+		return nil, err
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = DefaultRedisPrefix
+	}
+	return &RedisStore{client: client, prefix: cfg.Prefix}, nil
+}
+
+// NewRedisClient parses a redis:// or rediss:// URL into a client set up as
+// NewRedisStore requires: no retries, context deadlines honoured.
+func NewRedisClient(url string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("quota: redis URL: %w", err)
+	}
+	opt.MaxRetries = -1
+	opt.ContextTimeoutEnabled = true
+	return redis.NewClient(opt), nil
+}
+
+func checkClientOptions(client redis.UniversalClient) error {
+	var retries int
+	var ctxTimeouts bool
+	switch c := client.(type) {
+	case *redis.Client:
+		retries, ctxTimeouts = c.Options().MaxRetries, c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		retries, ctxTimeouts = c.Options().MaxRetries, c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		retries, ctxTimeouts = c.Options().MaxRetries, c.Options().ContextTimeoutEnabled
+	default:
+		return nil
+	}
+	if retries > 0 {
+		return fmt.Errorf("quota: redis client retries commands (MaxRetries %d); set MaxRetries: -1 so a lost reply is never counted twice", retries)
+	}
+	if !ctxTimeouts {
+		return errors.New("quota: redis client ignores context deadlines; set ContextTimeoutEnabled: true so a hung Redis cannot hold requests")
+	}
+	return nil
+}
+
+// Key returns the Redis key holding key's windows of length l.Per. The
+// braces are a hash tag: every window of one key lands in one Cluster slot.
+func (s *RedisStore) Key(key string, l Limit) string {
+	return s.prefix + ":{" + key + "}:" + strconv.FormatInt(l.seconds(), 10)
+}
+
+// Allow implements Store.
+func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
+	reply, err := allowScript.Run(ctx, s.client, []string{s.Key(key, l)}, l.seconds(), l.Requests, 1).Int64Slice()
+	if err != nil {
+		return Decision{}, fmt.Errorf("quota: redis allow: %w", err)
+	}
+	return decodeReply(l, reply)
+}
+
+// Peek implements Store.
+func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
+	reply, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, l.seconds(), l.Requests).Int64Slice()
+	if err != nil {
+		return Decision{}, fmt.Errorf("quota: redis peek: %w", err)
+	}
+	return decodeReply(l, reply)
+}
+
+// Reset implements Store.
+func (s *RedisStore) Reset(ctx context.Context, key string, l Limit) error {
+	if err := s.client.Del(ctx, s.Key(key, l)).Err(); err != nil {
+		return fmt.Errorf("quota: redis reset: %w", err)
+	}
+	return nil
+}
+
+// decodeReply turns a script reply {allowed, count, reset, µs to reset}
+// into a Decision; ResetAfter is measured on Redis's clock alone.
+func decodeReply(l Limit, r []int64) (Decision, error) {
+	if len(r) != 4 {
+		return Decision{}, fmt.Errorf("quota: redis script replied %d values, want 4", len(r))
+	}
+	return newDecision(l, r[0] == 1, r[1], time.Unix(r[2], 0), time.Duration(r[3])*time.Microsecond), nil
+}
