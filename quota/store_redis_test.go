@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/quotad/quotad/internal/testenv"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -170,7 +171,7 @@ func TestNewRedisStore_RejectsUnsafeClients(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.opt.Addr = closedAddr(t)
+			tc.opt.Addr = testenv.ClosedAddr(t)
 			c := redis.NewClient(&tc.opt)
 			defer c.Close()
 			_, err := NewRedisStore(c, RedisConfig{})
@@ -210,7 +211,7 @@ func decideWithin(tb testing.TB, l *Limiter, key string, lim Limit, limit time.D
 // arrive promptly.
 func TestLimiter_AllowRedisRefusingConnections(t *testing.T) {
 	t.Parallel()
-	client, err := NewRedisClient("redis://" + closedAddr(t))
+	client, err := NewRedisClient("redis://" + testenv.ClosedAddr(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +237,7 @@ func TestLimiter_AllowRedisRefusingConnections(t *testing.T) {
 func TestLimiter_AllowRedisHungThenBack(t *testing.T) {
 	t.Parallel()
 	_, prefix := newTestRedis(t)
-	proxy := newFaultProxy(t, strings.TrimPrefix(strings.TrimSuffix(testRedisURL(), "/0"), "redis://"))
+	proxy := testenv.NewProxy(t, redisAddr(t))
 	client, err := NewRedisClient("redis://" + proxy.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -252,14 +253,14 @@ func TestLimiter_AllowRedisHungThenBack(t *testing.T) {
 		t.Fatalf("healthy proxy: %v", err)
 	}
 
-	proxy.SetBlackhole(true)
+	proxy.SetMode(testenv.Blackhole)
 	for range 8 {
 		if _, err := decideWithin(t, l, "k", lim, 3*time.Second); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("hung Redis: err = %v, want ErrUnavailable", err)
 		}
 	}
 
-	proxy.SetBlackhole(false)
+	proxy.SetMode(testenv.Forward)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		d, err := decideWithin(t, l, "k", lim, 3*time.Second)

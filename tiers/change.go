@@ -1,0 +1,39 @@
+package tiers
+
+// Kinds of Change.
+const (
+	// ChangeTier means a tier was created, updated or deleted; Name says
+	// which.
+	ChangeTier = "tier"
+	// ChangeClient means a client's assignment changed; ClientID says whose.
+	ChangeClient = "client"
+	// ChangeReset means an admin reset ClientID's quota (Store.NotifyReset).
+	ChangeReset = "reset"
+	// ChangeResync means the listener (re)connected and reloaded
+	// everything: notifications sent while it was away are lost, so any
+	// change may have happened. Drop all derived state.
+	ChangeResync = "resync"
+)
+
+// Change describes what the Cache just learned, for callers that keep state
+// derived from tiers (such as "this client is over its limit" knowledge).
+type Change struct {
+	// Kind is ChangeTier, ChangeClient, ChangeReset or ChangeResync.
+	Kind string
+	// Name is the tier's name, for ChangeTier.
+	Name string
+	// ClientID is the client's ID, for ChangeClient and ChangeReset.
+	ClientID string
+}
+
+// channel is the LISTEN/NOTIFY channel changes travel on.
+const channel = "quota_changes"
+
+// notification is the JSON payload sent on channel: by the migrations'
+// triggers, {"kind":"tier","name":…} and {"kind":"client","id":…}, and by
+// Store.NotifyReset, {"kind":"reset","id":…}.
+type notification struct {
+	Kind string `json:"kind"`
+	Name string `json:"name,omitempty"`
+	ID   string `json:"id,omitempty"`
+}

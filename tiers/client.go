@@ -1,0 +1,46 @@
+package tiers
+
+import "unicode/utf8"
+
+// MaxClientIDLen is the longest client ID, in bytes.
+const MaxClientIDLen = 255
+
+// Client is an API consumer (a JWT subject) and the tier it is on.
+type Client struct {
+	// ID is the client's identity, the token's sub claim.
+	ID string
+	// Tier is the name of the client's tier: the assigned one, or Free.
+	Tier string
+	// Assigned reports whether an admin assigned Tier; false means the
+	// client was never assigned (or was unassigned) and is on Free.
+	Assigned bool
+}
+
+// ValidClientID returns a *ValidationError (field "id") unless id is 1 to
+// MaxClientIDLen bytes of valid UTF-8 without control characters. IDs come
+// from tokens and URLs and end up in logs, keys and the database, where
+// invalid UTF-8 or a NUL byte would fail late and confusingly.
+func ValidClientID(id string) error {
+	if msg := clientIDProblem(id); msg != "" {
+		var v ValidationError
+		v.add("id", msg)
+		return &v
+	}
+	return nil
+}
+
+// clientIDProblem says what is wrong with a client ID, or "" if nothing is.
+func clientIDProblem(id string) string {
+	if len(id) < 1 || len(id) > MaxClientIDLen {
+		return "must be 1-255 bytes long"
+	}
+	if !utf8.ValidString(id) {
+		return "must be valid UTF-8"
+	}
+	for _, r := range id {
+		if isControl(r) {
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}

@@ -1,0 +1,159 @@
+package tiers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Store reads and writes tiers and client assignments in Postgres. Every
+// method validates its input before touching the database and returns this
+// package's errors (ErrNotFound, *ValidationError, …), wrapped with the
+// operation. Each write is a single statement, so a failed write changes
+// nothing. The request path should read through a Cache instead.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// NewStore returns a Store over pool. The pool is the caller's to close.
+func NewStore(pool *pgxpool.Pool) *Store {
+	return &Store{pool: pool}
+}
+
+// tierColumns is the select list scanTier expects, in its order.
+const tierColumns = `name, "limit", per_seconds, description, price_cents, currency`
+
+const (
+	sqlListTiers = `SELECT ` + tierColumns + ` FROM tiers ORDER BY price_cents, name`
+
+	sqlGetTier = `SELECT ` + tierColumns + ` FROM tiers WHERE name = $1`
+
+	sqlCreateTier = `
+INSERT INTO tiers (name, "limit", per_seconds, description, price_cents, currency)
+VALUES ($1, $2, $3, $4, $5, $6)
+RETURNING ` + tierColumns
+
+	sqlUpdateTier = `
+UPDATE tiers
+SET "limit" = $2, per_seconds = $3, description = $4, price_cents = $5, currency = $6
+WHERE name = $1
+RETURNING ` + tierColumns
+
+	sqlDeleteTier = `DELETE FROM tiers WHERE name = $1`
+)
+
+// ListTiers returns every tier, cheapest first, then by name: the order of
+// a pricing page.
+func (s *Store) ListTiers(ctx context.Context) ([]Tier, error) {
+	rows, _ := s.pool.Query(ctx, sqlListTiers)
+	list, err := pgx.CollectRows(rows, scanTier)
+	if err != nil {
+		return nil, fmt.Errorf("tiers: list tiers: %w", interpretError(err))
+	}
+	return list, nil
+}
+
+// GetTier returns the tier called name, or ErrNotFound.
+func (s *Store) GetTier(ctx context.Context, name string) (Tier, error) {
+	if err := validName("name", name); err != nil {
+		return Tier{}, err
+	}
+	t, err := collectTier(s.pool.Query(ctx, sqlGetTier, name))
+	if err != nil {
+		return Tier{}, fmt.Errorf("tiers: get %q: %w", name, interpretError(err))
+	}
+	return t, nil
+}
+
+// CreateTier stores a new tier and returns it as stored (Currency filled
+// in). It returns ErrConflict if the name is taken.
+func (s *Store) CreateTier(ctx context.Context, t Tier) (Tier, error) {
+	t = t.normalized()
+	if err := t.Validate(); err != nil {
+		return Tier{}, err
+	}
+	created, err := collectTier(s.pool.Query(ctx, sqlCreateTier, tierArgs(t)...))
+	if err != nil {
+		return Tier{}, fmt.Errorf("tiers: create %q: %w", t.Name, interpretError(err))
+	}
+	return created, nil
+}
+
+// UpdateTier replaces every field of the tier named t.Name (a field left
+// zero is set to zero, or to its default) and returns it as stored. It
+// returns ErrNotFound if there is no such tier. The built-in tiers may be
+// updated like any other.
+func (s *Store) UpdateTier(ctx context.Context, t Tier) (Tier, error) {
+	t = t.normalized()
+	if err := t.Validate(); err != nil {
+		return Tier{}, err
+	}
+	updated, err := collectTier(s.pool.Query(ctx, sqlUpdateTier, tierArgs(t)...))
+	if err != nil {
+		return Tier{}, fmt.Errorf("tiers: update %q: %w", t.Name, interpretError(err))
+	}
+	return updated, nil
+}
+
+// DeleteTier deletes the tier called name. It returns ErrProtected for
+// Anonymous and Free, ErrInUse while clients are assigned to it, and
+// ErrNotFound if it does not exist. The first two are enforced by the
+// database itself, so they hold for psql users as well.
+func (s *Store) DeleteTier(ctx context.Context, name string) error {
+	if err := validName("name", name); err != nil {
+		return err
+	}
+	tag, err := s.pool.Exec(ctx, sqlDeleteTier, name)
+	if err != nil {
+		return fmt.Errorf("tiers: delete %q: %w", name, interpretError(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("tiers: delete %q: %w", name, ErrNotFound)
+	}
+	return nil
+}
+
+// Ping checks that Postgres answers; it returns ErrUnavailable if not.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("tiers: ping: %w", interpretError(err))
+	}
+	return nil
+}
+
+// tierArgs returns t's fields in the order of sqlCreateTier and
+// sqlUpdateTier's parameters.
+func tierArgs(t Tier) []any {
+	return []any{t.Name, t.Limit, int32(t.Per / time.Second), t.Description, t.PriceCents, t.Currency}
+}
+
+// scanTier reads one row selected with tierColumns.
+func scanTier(row pgx.CollectableRow) (Tier, error) {
+	var t Tier
+	var perSeconds int32
+	err := row.Scan(&t.Name, &t.Limit, &perSeconds, &t.Description, &t.PriceCents, &t.Currency)
+	t.Per = time.Duration(perSeconds) * time.Second
+	return t, err
+}
+
+// collectTier reads exactly one tier; no row is pgx.ErrNoRows.
+func collectTier(rows pgx.Rows, err error) (Tier, error) {
+	if err != nil {
+		return Tier{}, err
+	}
+	return pgx.CollectExactlyOneRow(rows, scanTier)
+}
+
+// validName returns a *ValidationError naming field unless name is a valid
+// tier name.
+func validName(field, name string) error {
+	if msg := nameProblem(name); msg != "" {
+		var v ValidationError
+		v.add(field, msg)
+		return &v
+	}
+	return nil
+}

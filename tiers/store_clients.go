@@ -1,0 +1,160 @@
+package tiers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Page sizes of ListClients.
+const (
+	// DefaultListLimit is the page size when ListClientsParams.Limit is 0.
+	DefaultListLimit = 100
+	// MaxListLimit is the largest page ListClients returns.
+	MaxListLimit = 1000
+)
+
+// ListClientsParams selects one page of ListClients.
+type ListClientsParams struct {
+	// Tier restricts the list to one tier's clients. Optional. Default: all.
+	Tier string
+	// After is the last ID of the previous page; the page starts after it.
+	// Optional. Default: the first page.
+	After string
+	// Limit is the page size, 1 … MaxListLimit. Optional. Default
+	// DefaultListLimit.
+	Limit int
+}
+
+const (
+	sqlGetClient = `SELECT tier FROM clients WHERE id = $1`
+
+	// On an existing row the update always runs, even to the same tier, so
+	// the notification fires and every instance drops what it knew about
+	// the client: a PUT is also a way to say "re-read this client".
+	sqlAssignClient = `
+INSERT INTO clients (id, tier) VALUES ($1, $2)
+ON CONFLICT (id) DO UPDATE SET tier = EXCLUDED.tier
+RETURNING tier`
+
+	sqlUnassignClient = `DELETE FROM clients WHERE id = $1`
+
+	// Keyset pagination: ids are COLLATE "C", so "id > $after" is stable
+	// under concurrent inserts and costs one index range scan per page.
+	sqlListClients       = `SELECT id, tier FROM clients WHERE id > $1 ORDER BY id LIMIT $2`
+	sqlListClientsOfTier = `SELECT id, tier FROM clients WHERE tier = $3 AND id > $1 ORDER BY id LIMIT $2`
+
+	sqlNotify = `SELECT pg_notify($1, $2)`
+)
+
+// GetClient returns the client's tier. A client never assigned is not an
+// error: it reads as {ID: id, Tier: Free, Assigned: false}.
+func (s *Store) GetClient(ctx context.Context, id string) (Client, error) {
+	if err := ValidClientID(id); err != nil {
+		return Client{}, err
+	}
+	var tier string
+	err := s.pool.QueryRow(ctx, sqlGetClient, id).Scan(&tier)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return Client{ID: id, Tier: Free}, nil
+	case err != nil:
+		return Client{}, fmt.Errorf("tiers: get client %q: %w", id, interpretError(err))
+	}
+	return Client{ID: id, Tier: tier, Assigned: true}, nil
+}
+
+// AssignClient puts the client on tier, whether or not it was assigned
+// before. It returns ErrUnknownTier if the tier does not exist.
+func (s *Store) AssignClient(ctx context.Context, id, tier string) (Client, error) {
+	var v ValidationError
+	if msg := clientIDProblem(id); msg != "" {
+		v.add("id", msg)
+	}
+	if msg := nameProblem(tier); msg != "" {
+		v.add("tier", msg)
+	}
+	if err := v.orNil(); err != nil {
+		return Client{}, err
+	}
+	var assigned string
+	if err := s.pool.QueryRow(ctx, sqlAssignClient, id, tier).Scan(&assigned); err != nil {
+		return Client{}, fmt.Errorf("tiers: assign client %q to %q: %w", id, tier, interpretError(err))
+	}
+	return Client{ID: id, Tier: assigned, Assigned: true}, nil
+}
+
+// UnassignClient returns the client to Free. Unassigning a client that has
+// no assignment succeeds, so retries are safe.
+func (s *Store) UnassignClient(ctx context.Context, id string) error {
+	if err := ValidClientID(id); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, sqlUnassignClient, id); err != nil {
+		return fmt.Errorf("tiers: unassign client %q: %w", id, interpretError(err))
+	}
+	return nil
+}
+
+// ListClients returns one page of assigned clients ordered by ID (bytewise).
+// A page shorter than the limit is the last one; otherwise pass the last
+// ID as After to get the next. Clients never assigned are not listed.
+func (s *Store) ListClients(ctx context.Context, p ListClientsParams) ([]Client, error) {
+	var v ValidationError
+	if p.Tier != "" {
+		if msg := nameProblem(p.Tier); msg != "" {
+			v.add("tier", msg)
+		}
+	}
+	if p.After != "" {
+		if msg := clientIDProblem(p.After); msg != "" {
+			v.add("after", msg)
+		}
+	}
+	if p.Limit == 0 {
+		p.Limit = DefaultListLimit
+	}
+	if p.Limit < 1 || p.Limit > MaxListLimit {
+		v.add("limit", fmt.Sprintf("must be between 1 and %d", MaxListLimit))
+	}
+	if err := v.orNil(); err != nil {
+		return nil, err
+	}
+
+	var rows pgx.Rows
+	if p.Tier == "" {
+		rows, _ = s.pool.Query(ctx, sqlListClients, p.After, p.Limit)
+	} else {
+		rows, _ = s.pool.Query(ctx, sqlListClientsOfTier, p.After, p.Limit, p.Tier)
+	}
+	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Client, error) {
+		c := Client{Assigned: true}
+		err := row.Scan(&c.ID, &c.Tier)
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tiers: list clients: %w", interpretError(err))
+	}
+	return list, nil
+}
+
+// NotifyReset tells every instance's Cache that the client's quota was
+// reset, so each drops what it knows locally about the client being over
+// its limit (the Cache passes a Change of Kind ChangeReset to OnChange).
+// Resetting the counter itself is the limiter's business, not this one's.
+func (s *Store) NotifyReset(ctx context.Context, clientID string) error {
+	if err := ValidClientID(clientID); err != nil {
+		return err
+	}
+	payload, err := json.Marshal(notification{Kind: ChangeReset, ID: clientID})
+	if err != nil {
+		return fmt.Errorf("tiers: notify reset %q: %w", clientID, err)
+	}
+	if _, err := s.pool.Exec(ctx, sqlNotify, channel, string(payload)); err != nil {
+		return fmt.Errorf("tiers: notify reset %q: %w", clientID, interpretError(err))
+	}
+	return nil
+}

@@ -1,0 +1,398 @@
+package tiers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestStore_TierCRUD(t *testing.T) {
+	t.Parallel()
+	store, _ := newTestStore(t)
+	ctx := context.Background()
+
+	created := map[string]Tier{}
+	for _, tier := range []Tier{
+		{Name: "pro", Limit: 6000, Per: time.Minute, Description: "Teams.", PriceCents: 1999},
+		{Name: "basic", Limit: 1000, Per: time.Minute, PriceCents: 999, Currency: "EUR"},
+		{Name: "enterprise", Limit: MaxLimit, Per: MaxPer, PriceCents: 99900},
+		{Name: "zero-cost", Limit: 1, Per: time.Second},
+	} {
+		got, err := store.CreateTier(ctx, tier)
+		if err != nil {
+			t.Fatalf("CreateTier(%s): %v", tier.Name, err)
+		}
+		if tier.Currency == "" {
+			tier.Currency = DefaultCurrency
+		}
+		if got != tier {
+			t.Errorf("CreateTier returned %+v, want %+v", got, tier)
+		}
+		created[tier.Name] = tier
+	}
+
+	t.Run("get returns what was stored", func(t *testing.T) {
+		for name, want := range created {
+			if got, err := store.GetTier(ctx, name); err != nil || got != want {
+				t.Errorf("GetTier(%s) = %+v, %v; want %+v", name, got, err, want)
+			}
+		}
+	})
+
+	t.Run("list is ordered by price then name", func(t *testing.T) {
+		list, err := store.ListTiers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"anonymous", "free", "zero-cost", "basic", "pro", "enterprise"}
+		if got := tierNames(list); !slices.Equal(got, want) {
+			t.Errorf("ListTiers() = %v, want %v", got, want)
+		}
+	})
+
+	t.Run("update replaces every field", func(t *testing.T) {
+		want := Tier{Name: "pro", Limit: 10, Per: 10 * time.Second, Currency: "USD"}
+		got, err := store.UpdateTier(ctx, Tier{Name: "pro", Limit: 10, Per: 10 * time.Second})
+		if err != nil || got != want {
+			t.Fatalf("UpdateTier = %+v, %v; want %+v", got, err, want)
+		}
+		if got, _ := store.GetTier(ctx, "pro"); got != want {
+			t.Errorf("after update GetTier = %+v, want %+v", got, want)
+		}
+	})
+
+	t.Run("built-in tiers are editable", func(t *testing.T) {
+		want := Tier{Name: Free, Limit: 1000, Per: time.Minute, Description: "More.", Currency: "USD"}
+		if got, err := store.UpdateTier(ctx, want); err != nil || got != want {
+			t.Fatalf("UpdateTier(free) = %+v, %v; want %+v", got, err, want)
+		}
+	})
+
+	t.Run("delete removes", func(t *testing.T) {
+		if err := store.DeleteTier(ctx, "basic"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.GetTier(ctx, "basic"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetTier after delete: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestStore_Clients(t *testing.T) {
+	t.Parallel()
+	store, _ := newTestStore(t)
+	ctx := context.Background()
+	mustCreateTier(t, store, Tier{Name: "pro", Limit: 100, Per: time.Minute})
+
+	steps := []struct {
+		name string
+		do   func() (Client, error)
+		want Client
+	}{
+		{"never assigned reads as free", func() (Client, error) { return store.GetClient(ctx, "ann") },
+			Client{ID: "ann", Tier: Free}},
+		{"assign", func() (Client, error) { return store.AssignClient(ctx, "ann", "pro") },
+			Client{ID: "ann", Tier: "pro", Assigned: true}},
+		{"get assigned", func() (Client, error) { return store.GetClient(ctx, "ann") },
+			Client{ID: "ann", Tier: "pro", Assigned: true}},
+		{"reassign explicitly to free", func() (Client, error) { return store.AssignClient(ctx, "ann", Free) },
+			Client{ID: "ann", Tier: Free, Assigned: true}},
+		{"unassign", func() (Client, error) { return Client{}, store.UnassignClient(ctx, "ann") }, Client{}},
+		{"unassigned reads as free", func() (Client, error) { return store.GetClient(ctx, "ann") },
+			Client{ID: "ann", Tier: Free}},
+		{"unassign is idempotent", func() (Client, error) { return Client{}, store.UnassignClient(ctx, "ann") }, Client{}},
+	}
+	for _, step := range steps {
+		got, err := step.do()
+		if err != nil || got != step.want {
+			t.Fatalf("%s: got %+v, %v; want %+v", step.name, got, err, step.want)
+		}
+	}
+}
+
+func TestStore_Errors(t *testing.T) {
+	t.Parallel()
+	store, dbURL := newTestStore(t)
+	ctx := context.Background()
+	mustCreateTier(t, store, Tier{Name: "pro", Limit: 100, Per: time.Minute})
+	if _, err := store.AssignClient(ctx, "c-pro", "pro"); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dbURL)
+
+	valid := Tier{Name: "pro", Limit: 1, Per: time.Second}
+	tests := []struct {
+		name    string
+		op      func() error
+		wantErr error    // a sentinel, or nil when wantFields is set
+		fields  []string // fields of the expected *ValidationError
+	}{
+		{"get missing tier", func() error { _, err := store.GetTier(ctx, "gold"); return err }, ErrNotFound, nil},
+		{"get invalid name", func() error { _, err := store.GetTier(ctx, "Gold!"); return err }, nil, []string{"name"}},
+		{"create duplicate", func() error { _, err := store.CreateTier(ctx, valid); return err }, ErrConflict, nil},
+		{"create duplicate of free", func() error {
+			_, err := store.CreateTier(ctx, Tier{Name: Free, Limit: 1, Per: time.Second})
+			return err
+		}, ErrConflict, nil},
+		{"create invalid", func() error {
+			_, err := store.CreateTier(ctx, Tier{Name: "new", Currency: "dollars"})
+			return err
+		}, nil, []string{"limit", "per", "currency"}},
+		{"update missing", func() error {
+			_, err := store.UpdateTier(ctx, Tier{Name: "gold", Limit: 1, Per: time.Second})
+			return err
+		}, ErrNotFound, nil},
+		{"update invalid", func() error {
+			_, err := store.UpdateTier(ctx, Tier{Name: "pro", Limit: -1, Per: time.Second, PriceCents: -1})
+			return err
+		}, nil, []string{"limit", "price_cents"}},
+		{"delete missing", func() error { return store.DeleteTier(ctx, "gold") }, ErrNotFound, nil},
+		{"delete anonymous", func() error { return store.DeleteTier(ctx, Anonymous) }, ErrProtected, nil},
+		{"delete free", func() error { return store.DeleteTier(ctx, Free) }, ErrProtected, nil},
+		{"delete tier in use", func() error { return store.DeleteTier(ctx, "pro") }, ErrInUse, nil},
+		{"delete invalid name", func() error { return store.DeleteTier(ctx, "") }, nil, []string{"name"}},
+		{"assign unknown tier", func() error { _, err := store.AssignClient(ctx, "c-new", "gold"); return err }, ErrUnknownTier, nil},
+		{"reassign to unknown tier", func() error { _, err := store.AssignClient(ctx, "c-pro", "gold"); return err }, ErrUnknownTier, nil},
+		{"assign invalid", func() error { _, err := store.AssignClient(ctx, "", "Gold"); return err }, nil, []string{"id", "tier"}},
+		{"get client invalid id", func() error { _, err := store.GetClient(ctx, "a\x00"); return err }, nil, []string{"id"}},
+		{"unassign invalid id", func() error { return store.UnassignClient(ctx, strings.Repeat("x", 256)) }, nil, []string{"id"}},
+		{"list invalid params", func() error {
+			_, err := store.ListClients(ctx, ListClientsParams{Tier: "P", After: "\xff", Limit: MaxListLimit + 1})
+			return err
+		}, nil, []string{"tier", "after", "limit"}},
+		{"list negative limit", func() error { _, err := store.ListClients(ctx, ListClientsParams{Limit: -1}); return err }, nil, []string{"limit"}},
+		{"notify reset invalid id", func() error { return store.NotifyReset(ctx, "") }, nil, []string{"id"}},
+	}
+	t.Run("cases", func(t *testing.T) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				err := tt.op()
+				if tt.fields != nil {
+					if got := invalidFields(t, err); !slices.Equal(got, tt.fields) {
+						t.Errorf("fields = %v, want %v", got, tt.fields)
+					}
+					return
+				}
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				if msg := err.Error(); strings.Contains(msg, "SQLSTATE") || strings.Contains(msg, "constraint") {
+					t.Errorf("message leaks database details: %q", msg)
+				}
+			})
+		}
+	})
+
+	// Every case above was a failed write or a read: nothing may have changed.
+	if after := snapshot(t, dbURL); after != before {
+		t.Errorf("failed operations changed the database:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+func TestStore_ListClientsWalksEveryClientOnce(t *testing.T) {
+	t.Parallel()
+	store, _ := newTestStore(t)
+	ctx := context.Background()
+	mustCreateTier(t, store, Tier{Name: "pro", Limit: 100, Per: time.Minute})
+
+	tierOf := map[string]string{}
+	for i := range 53 {
+		id := fmt.Sprintf("client-%02d", i)
+		if i%10 == 0 {
+			id = fmt.Sprintf("Ünïcode-%d 用户", i) // sorts after ASCII, bytewise
+		}
+		tier := "pro"
+		if i%3 == 0 {
+			tier = Free
+		}
+		if _, err := store.AssignClient(ctx, id, tier); err != nil {
+			t.Fatal(err)
+		}
+		tierOf[id] = tier
+	}
+
+	for _, filter := range []string{"", "pro", Free, "anonymous"} {
+		var want []string
+		for id, tier := range tierOf {
+			if filter == "" || tier == filter {
+				want = append(want, id)
+			}
+		}
+		slices.Sort(want) // Go orders strings bytewise, as COLLATE "C" does
+
+		var got []string
+		params := ListClientsParams{Tier: filter, Limit: 7}
+		for pages := 0; ; pages++ {
+			if pages > 20 {
+				t.Fatalf("tier %q: pagination does not end", filter)
+			}
+			page, err := store.ListClients(ctx, params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range page {
+				if !c.Assigned || c.Tier != tierOf[c.ID] {
+					t.Errorf("listed %+v, want tier %q, assigned", c, tierOf[c.ID])
+				}
+				got = append(got, c.ID)
+			}
+			if len(page) < params.Limit {
+				break
+			}
+			params.After = page[len(page)-1].ID
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("tier %q: walked %d clients %v, want %d %v", filter, len(got), got, len(want), want)
+		}
+	}
+}
+
+func TestStore_NotifyReset(t *testing.T) {
+	t.Parallel()
+	store, dbURL := newTestStore(t)
+	listener := listenTo(t, dbURL)
+
+	if err := store.NotifyReset(context.Background(), "user-42"); err != nil {
+		t.Fatal(err)
+	}
+	got := nextPayload(t, listener)
+	if got != (notification{Kind: ChangeReset, ID: "user-42"}) {
+		t.Errorf("payload = %+v", got)
+	}
+}
+
+func TestStore_UnreachableIsUnavailable(t *testing.T) {
+	t.Parallel()
+	store := NewStore(newTestPool(t, closedPortURL(t)))
+	ctx := context.Background()
+
+	ops := map[string]func() error{
+		"ping":       func() error { return store.Ping(ctx) },
+		"list tiers": func() error { _, err := store.ListTiers(ctx); return err },
+		"get tier":   func() error { _, err := store.GetTier(ctx, "pro"); return err },
+		"create": func() error {
+			_, err := store.CreateTier(ctx, Tier{Name: "pro", Limit: 1, Per: time.Second})
+			return err
+		},
+		"delete":      func() error { return store.DeleteTier(ctx, "pro") },
+		"get client":  func() error { _, err := store.GetClient(ctx, "c"); return err },
+		"assign":      func() error { _, err := store.AssignClient(ctx, "c", "pro"); return err },
+		"unassign":    func() error { return store.UnassignClient(ctx, "c") },
+		"list":        func() error { _, err := store.ListClients(ctx, ListClientsParams{}); return err },
+		"notifyReset": func() error { return store.NotifyReset(ctx, "c") },
+	}
+	for name, op := range ops {
+		if err := op(); !errors.Is(err, ErrUnavailable) {
+			t.Errorf("%s: err = %v, want ErrUnavailable", name, err)
+		}
+	}
+}
+
+func TestMigrate_TriggersNotifyEveryChange(t *testing.T) {
+	t.Parallel()
+	dbURL := newTestDB(t)
+	listener := listenTo(t, dbURL)
+	conn := connect(t, dbURL)
+	ctx := context.Background()
+
+	steps := []struct {
+		sql  string
+		want []notification
+	}{
+		{`INSERT INTO tiers (name, "limit", per_seconds) VALUES ('pro', 10, 1)`,
+			[]notification{{Kind: ChangeTier, Name: "pro"}}},
+		{`UPDATE tiers SET "limit" = 20 WHERE name = 'pro'`,
+			[]notification{{Kind: ChangeTier, Name: "pro"}}},
+		{`INSERT INTO clients (id, tier) VALUES ('c1', 'pro')`,
+			[]notification{{Kind: ChangeClient, ID: "c1"}}},
+		{`UPDATE clients SET tier = 'free' WHERE id = 'c1'`,
+			[]notification{{Kind: ChangeClient, ID: "c1"}}},
+		{`UPDATE clients SET id = 'c2' WHERE id = 'c1'`,
+			[]notification{{Kind: ChangeClient, ID: "c1"}, {Kind: ChangeClient, ID: "c2"}}},
+		{`DELETE FROM clients WHERE id = 'c2'`,
+			[]notification{{Kind: ChangeClient, ID: "c2"}}},
+		{`DELETE FROM tiers WHERE name = 'pro'`,
+			[]notification{{Kind: ChangeTier, Name: "pro"}}},
+	}
+	for _, step := range steps {
+		if _, err := conn.Exec(ctx, step.sql); err != nil {
+			t.Fatalf("%s: %v", step.sql, err)
+		}
+		for _, want := range step.want {
+			if got := nextPayload(t, listener); got != want {
+				t.Errorf("%s: notified %+v, want %+v", step.sql, got, want)
+			}
+		}
+	}
+}
+
+func mustCreateTier(tb testing.TB, store *Store, tier Tier) Tier {
+	tb.Helper()
+	created, err := store.CreateTier(context.Background(), tier)
+	if err != nil {
+		tb.Fatalf("CreateTier(%s): %v", tier.Name, err)
+	}
+	return created
+}
+
+func tierNames(list []Tier) []string {
+	names := make([]string, len(list))
+	for i, t := range list {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// snapshot renders both tables, timestamps included, for before/after
+// comparisons.
+func snapshot(tb testing.TB, dbURL string) string {
+	tb.Helper()
+	conn := connect(tb, dbURL)
+	var b strings.Builder
+	for _, q := range []string{
+		`SELECT row_to_json(t)::text FROM tiers t ORDER BY name`,
+		`SELECT row_to_json(c)::text FROM clients c ORDER BY id`,
+	} {
+		rows, _ := conn.Query(context.Background(), q)
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			tb.Fatalf("snapshot: %v", err)
+		}
+		b.WriteString(strings.Join(lines, "\n") + "\n")
+	}
+	return b.String()
+}
+
+// listenTo returns a connection listening on the change channel.
+func listenTo(tb testing.TB, dbURL string) *pgx.Conn {
+	tb.Helper()
+	conn := connect(tb, dbURL)
+	if _, err := conn.Exec(context.Background(), "LISTEN "+channel); err != nil {
+		tb.Fatal(err)
+	}
+	return conn
+}
+
+// nextPayload waits (up to 2 s) for the next notification on conn.
+func nextPayload(tb testing.TB, conn *pgx.Conn) notification {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := conn.WaitForNotification(ctx)
+	if err != nil {
+		tb.Fatalf("no notification: %v", err)
+	}
+	var p notification
+	if err := json.Unmarshal([]byte(n.Payload), &p); err != nil {
+		tb.Fatalf("payload %q: %v", n.Payload, err)
+	}
+	return p
+}

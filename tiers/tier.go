@@ -1,0 +1,144 @@
+package tiers
+
+import (
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Names of the two built-in tiers. The migrations create them and the
+// database refuses to delete or rename them, so a lookup can always fall
+// back on them.
+const (
+	// Anonymous is the tier of requests without a token, keyed on client IP.
+	Anonymous = "anonymous"
+	// Free is the tier of authenticated clients that were never assigned one.
+	Free = "free"
+)
+
+// DefaultCurrency is the currency of a tier whose Currency is left empty.
+const DefaultCurrency = "USD"
+
+// Bounds of a tier's fields; the database enforces the same ones.
+const (
+	// MaxLimit is the largest number of requests a tier may allow per window.
+	MaxLimit = 1_000_000_000
+	// MaxPer is the longest window: 365 days (31,536,000 s).
+	MaxPer = 365 * 24 * time.Hour
+	// MaxDescriptionLen is the longest description, in characters (runes).
+	MaxDescriptionLen = 1000
+)
+
+// Tier is a plan: Limit requests per window of length Per.
+//
+// For example {Name: "pro", Limit: 6000, Per: time.Minute} admits 6,000
+// requests in every minute aligned to the Unix epoch.
+type Tier struct {
+	// Name is a slug: 1–63 of a-z, 0-9, '-' and '_'. It is the primary key.
+	Name string
+	// Limit is the number of requests admitted per window, 1 … MaxLimit.
+	Limit int64
+	// Per is the window length, whole seconds from 1 s to MaxPer.
+	Per time.Duration
+	// Description is free text for a pricing page, at most
+	// MaxDescriptionLen characters.
+	Description string
+	// PriceCents is the price per billing period in the currency's minor
+	// unit (1999 with Currency "USD" is $19.99); 0 for free plans.
+	PriceCents int64
+	// Currency is an ISO 4217 code such as "USD" or "EUR"; empty means
+	// DefaultCurrency.
+	Currency string
+}
+
+// Validate reports every invalid field of t at once, as a *ValidationError
+// keyed by the JSON field names (name, limit, per, description,
+// price_cents, currency), so a client can fix all of them in one round.
+func (t Tier) Validate() error {
+	var v ValidationError
+	if msg := nameProblem(t.Name); msg != "" {
+		v.add("name", msg)
+	}
+	if t.Limit < 1 || t.Limit > MaxLimit {
+		v.add("limit", "must be between 1 and 1000000000")
+	}
+	switch {
+	case t.Per < time.Second || t.Per > MaxPer:
+		v.add("per", "must be between 1 and 31536000 seconds")
+	case t.Per%time.Second != 0:
+		v.add("per", "must be a whole number of seconds")
+	}
+	if msg := textProblem(t.Description, MaxDescriptionLen); msg != "" {
+		v.add("description", msg)
+	}
+	if t.PriceCents < 0 {
+		v.add("price_cents", "must not be negative")
+	}
+	if t.Currency != "" && !isCurrencyCode(t.Currency) {
+		v.add("currency", "must be a three-letter ISO 4217 code such as USD")
+	}
+	return v.orNil()
+}
+
+// normalized fills the fields that have a documented default, so the
+// database stores what readers will see.
+func (t Tier) normalized() Tier {
+	if t.Currency == "" {
+		t.Currency = DefaultCurrency
+	}
+	return t
+}
+
+// nameProblem says what is wrong with a tier name, or "" if nothing is.
+// Names are ASCII slugs (the database checks ^[a-z0-9_-]{1,63}$ too) so they
+// are safe in URLs, logs and Redis keys.
+func nameProblem(name string) string {
+	const msg = "must be 1-63 characters of a-z, 0-9, '-' and '_'"
+	if len(name) < 1 || len(name) > 63 {
+		return msg
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return msg
+		}
+	}
+	return ""
+}
+
+// isCurrencyCode reports three upper-case ASCII letters, the shape of an
+// ISO 4217 code. Whether the code is assigned is left to billing.
+func isCurrencyCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for i := 0; i < 3; i++ {
+		if s[i] < 'A' || s[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
+// textProblem says what is wrong with free text, or "" if nothing is.
+// Postgres text cannot hold NUL and other control characters only cause
+// trouble in logs and terminals, so tab and newlines are the only ones kept.
+func textProblem(s string, maxRunes int) string {
+	if !utf8.ValidString(s) {
+		return "must be valid UTF-8"
+	}
+	if utf8.RuneCountInString(s) > maxRunes {
+		return fmt.Sprintf("must be at most %d characters", maxRunes)
+	}
+	for _, r := range s {
+		if isControl(r) && r != '\t' && r != '\n' && r != '\r' {
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}
+
+// isControl reports C0 and C1 control characters and DEL.
+func isControl(r rune) bool {
+	return r < 0x20 || (r >= 0x7f && r < 0xa0)
+}

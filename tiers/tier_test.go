@@ -1,0 +1,105 @@
+package tiers
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func validTier() Tier {
+	return Tier{Name: "pro", Limit: 6000, Per: time.Minute, Description: "For teams.", PriceCents: 1999, Currency: "EUR"}
+}
+
+func TestTier_Validate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		edit   func(*Tier)
+		fields []string // invalid fields expected, in order; nil = valid
+	}{
+		{"valid", func(*Tier) {}, nil},
+		{"slug with digits, dash and underscore", func(t *Tier) { t.Name = "pro-2_x" }, nil},
+		{"63-char name", func(t *Tier) { t.Name = strings.Repeat("a", 63) }, nil},
+		{"max bounds", func(t *Tier) { t.Limit, t.Per = MaxLimit, MaxPer }, nil},
+		{"min bounds", func(t *Tier) { t.Limit, t.Per, t.PriceCents = 1, time.Second, 0 }, nil},
+		{"empty currency means default", func(t *Tier) { t.Currency = "" }, nil},
+		{"description with newlines", func(t *Tier) { t.Description = "a\nb\tc" }, nil},
+		{"1000-rune description", func(t *Tier) { t.Description = strings.Repeat("é", 1000) }, nil},
+		{"empty name", func(t *Tier) { t.Name = "" }, []string{"name"}},
+		{"upper-case name", func(t *Tier) { t.Name = "Pro" }, []string{"name"}},
+		{"64-char name", func(t *Tier) { t.Name = strings.Repeat("a", 64) }, []string{"name"}},
+		{"name with slash", func(t *Tier) { t.Name = "a/b" }, []string{"name"}},
+		{"zero limit", func(t *Tier) { t.Limit = 0 }, []string{"limit"}},
+		{"limit too high", func(t *Tier) { t.Limit = MaxLimit + 1 }, []string{"limit"}},
+		{"zero per", func(t *Tier) { t.Per = 0 }, []string{"per"}},
+		{"per too long", func(t *Tier) { t.Per = MaxPer + time.Second }, []string{"per"}},
+		{"fractional per", func(t *Tier) { t.Per = 1500 * time.Millisecond }, []string{"per"}},
+		{"long description", func(t *Tier) { t.Description = strings.Repeat("a", 1001) }, []string{"description"}},
+		{"NUL in description", func(t *Tier) { t.Description = "a\x00b" }, []string{"description"}},
+		{"invalid UTF-8 description", func(t *Tier) { t.Description = "\xff" }, []string{"description"}},
+		{"negative price", func(t *Tier) { t.PriceCents = -1 }, []string{"price_cents"}},
+		{"lower-case currency", func(t *Tier) { t.Currency = "usd" }, []string{"currency"}},
+		{"long currency", func(t *Tier) { t.Currency = "EURO" }, []string{"currency"}},
+		{"everything wrong", func(t *Tier) { *t = Tier{Name: "X", PriceCents: -5, Currency: "x"} },
+			[]string{"name", "limit", "per", "price_cents", "currency"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			tier := validTier()
+			tt.edit(&tier)
+			err := tier.Validate()
+			if got := invalidFields(t, err); !slices.Equal(got, tt.fields) {
+				t.Errorf("Validate() fields = %v, want %v (err %v)", got, tt.fields, err)
+			}
+		})
+	}
+}
+
+func TestValidClientID(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		id    string
+		valid bool
+	}{
+		{"user-42", true},
+		{"auth0|5f7c8ec7c33c6c004bbafe82", true},
+		{"ünïcødé 用户", true},
+		{strings.Repeat("a", 255), true},
+		{"", false},
+		{strings.Repeat("a", 256), false},
+		{strings.Repeat("é", 128), false}, // 256 bytes
+		{"a\x00b", false},
+		{"a\nb", false},
+		{"\xff\xfe", false},
+	}
+	for _, tt := range tests {
+		err := ValidClientID(tt.id)
+		if (err == nil) != tt.valid {
+			t.Errorf("ValidClientID(%q) = %v, want valid=%v", tt.id, err, tt.valid)
+		}
+		if err != nil && !slices.Equal(invalidFields(t, err), []string{"id"}) {
+			t.Errorf("ValidClientID(%q) fields = %v, want [id]", tt.id, invalidFields(t, err))
+		}
+	}
+}
+
+// invalidFields returns the fields of a *ValidationError, nil for nil, and
+// fails the test for any other error.
+func invalidFields(tb testing.TB, err error) []string {
+	tb.Helper()
+	if err == nil {
+		return nil
+	}
+	var v *ValidationError
+	if !errors.As(err, &v) {
+		tb.Fatalf("error %v (%T) is not a *ValidationError", err, err)
+	}
+	fields := make([]string, 0, len(v.Fields))
+	for _, f := range v.Fields {
+		fields = append(fields, f.Field)
+	}
+	return fields
+}
