@@ -2,22 +2,25 @@ package quota
 
 import "github.com/redis/go-redis/v9"
 
-// allowScript consumes ARGV[3] requests from the window of ARGV[1] seconds
-// held in KEYS[1], if ARGV[2] (the limit) leaves room.
+// allowScript consumes ARGV[3] requests from the current window of ARGV[1]
+// seconds held in KEYS[1], if ARGV[2] (the limit) leaves room.
 //
-// The key is a hash {w = window start (Unix seconds), n = count}: the window
-// id lives in the value, not in the key name, so the key is known before the
-// script runs and Redis Cluster can route it by its hash tag. Time comes from
-// Redis TIME so every instance agrees on the window whatever its own clock
-// says. The expiry is set in the same atomic step that starts a window, so no
-// key ever lives without a TTL, and it is the window's end: nothing outlives
-// its window.
+// The key is a hash whose one field is named after the window's start (Unix
+// seconds) and holds its count: the window id lives in the value, not in the
+// key name, so the key is known before the script runs and Redis Cluster
+// can route it by its hash tag. Time comes from Redis TIME, so every
+// instance agrees on the window whatever its own clock says.
 //
-// A refused request writes nothing, so a hog costs a read, not a write, and
-// the count never exceeds the limit (Remaining never goes negative).
+// The common case is one HINCRBY. A count equal to the cost means the
+// window just started: older windows' fields are dropped and the expiry is
+// set to the window's end, in the same atomic step, so no key lives without
+// a TTL or beyond its window. An increment past the limit is undone at once
+// (the script is atomic, so nobody sees it): the count never exceeds the
+// limit and Remaining never goes negative.
 //
-// Reply: {allowed (0|1), count, window end (Unix s), µs until the window
-// end on Redis's clock}.
+// Reply: {count, Redis time in µs}, the count negated when refused. The
+// caller derives the window from the time exactly as the script did; 1.8e15
+// µs is far below 2^53, so the Lua number carries it exactly.
 //
 // Shaped for several windows per client later: each window length has its
 // own key with the same hash tag, so one script call can check them all.
@@ -28,37 +31,30 @@ local cost = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1])
 local start = now - (now % per)
-local reset = start + per
-local cur = redis.call('HMGET', KEYS[1], 'w', 'n')
-local same = tonumber(cur[1]) == start
-local n = 0
-if same then n = tonumber(cur[2]) or 0 end
-if n + cost > limit then
-  return {0, n, reset, (reset - now) * 1000000 - tonumber(t[2])}
+local n = redis.call('HINCRBY', KEYS[1], start, cost)
+if n == cost then
+  if redis.call('HLEN', KEYS[1]) > 1 then
+    redis.call('DEL', KEYS[1])
+    redis.call('HSET', KEYS[1], start, n)
+  end
+  redis.call('EXPIREAT', KEYS[1], start + per)
 end
-n = n + cost
-if same then
-  redis.call('HINCRBY', KEYS[1], 'n', cost)
-else
-  redis.call('HSET', KEYS[1], 'w', start, 'n', n)
-  redis.call('EXPIREAT', KEYS[1], reset)
+if n > limit then
+  n = redis.call('HINCRBY', KEYS[1], start, -cost)
+  return {-n, now * 1000000 + tonumber(t[2])}
 end
-return {1, n, reset, (reset - now) * 1000000 - tonumber(t[2])}
+return {n, now * 1000000 + tonumber(t[2])}
 `)
 
-// peekScript reads the window of ARGV[1] seconds held in KEYS[1] without
-// writing; its reply has allowScript's shape, allowed meaning "one more
-// request would be admitted".
+// peekScript reads the current window of ARGV[1] seconds held in KEYS[1]
+// without writing; its reply has allowScript's shape, the count negated
+// when one more request would be refused (ARGV[2] is the limit).
 var peekScript = redis.NewScript(`
 local per = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1])
-local start = now - (now % per)
-local cur = redis.call('HMGET', KEYS[1], 'w', 'n')
-local n = 0
-if tonumber(cur[1]) == start then n = tonumber(cur[2]) or 0 end
-local allowed = 0
-if n < limit then allowed = 1 end
-return {allowed, n, start + per, (start + per - now) * 1000000 - tonumber(t[2])}
+local n = tonumber(redis.call('HGET', KEYS[1], now - (now % per))) or 0
+if n >= limit then n = -n end
+return {n, now * 1000000 + tonumber(t[2])}
 `)

@@ -123,11 +123,19 @@ func (s *RedisStore) Reset(ctx context.Context, key string, l Limit) error {
 	return nil
 }
 
-// decodeReply turns a script reply {allowed, count, reset, µs to reset}
-// into a Decision; ResetAfter is measured on Redis's clock alone.
+// decodeReply turns a script reply {±count, Redis time in µs} into a
+// Decision. The window is derived from Redis's time exactly as the script
+// derived it, so Reset and ResetAfter are on Redis's clock alone.
 func decodeReply(l Limit, r []int64) (Decision, error) {
-	if len(r) != 4 {
-		return Decision{}, fmt.Errorf("quota: redis script replied %d values, want 4", len(r))
+	if len(r) != 2 {
+		return Decision{}, fmt.Errorf("quota: redis script replied %d values, want 2", len(r))
 	}
-	return newDecision(l, r[0] == 1, r[1], time.Unix(r[2], 0), time.Duration(r[3])*time.Microsecond), nil
+	count, allowed := r[0], r[0] >= 0
+	if !allowed {
+		count = -count
+	}
+	nowSec, per := r[1]/1_000_000, l.seconds()
+	reset := nowSec - nowSec%per + per
+	resetAfter := time.Duration(reset*1_000_000-r[1]) * time.Microsecond
+	return newDecision(l, allowed, count, time.Unix(reset, 0), resetAfter), nil
 }

@@ -1,0 +1,125 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	"github.com/quotad/quotad/tiers"
+)
+
+// ClientView is the JSON form of a client assignment.
+type ClientView struct {
+	ID       string `json:"id"`
+	Tier     string `json:"tier"`
+	Assigned bool   `json:"assigned"`
+}
+
+func clientView(cl tiers.Client) ClientView {
+	return ClientView{ID: cl.ID, Tier: cl.Tier, Assigned: cl.Assigned}
+}
+
+func (s *server) getClient(c echo.Context) error {
+	cl, err := s.store.GetClient(c.Request().Context(), param(c, "id"))
+	if err != nil {
+		return domainError(err)
+	}
+	return c.JSON(http.StatusOK, clientView(cl))
+}
+
+func (s *server) putClient(c echo.Context) error {
+	var in struct {
+		Tier *string `json:"tier"`
+	}
+	if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
+		return err
+	}
+	if in.Tier == nil {
+		return invalid("missing fields", map[string]string{"tier": "is required"})
+	}
+	cl, err := s.store.AssignClient(c.Request().Context(), param(c, "id"), *in.Tier)
+	if err != nil {
+		return domainError(err)
+	}
+	return c.JSON(http.StatusOK, clientView(cl))
+}
+
+func (s *server) deleteClient(c echo.Context) error {
+	if err := s.store.UnassignClient(c.Request().Context(), param(c, "id")); err != nil {
+		return domainError(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// listClients pages through clients by ID: ?tier=pro&limit=100&after=<id>.
+func (s *server) listClients(c echo.Context) error {
+	p := tiers.ListClientsParams{Tier: c.QueryParam("tier"), After: c.QueryParam("after")}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return invalid("invalid query", map[string]string{"limit": "must be an integer"})
+		}
+		p.Limit = n
+	}
+	cls, err := s.store.ListClients(c.Request().Context(), p)
+	if err != nil {
+		return domainError(err)
+	}
+	out := make([]ClientView, len(cls))
+	for i, cl := range cls {
+		out[i] = clientView(cl)
+	}
+	body := map[string]any{"clients": out}
+	if len(cls) > 0 && len(cls) == effectiveLimit(p.Limit) {
+		body["next"] = cls[len(cls)-1].ID
+	}
+	return c.JSON(http.StatusOK, body)
+}
+
+// effectiveLimit is the page size ListClients used for a requested limit.
+func effectiveLimit(n int) int {
+	if n == 0 {
+		return tiers.DefaultListLimit
+	}
+	return n
+}
+
+// clientQuota reports a client's window without consuming it.
+func (s *server) clientQuota(c echo.Context) error {
+	id := param(c, "id")
+	if err := tiers.ValidClientID(id); err != nil {
+		return domainError(err)
+	}
+	t, err := s.tiers.TierFor(c.Request().Context(), id)
+	if err != nil {
+		return domainError(err)
+	}
+	d, err := s.limiter.Peek(c.Request().Context(), UserKey(id), LimitOf(t))
+	if err != nil {
+		return domainError(err)
+	}
+	return c.JSON(http.StatusOK, quotaView(id, false, t, d))
+}
+
+// resetClientQuota starts the client's window afresh and tells every
+// instance to drop its over-limit knowledge of the client. If that notice
+// cannot be sent, the answer is 503 (the reset itself is done; retrying is
+// safe) since other instances might keep refusing until the window ends.
+func (s *server) resetClientQuota(c echo.Context) error {
+	id := param(c, "id")
+	if err := tiers.ValidClientID(id); err != nil {
+		return domainError(err)
+	}
+	ctx := c.Request().Context()
+	t, err := s.tiers.TierFor(ctx, id)
+	if err != nil {
+		return domainError(err)
+	}
+	if err := s.limiter.Reset(ctx, UserKey(id), LimitOf(t)); err != nil {
+		return domainError(err)
+	}
+	if err := s.store.NotifyReset(ctx, id); err != nil {
+		return domainError(err)
+	}
+	return c.NoContent(http.StatusNoContent)
+}

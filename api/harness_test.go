@@ -1,0 +1,240 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/quotad/quotad"
+	"github.com/quotad/quotad/internal/testenv"
+	"github.com/quotad/quotad/quota"
+	"github.com/quotad/quotad/tiers"
+	"github.com/redis/go-redis/v9"
+)
+
+var testSecret = []byte("test-secret-of-at-least-32-bytes!!")
+
+// backend is one test's own Postgres database and Redis key prefix, which
+// several quotad instances can share.
+type backend struct {
+	dbURL  string
+	redis  *redis.Client
+	prefix string
+}
+
+func newBackend(tb testing.TB) *backend {
+	tb.Helper()
+	dbURL := testenv.Database(tb)
+	if err := tiers.MigrateURL(context.Background(), dbURL); err != nil {
+		tb.Fatalf("migrate: %v", err)
+	}
+	rdb, prefix := testenv.Redis(tb)
+	return &backend{dbURL: dbURL, redis: rdb, prefix: prefix}
+}
+
+// instance is one quotad API server over real HTTP.
+type instance struct {
+	URL     string
+	cache   *tiers.Cache
+	limiter *quota.Limiter
+	changes chan tiers.Change
+	srv     *httptest.Server
+}
+
+type instanceOpts struct {
+	dbURL       string // default: the backend's
+	failureMode quota.FailureMode
+	redisClient redis.UniversalClient // default: the backend's
+}
+
+// start runs a quotad API server on b, stopped when the test ends.
+func (b *backend) start(tb testing.TB, o instanceOpts) *instance {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if o.dbURL == "" {
+		o.dbURL = b.dbURL
+	}
+	pool, err := pgxpool.New(ctx, o.dbURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rdb := o.redisClient
+	if rdb == nil {
+		rdb = b.redis
+	}
+	store, err := quota.NewRedisStore(rdb, quota.RedisConfig{Prefix: b.prefix})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	limiter, err := quota.NewLimiter(store, quota.LimiterConfig{Timeout: 2 * time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	inst := &instance{limiter: limiter, changes: make(chan tiers.Change, 1024)}
+	invalidate := Invalidator(limiter)
+	inst.cache = tiers.NewCache(pool, tiers.CacheConfig{OnChange: func(ch tiers.Change) {
+		invalidate(ch)
+		select {
+		case inst.changes <- ch:
+		default:
+		}
+	}})
+	if err := inst.cache.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	auth, err := NewAuthenticator(ctx, AuthConfig{Secret: testSecret})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tierStore := tiers.NewStore(pool)
+	h, err := NewServer(Config{
+		Tiers: inst.cache, Store: tierStore, Limiter: limiter, Auth: auth,
+		FailureMode: o.failureMode, OpenAPI: quotad.OpenAPI,
+		Checks: map[string]Check{
+			"postgres": tierStore.Ping,
+			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	inst.srv = httptest.NewServer(h)
+	inst.URL = inst.srv.URL
+	tb.Cleanup(func() {
+		inst.srv.Close()
+		cancel()
+		inst.cache.Close()
+		pool.Close()
+	})
+	return inst
+}
+
+// token mints a token for sub, with the admin scope if admin.
+func token(tb testing.TB, sub string, admin bool) string {
+	tb.Helper()
+	tok, err := MintToken(testSecret, TokenClaims{Subject: sub, Admin: admin, TTL: time.Hour})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	*http.Response
+	Body []byte
+}
+
+// decode unmarshals the body into v, failing the test if it cannot.
+func (r response) decode(tb testing.TB, v any) {
+	tb.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		tb.Fatalf("%s %s: body %q: %v", r.Request.Method, r.Request.URL.Path, r.Body, err)
+	}
+}
+
+// errorCode returns the envelope's code, failing the test if the body is
+// not the envelope.
+func (r response) errorCode(tb testing.TB) string {
+	tb.Helper()
+	var e ErrorBody
+	r.decode(tb, &e)
+	if e.Error.Code == "" || e.Error.Message == "" {
+		tb.Fatalf("%s %s: %d body %s is not the error envelope", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.Body)
+	}
+	return e.Error.Code
+}
+
+// do sends a request; body, if not nil, is sent as JSON unless it is a
+// string or []byte, which go as they are with the given content type.
+func do(tb testing.TB, method, url, tok string, body any, header ...string) response {
+	tb.Helper()
+	var rd io.Reader
+	contentType := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := response{Response: resp, Body: b}
+	checkOpenAPI(tb, req, r)
+	return r
+}
+
+// mustStatus fails the test unless r has the status.
+func mustStatus(tb testing.TB, r response, status int) response {
+	tb.Helper()
+	if r.StatusCode != status {
+		tb.Fatalf("%s %s: status %d, want %d; body %s", r.Request.Method, r.Request.URL.Path, r.StatusCode, status, r.Body)
+	}
+	return r
+}
+
+// setTier creates or replaces a tier through the admin API.
+func setTier(tb testing.TB, inst *instance, name string, limit, per int64) {
+	tb.Helper()
+	admin := token(tb, "admin", true)
+	body := map[string]any{"limit": limit, "per": per}
+	r := do(tb, http.MethodPut, inst.URL+"/v1/admin/tiers/"+name, admin, body)
+	if r.StatusCode == http.StatusNotFound {
+		body["name"] = name
+		r = do(tb, http.MethodPost, inst.URL+"/v1/admin/tiers", admin, body)
+		mustStatus(tb, r, http.StatusCreated)
+		return
+	}
+	mustStatus(tb, r, http.StatusOK)
+}
+
+// waitFor polls cond until it holds or the deadline passes; used only where
+// the thing awaited happens in another process and sends no signal here.
+func waitFor(tb testing.TB, within time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: not within %v", what, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func escapePath(s string) string  { return url.PathEscape(s) }
+func escapeQuery(s string) string { return url.QueryEscape(s) }

@@ -1,0 +1,33 @@
+package api
+
+import "github.com/labstack/echo/v4"
+
+// routes mounts every route of quotad; openapi.yaml describes each one.
+func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
+	auth := s.cfg.Auth.Middleware()
+	admin := []echo.MiddlewareFunc{auth, RequireAdmin()}
+
+	// Consumers. Only /rate-limited spends quota; /v1/quota reads it.
+	e.GET("/rate-limited", s.rateLimited, auth, limit)
+	e.GET("/v1/quota", s.ownQuota, auth)
+	e.GET("/v1/tiers", s.publicTiers)
+
+	// Admins.
+	e.GET("/v1/admin/tiers", s.listTiers, admin...)
+	e.POST("/v1/admin/tiers", s.createTier, admin...)
+	e.GET("/v1/admin/tiers/:name", s.getTier, admin...)
+	e.PUT("/v1/admin/tiers/:name", s.putTier, admin...)
+	e.DELETE("/v1/admin/tiers/:name", s.deleteTier, admin...)
+	e.GET("/v1/admin/clients", s.listClients, admin...)
+	e.GET("/v1/admin/clients/:id", s.getClient, admin...)
+	e.PUT("/v1/admin/clients/:id", s.putClient, admin...)
+	e.DELETE("/v1/admin/clients/:id", s.deleteClient, admin...)
+	e.GET("/v1/admin/clients/:id/quota", s.clientQuota, admin...)
+	e.DELETE("/v1/admin/clients/:id/quota", s.resetClientQuota, admin...)
+
+	// Operations.
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", s.metricsHandler)
+	e.GET("/openapi.yaml", s.openAPI)
+}

@@ -1,0 +1,105 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/quotad/quotad/quota"
+	"github.com/quotad/quotad/tiers"
+)
+
+// DefaultBodyLimit caps request bodies; a tier is a few hundred bytes.
+const DefaultBodyLimit = 64 << 10
+
+// Check reports whether one dependency is reachable, for /readyz.
+type Check func(ctx context.Context) error
+
+// Config holds what NewServer wires together.
+type Config struct {
+	// Tiers answers every request-path tier lookup from memory. Required.
+	Tiers *tiers.Cache
+	// Store reads and writes tiers and clients for the admin API. Required.
+	Store *tiers.Store
+	// Limiter decides; its store is Redis in production. Required.
+	Limiter *quota.Limiter
+	// Auth verifies bearer tokens. Required.
+	Auth *Authenticator
+	// IP finds anonymous callers' addresses.
+	// Optional. Default value: trusts no proxy.
+	IP *quota.IPExtractor
+	// FailureMode applies when the limiter's store cannot decide.
+	// Optional. Default value quota.FailOpen.
+	FailureMode quota.FailureMode
+	// Checks are the dependencies /readyz asks, by name ("postgres",
+	// "redis"). Optional.
+	Checks map[string]Check
+	// Metrics records Prometheus metrics and serves /metrics.
+	// Optional. Default value: a fresh registry.
+	Metrics *Metrics
+	// Logger receives one line per request and every 5xx cause.
+	// Optional. Default value: discards.
+	Logger *slog.Logger
+	// BodyLimit caps request bodies in bytes.
+	// Optional. Default value DefaultBodyLimit.
+	BodyLimit int64
+	// OpenAPI is served at GET /openapi.yaml. Optional.
+	OpenAPI []byte
+}
+
+// server is the state handlers share.
+type server struct {
+	cfg     Config
+	log     *slog.Logger
+	limiter *quota.Limiter
+	tiers   *tiers.Cache
+	store   *tiers.Store
+	metrics *Metrics
+}
+
+// NewServer returns quotad's HTTP handler.
+func NewServer(cfg Config) (http.Handler, error) {
+	if cfg.Tiers == nil || cfg.Store == nil || cfg.Limiter == nil || cfg.Auth == nil {
+		return nil, errors.New("api: NewServer: Tiers, Store, Limiter and Auth are required")
+	}
+	if cfg.IP == nil {
+		cfg.IP, _ = quota.NewIPExtractor(nil)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = DefaultBodyLimit
+	}
+	s := &server{cfg: cfg, log: cfg.Logger, limiter: cfg.Limiter, tiers: cfg.Tiers, store: cfg.Store, metrics: cfg.Metrics}
+	s.metrics.observeCache(cfg.Tiers)
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(cfg.Logger)
+	e.IPExtractor = cfg.IP.Extract
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
+	e.Use(s.logRequests)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, LogErrorFunc: s.logPanic}))
+
+	limit, err := s.limitMiddleware()
+	if err != nil {
+		return nil, err
+	}
+	s.routes(e, limit)
+	return e, nil
+}
+
+// logPanic turns a recovered panic into a 500 with the envelope; the stack
+// goes to the log, never to the client.
+func (s *server) logPanic(c echo.Context, err error, stack []byte) error {
+	s.log.ErrorContext(c.Request().Context(), "panic", "err", err, "stack", string(stack))
+	return NewError(http.StatusInternalServerError, CodeInternal, "internal error")
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/quotad/quotad/quota"
+)
+
+// config is quotad's configuration, read from the environment.
+type config struct {
+	Addr            string
+	DatabaseURL     string
+	RedisURL        string
+	JWTSecret       []byte
+	JWKSURL         string
+	Issuer          string
+	Audience        string
+	TrustedProxies  []string
+	FailureMode     quota.FailureMode
+	RedisTimeout    time.Duration
+	ShutdownTimeout time.Duration
+	StartupTimeout  time.Duration
+	LogFormat       string
+}
+
+// Defaults of the settings SPEC.md fixes, and of quotad's own.
+const (
+	defaultAddr            = ":8080"
+	defaultDatabaseURL     = "postgres://postgres@localhost:5432/quota?sslmode=disable"
+	defaultRedisURL        = "redis://localhost:6379/0"
+	defaultShutdownTimeout = 15 * time.Second
+	defaultStartupTimeout  = 30 * time.Second
+)
+
+// loadConfig reads every setting and returns the first bad one as a single
+// line naming it: quotad never starts half-configured.
+func loadConfig(getenv func(string) string) (config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := config{
+		Addr:        get("QUOTA_ADDR", defaultAddr),
+		DatabaseURL: get("DATABASE_URL", defaultDatabaseURL),
+		RedisURL:    get("REDIS_URL", defaultRedisURL),
+		JWTSecret:   []byte(getenv("QUOTA_JWT_SECRET")),
+		JWKSURL:     get("QUOTA_JWT_JWKS_URL", ""),
+		Issuer:      get("QUOTA_JWT_ISSUER", ""),
+		Audience:    get("QUOTA_JWT_AUDIENCE", ""),
+		LogFormat:   get("QUOTA_LOG_FORMAT", "json"),
+	}
+	if len(c.JWTSecret) == 0 && c.JWKSURL == "" {
+		return c, errors.New("QUOTA_JWT_SECRET: required (at least 32 bytes) unless QUOTA_JWT_JWKS_URL is set")
+	}
+	if len(c.JWTSecret) > 0 && len(c.JWTSecret) < 32 {
+		return c, fmt.Errorf("QUOTA_JWT_SECRET: %d bytes is too short; use at least 32 (e.g. openssl rand -hex 32)", len(c.JWTSecret))
+	}
+	if c.JWKSURL != "" {
+		if u, err := url.Parse(c.JWKSURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return c, fmt.Errorf("QUOTA_JWT_JWKS_URL: %q is not an http(s) URL", c.JWKSURL)
+		}
+	}
+	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		return c, errors.New("DATABASE_URL: must be a postgres:// URL")
+	}
+	rdb, err := parseRedisURL(c.RedisURL)
+	if err != nil {
+		return c, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb.Close()
+	for _, p := range strings.Split(getenv("QUOTA_TRUSTED_PROXIES"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
+	}
+	if _, err := quota.NewIPExtractor(c.TrustedProxies); err != nil {
+		return c, fmt.Errorf("QUOTA_TRUSTED_PROXIES: %w", err)
+	}
+	switch mode := get("QUOTA_REDIS_FAILURE", "open"); mode {
+	case "open":
+		c.FailureMode = quota.FailOpen
+	case "closed":
+		c.FailureMode = quota.FailClosed
+	default:
+		return c, fmt.Errorf("QUOTA_REDIS_FAILURE: %q is neither open nor closed", mode)
+	}
+	if c.RedisTimeout, err = duration(get, "QUOTA_REDIS_TIMEOUT", quota.DefaultTimeout); err != nil {
+		return c, err
+	}
+	if c.ShutdownTimeout, err = duration(get, "QUOTA_SHUTDOWN_TIMEOUT", defaultShutdownTimeout); err != nil {
+		return c, err
+	}
+	if c.StartupTimeout, err = duration(get, "QUOTA_STARTUP_TIMEOUT", defaultStartupTimeout); err != nil {
+		return c, err
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return c, fmt.Errorf("QUOTA_LOG_FORMAT: %q is neither json nor text", c.LogFormat)
+	}
+	return c, nil
+}
+
+// duration reads a positive Go duration ("100ms", "2s").
+func duration(get func(string, string) string, name string, def time.Duration) (time.Duration, error) {
+	v := get(name, "")
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: %q is not a positive duration such as 100ms or 2s", name, v)
+	}
+	return d, nil
+}

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// parseRedisURL reads REDIS_URL: redis://host:port/db (rediss:// for TLS)
+// for one server, or redis-cluster://host:port?addr=host2:port2&addr=…
+// (rediss-cluster:// for TLS) for a Redis Cluster, whose first node and
+// addr parameters seed the cluster's topology.
+func parseRedisURL(u string) (redis.UniversalClient, error) {
+	for _, scheme := range []string{"redis-cluster://", "rediss-cluster://"} {
+		if rest, ok := strings.CutPrefix(u, scheme); ok {
+			opt, err := redis.ParseClusterURL(strings.TrimSuffix(scheme, "-cluster://") + "://" + rest)
+			if err != nil {
+				return nil, fmt.Errorf("bad cluster URL: %w", err)
+			}
+			// A retried script whose reply was lost would count twice;
+			// context deadlines bound every decision.
+			opt.MaxRetries, opt.ContextTimeoutEnabled = -1, true
+			return redis.NewClusterClient(opt), nil
+		}
+	}
+	opt, err := redis.ParseURL(u)
+	if err != nil {
+		return nil, fmt.Errorf("bad URL (want redis://host:port/db or redis-cluster://host:port?addr=…): %w", err)
+	}
+	opt.MaxRetries, opt.ContextTimeoutEnabled = -1, true
+	return redis.NewClient(opt), nil
+}

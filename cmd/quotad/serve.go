@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/quotad/quotad"
+	"github.com/quotad/quotad/api"
+	"github.com/quotad/quotad/quota"
+	"github.com/quotad/quotad/tiers"
+)
+
+// serve runs the HTTP server until ctx ends, then drains in-flight
+// requests for up to the shutdown timeout.
+func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogFormat, stdout)
+
+	if err := migrateWithRetry(ctx, cfg, log); err != nil {
+		return err
+	}
+	pool, err := pgxpool.New(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	defer pool.Close()
+
+	rdb, err := parseRedisURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		log.Warn("redis is not answering; limiting follows QUOTA_REDIS_FAILURE until it does", "err", err)
+	}
+	store, err := quota.NewRedisStore(rdb, quota.RedisConfig{})
+	if err != nil {
+		return err
+	}
+	limiter, err := quota.NewLimiter(store, quota.LimiterConfig{Timeout: cfg.RedisTimeout})
+	if err != nil {
+		return err
+	}
+
+	// The cache's listener lives as long as the server.
+	cache := tiers.NewCache(pool, tiers.CacheConfig{Logger: log, OnChange: api.Invalidator(limiter)})
+	if err := cache.Start(ctx); err != nil {
+		return fmt.Errorf("loading tiers: %w", err)
+	}
+	defer cache.Close()
+
+	auth, err := api.NewAuthenticator(ctx, api.AuthConfig{
+		Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Audience: cfg.Audience, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	ip, err := quota.NewIPExtractor(cfg.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	tierStore := tiers.NewStore(pool)
+	handler, err := api.NewServer(api.Config{
+		Tiers: cache, Store: tierStore, Limiter: limiter, Auth: auth, IP: ip,
+		FailureMode: cfg.FailureMode, Logger: log, OpenAPI: quotad.OpenAPI,
+		Checks: map[string]api.Check{
+			"postgres": tierStore.Ping,
+			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		},
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("QUOTA_ADDR: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10, // beyond it: 431
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("quotad listening", "addr", ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; draining in-flight requests", "timeout", cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// migrateWithRetry applies migrations, waiting up to the startup timeout
+// for Postgres to answer (it may be starting alongside quotad). Migrations
+// hold a lock, so instances starting together apply each one once.
+func migrateWithRetry(ctx context.Context, cfg config, log *slog.Logger) error {
+	deadline := time.Now().Add(cfg.StartupTimeout)
+	for {
+		err := tiers.MigrateURL(ctx, cfg.DatabaseURL)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, tiers.ErrUnavailable) || time.Now().After(deadline) {
+			return fmt.Errorf("migrating the database (DATABASE_URL): %w", err)
+		}
+		log.Warn("postgres is not answering yet; retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
