@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,6 +33,20 @@ type RedisConfig struct {
 type RedisStore struct {
 	client rediser
 	prefix string
+	args   sync.Map // argsKey → []any, the script's arguments boxed once per limit
+}
+
+type argsKey struct{ per, requests int64 }
+
+// scriptArgs returns the script arguments of l, boxed once: boxing two
+// int64s per call would cost two allocations on every decision.
+func (s *RedisStore) scriptArgs(l Limit) []any {
+	k := argsKey{l.seconds(), l.Requests}
+	if a, ok := s.args.Load(k); ok {
+		return a.([]any)
+	}
+	a, _ := s.args.LoadOrStore(k, []any{k.per, k.requests, 1})
+	return a.([]any)
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -99,7 +114,7 @@ func (s *RedisStore) Key(key string, l Limit) string {
 
 // Allow implements Store.
 func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
-	reply, err := allowScript.Run(ctx, s.client, []string{s.Key(key, l)}, l.seconds(), l.Requests, 1).Int64Slice()
+	reply, err := allowScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)...).Slice()
 	if err != nil {
 		return Decision{}, fmt.Errorf("quota: redis allow: %w", err)
 	}
@@ -108,7 +123,7 @@ func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, 
 
 // Peek implements Store.
 func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
-	reply, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, l.seconds(), l.Requests).Int64Slice()
+	reply, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)[:2]...).Slice()
 	if err != nil {
 		return Decision{}, fmt.Errorf("quota: redis peek: %w", err)
 	}
@@ -126,16 +141,24 @@ func (s *RedisStore) Reset(ctx context.Context, key string, l Limit) error {
 // decodeReply turns a script reply {±count, Redis time in µs} into a
 // Decision. The window is derived from Redis's time exactly as the script
 // derived it, so Reset and ResetAfter are on Redis's clock alone.
-func decodeReply(l Limit, r []int64) (Decision, error) {
-	if len(r) != 2 {
-		return Decision{}, fmt.Errorf("quota: redis script replied %d values, want 2", len(r))
+func decodeReply(l Limit, r []any) (Decision, error) {
+	var count, nowUS int64
+	ok := len(r) == 2
+	if ok {
+		count, ok = r[0].(int64)
 	}
-	count, allowed := r[0], r[0] >= 0
+	if ok {
+		nowUS, ok = r[1].(int64)
+	}
+	if !ok {
+		return Decision{}, fmt.Errorf("quota: redis script replied %v, want two integers", r)
+	}
+	allowed := count >= 0
 	if !allowed {
 		count = -count
 	}
-	nowSec, per := r[1]/1_000_000, l.seconds()
+	nowSec, per := nowUS/1_000_000, l.seconds()
 	reset := nowSec - nowSec%per + per
-	resetAfter := time.Duration(reset*1_000_000-r[1]) * time.Microsecond
+	resetAfter := time.Duration(reset*1_000_000-nowUS) * time.Microsecond
 	return newDecision(l, allowed, count, time.Unix(reset, 0), resetAfter), nil
 }
