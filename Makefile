@@ -2,7 +2,7 @@
 GO ?= go
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 12m
 
-.PHONY: test lint services bench
+.PHONY: test lint services run bench
 
 ## test: start Postgres and Redis if needed, lint, run every test with -race
 test: services lint
@@ -14,6 +14,10 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+
+## run: start Postgres, Redis and quotad on :8080 (development secret)
+run:
+	@scripts/run.sh
 
 ## services: make sure Postgres and Redis answer on loopback
 services:

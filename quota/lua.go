@@ -18,9 +18,10 @@ import "github.com/redis/go-redis/v9"
 // (the script is atomic, so nobody sees it): the count never exceeds the
 // limit and Remaining never goes negative.
 //
-// Reply: {count, Redis time in µs}, the count negated when refused. The
-// caller derives the window from the time exactly as the script did; 1.8e15
-// µs is far below 2^53, so the Lua number carries it exactly.
+// Reply: "<count> <Unix seconds> <microseconds>" from Redis TIME, the count
+// negated when refused; the caller derives the window from the time exactly
+// as the script did. One string costs Redis less to build and the client
+// less to read than an array of integers.
 //
 // Shaped for several windows per client later: each window length has its
 // own key with the same hash tag, so one script call can check them all.
@@ -41,9 +42,9 @@ if n == cost then
 end
 if n > limit then
   n = redis.call('HINCRBY', KEYS[1], start, -cost)
-  return {-n, now * 1000000 + tonumber(t[2])}
+  return -n .. ' ' .. t[1] .. ' ' .. t[2]
 end
-return {n, now * 1000000 + tonumber(t[2])}
+return n .. ' ' .. t[1] .. ' ' .. t[2]
 `)
 
 // peekScript reads the current window of ARGV[1] seconds held in KEYS[1]
@@ -56,5 +57,5 @@ local t = redis.call('TIME')
 local now = tonumber(t[1])
 local n = tonumber(redis.call('HGET', KEYS[1], now - (now % per))) or 0
 if n >= limit then n = -n end
-return {n, now * 1000000 + tonumber(t[2])}
+return n .. ' ' .. t[1] .. ' ' .. t[2]
 `)

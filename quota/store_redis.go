@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,7 +115,7 @@ func (s *RedisStore) Key(key string, l Limit) string {
 
 // Allow implements Store.
 func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
-	reply, err := allowScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)...).Slice()
+	reply, err := allowScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)...).Text()
 	if err != nil {
 		return Decision{}, fmt.Errorf("quota: redis allow: %w", err)
 	}
@@ -123,7 +124,7 @@ func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, 
 
 // Peek implements Store.
 func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
-	reply, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)[:2]...).Slice()
+	reply, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)[:2]...).Text()
 	if err != nil {
 		return Decision{}, fmt.Errorf("quota: redis peek: %w", err)
 	}
@@ -138,27 +139,24 @@ func (s *RedisStore) Reset(ctx context.Context, key string, l Limit) error {
 	return nil
 }
 
-// decodeReply turns a script reply {±count, Redis time in µs} into a
-// Decision. The window is derived from Redis's time exactly as the script
-// derived it, so Reset and ResetAfter are on Redis's clock alone.
-func decodeReply(l Limit, r []any) (Decision, error) {
-	var count, nowUS int64
-	ok := len(r) == 2
-	if ok {
-		count, ok = r[0].(int64)
-	}
-	if ok {
-		nowUS, ok = r[1].(int64)
-	}
-	if !ok {
-		return Decision{}, fmt.Errorf("quota: redis script replied %v, want two integers", r)
+// decodeReply turns a script reply "<±count> <seconds> <microseconds>"
+// into a Decision. The window is derived from Redis's time exactly as the
+// script derived it, so Reset and ResetAfter are on Redis's clock alone.
+func decodeReply(l Limit, r string) (Decision, error) {
+	c, rest, ok1 := strings.Cut(r, " ")
+	sec, usec, ok2 := strings.Cut(rest, " ")
+	count, err1 := strconv.ParseInt(c, 10, 64)
+	nowSec, err2 := strconv.ParseInt(sec, 10, 64)
+	nowUsec, err3 := strconv.ParseInt(usec, 10, 64)
+	if !ok1 || !ok2 || err1 != nil || err2 != nil || err3 != nil {
+		return Decision{}, fmt.Errorf("quota: redis script replied %q, want count, seconds and microseconds", r)
 	}
 	allowed := count >= 0
 	if !allowed {
 		count = -count
 	}
-	nowSec, per := nowUS/1_000_000, l.seconds()
+	per := l.seconds()
 	reset := nowSec - nowSec%per + per
-	resetAfter := time.Duration(reset*1_000_000-nowUS) * time.Microsecond
+	resetAfter := time.Duration(reset-nowSec)*time.Second - time.Duration(nowUsec)*time.Microsecond
 	return newDecision(l, allowed, count, time.Unix(reset, 0), resetAfter), nil
 }

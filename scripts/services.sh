@@ -81,7 +81,11 @@ ensure_redis() {
 	wait_for "Redis on port $port" redis_up 127.0.0.1 "$port"
 }
 
-pg_login() { command -v psql >/dev/null 2>&1 || return 0; psql "$PG_URL" -Atqc 'select 1' >/dev/null 2>&1; }
+# maintenance_url: PG_URL pointed at the always-present postgres database, so
+# logins can be checked before the target database exists.
+maintenance_url() { sed -E 's#^(postgres(ql)?://[^/]*)(/[^?]*)?#\1/postgres#' <<<"$PG_URL"; }
+
+pg_login() { command -v psql >/dev/null 2>&1 || return 0; psql "$(maintenance_url)" -Atqc 'select 1' >/dev/null 2>&1; }
 
 ensure_postgres() {
 	read -r host port < <(host_port "$PG_URL" 5432)
@@ -112,7 +116,7 @@ createdb() {
 	local name=$1 base
 	[[ $name =~ ^[a-z_][a-z0-9_]*$ ]] || die "bad database name $name"
 	command -v psql >/dev/null 2>&1 || die "psql is needed to create database $name"
-	base=$(sed -E 's#^(postgres(ql)?://[^/]*)/[^?]*#\1/postgres#' <<<"$PG_URL")
+	base=$(maintenance_url)
 	if [ "$(psql "$base" -Atqc "select 1 from pg_database where datname = '$name'")" != 1 ]; then
 		say "creating database $name"
 		psql "$base" -qc "create database $name" >/dev/null

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# `make run`: Postgres and Redis (started or installed if needed), the
+# quota database, then quotad on :8080 with a development secret. Prints
+# tokens and curl lines to try; Ctrl-C stops quotad cleanly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export QUOTA_JWT_SECRET=${QUOTA_JWT_SECRET:-quotad-development-secret-not-for-production}
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/quota?sslmode=disable}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+export QUOTA_ADDR=${QUOTA_ADDR:-:8080}
+export QUOTA_LOG_FORMAT=${QUOTA_LOG_FORMAT:-text}
+
+db=$(sed -E 's#^[^/]*//[^/]*/([^?]*).*#\1#' <<<"$DATABASE_URL")
+QUOTA_TEST_DATABASE_URL=$DATABASE_URL QUOTA_TEST_REDIS_URL=$REDIS_URL scripts/services.sh createdb "$db"
+
+mkdir -p bin
+go build -o bin/quotad ./cmd/quotad
+go build -o bin/hungryclient ./cmd/hungryclient
+
+port=${QUOTA_ADDR##*:}
+base="http://localhost:${port}"
+user=$(bin/quotad token -sub alice -ttl 24h)
+admin=$(bin/quotad token -sub admin -admin -ttl 24h)
+cat <<MSG
+
+quotad is starting on ${base}  (Ctrl-C stops it)
+
+In another terminal:
+  export QUOTA_JWT_SECRET='${QUOTA_JWT_SECRET}'
+  TOKEN=${user}
+  ADMIN=${admin}
+  curl -i -H "Authorization: Bearer \$TOKEN" ${base}/rate-limited
+  curl -s -H "Authorization: Bearer \$TOKEN" ${base}/v1/quota
+  curl -s ${base}/v1/tiers
+  bin/hungryclient -token "\$TOKEN" -duration 35s
+
+Mint more tokens with: bin/quotad token -sub <id> [-admin] [-ttl 1h]
+
+MSG
+exec bin/quotad serve
