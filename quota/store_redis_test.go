@@ -3,6 +3,7 @@ package quota
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -274,5 +275,33 @@ func TestLimiter_AllowRedisHungThenBack(t *testing.T) {
 			t.Fatalf("no recovery within 10s: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond) // poll: recovery has no signal to wait on
+	}
+}
+
+// TestRedisStore_Cluster runs the store contract's exactness and TTL
+// checks on a real three-master Redis Cluster: keys route by their hash tag
+// and two limiters on two cluster clients admit exactly the limit.
+func TestRedisStore_Cluster(t *testing.T) {
+	t.Parallel()
+	cluster := testenv.StartRedisCluster(t)
+	s1, err := NewRedisStore(cluster.Client(t), RedisConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := NewRedisStore(cluster.Client(t), RedisConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := Limit{Requests: 100, Per: MaxPer}
+	// Keys spread over the three masters' slots.
+	for i := range 6 {
+		key := "cluster-" + strconv.Itoa(i)
+		admitted := raceAllow(t, []Store{mustLimiterStore(t, s1), mustLimiterStore(t, s2)}, key, lim, 64, 4)
+		checkExact(t, admitted, lim, 256)
+	}
+	d := mustAllow(t, s1, "ttl", Limit{Requests: 2, Per: time.Minute}, true)
+	exp, err := cluster.Client(t).ExpireTime(context.Background(), s1.Key("ttl", Limit{Per: time.Minute})).Result()
+	if err != nil || exp <= 0 || exp > time.Duration(d.Reset.Unix())*time.Second {
+		t.Fatalf("cluster key expiry %v (%v), window ends %d", exp, err, d.Reset.Unix())
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -14,9 +15,17 @@ import (
 func parseRedisURL(u string) (redis.UniversalClient, error) {
 	for _, scheme := range []string{"redis-cluster://", "rediss-cluster://"} {
 		if rest, ok := strings.CutPrefix(u, scheme); ok {
+			if host, _, _ := strings.Cut(strings.SplitN(rest, "?", 2)[0], "/"); host == "" {
+				return nil, fmt.Errorf("cluster URL %q names no node (want %shost:port?addr=host2:port2…)", u, scheme)
+			}
 			opt, err := redis.ParseClusterURL(strings.TrimSuffix(scheme, "-cluster://") + "://" + rest)
 			if err != nil {
 				return nil, fmt.Errorf("bad cluster URL: %w", err)
+			}
+			for _, a := range opt.Addrs {
+				if host, port, err := net.SplitHostPort(a); err != nil || host == "" || port == "" {
+					return nil, fmt.Errorf("bad cluster node address %q (want host:port)", a)
+				}
 			}
 			// A retried script whose reply was lost would count twice;
 			// context deadlines bound every decision.

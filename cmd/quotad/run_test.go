@@ -279,3 +279,28 @@ func TestRun_TokenAndMigrate(t *testing.T) {
 		t.Fatal("token without a secret accepted")
 	}
 }
+
+func mintTestToken(tb testing.TB, sub string) string {
+	tb.Helper()
+	tok, err := api.MintToken([]byte(testSecret), api.TokenClaims{Subject: sub, TTL: time.Hour})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// getWithToken GETs url with a bearer token; the body is closed.
+func getWithToken(tb testing.TB, url, tok string) *http.Response {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
