@@ -9,6 +9,7 @@ import (
 
 	"github.com/quotad/quotad/internal/testenv"
 	"github.com/quotad/quotad/quota"
+	"github.com/quotad/quotad/tiers"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -100,7 +101,12 @@ func TestPostgresDown_LimitingGoesOn(t *testing.T) {
 	setTier(t, inst, "mini", 2, 3600)
 	mustStatus(t, do(t, http.MethodPut, inst.URL+"/v1/admin/clients/gus", admin, map[string]string{"tier": "mini"}), http.StatusOK)
 	gus := token(t, "gus", false)
-	waitFor(t, time.Second, "gus on mini", func() bool { return quotaOf(t, inst, gus).Tier == "mini" })
+	// The assignment's notification must have been applied before the
+	// lookup that caches it, or it could evict the entry afterwards.
+	waitChange(t, inst, tiers.ChangeClient, "gus")
+	if q := quotaOf(t, inst, gus); q.Tier != "mini" {
+		t.Fatalf("gus on %q, want mini", q.Tier)
+	}
 
 	proxy.SetMode(testenv.Refuse)
 	mustStatus(t, do(t, http.MethodGet, inst.URL+"/rate-limited", gus, nil), http.StatusOK)
