@@ -71,10 +71,26 @@ func BenchmarkRedisINCR(b *testing.B) {
 	}
 }
 
-// BenchmarkLimiter_Allow measures admitted decisions: the limit is never
-// reached, so every call is one script round trip.
+// BenchmarkLimiter_Allow measures admitted decisions with the default
+// batching: the limit is never reached, so every call is one script call,
+// pipelined with whatever else is in flight.
 func BenchmarkLimiter_Allow(b *testing.B) {
 	s, _ := newTestRedisStore(b)
+	benchAllow(b, s)
+}
+
+// BenchmarkLimiter_AllowUnbatched measures admitted decisions with one
+// round trip each.
+func BenchmarkLimiter_AllowUnbatched(b *testing.B) {
+	client, prefix := newTestRedis(b)
+	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchAllow(b, s)
+}
+
+func benchAllow(b *testing.B, s Store) {
 	l := mustLimiter(b, s, LimiterConfig{Timeout: time.Second})
 	lim := Limit{Requests: MaxRequests, Per: MaxPer}
 	for _, nkeys := range []int{1, 10_000} {

@@ -125,8 +125,9 @@ func IPKey(a netip.Addr) string {
 	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
-// parseHost reads "addr", "addr:port" or "[addr]:port" and normalises
-// IPv4-mapped IPv6 to IPv4 and drops any zone.
+// parseHost reads "addr", "addr:port", "[addr]:port" or "[addr]" and
+// normalises IPv4-mapped IPv6 to IPv4 and drops any zone. A lone bracket
+// ("[1.2.3.4", "1.2.3.4]") is garbage, not an address.
 func parseHost(s string) (netip.Addr, bool) {
 	if s == "" || len(s) > 64 {
 		return netip.Addr{}, false
@@ -134,7 +135,9 @@ func parseHost(s string) (netip.Addr, bool) {
 	if ap, err := netip.ParseAddrPort(s); err == nil {
 		return ap.Addr().Unmap().WithZone(""), true
 	}
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		s = s[1 : len(s)-1]
+	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}, false

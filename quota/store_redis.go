@@ -20,6 +20,7 @@ const DefaultRedisPrefix = "quota"
 type rediser interface {
 	redis.Scripter
 	Del(ctx context.Context, keys ...string) *redis.IntCmd
+	Pipeline() redis.Pipeliner
 }
 
 // RedisConfig configures a RedisStore.
@@ -27,13 +28,27 @@ type RedisConfig struct {
 	// Prefix starts every key, as in "quota:{user-42}:60".
 	// Optional. Default value DefaultRedisPrefix.
 	Prefix string
+	// DisableBatching makes every decision its own round trip. By default
+	// decisions that arrive while a round trip is in flight go together in
+	// one pipeline, merged per key (see batcher); a lone caller is never
+	// delayed. Optional. Default value false.
+	DisableBatching bool
+	// BatchSize bounds the decisions in one pipeline.
+	// Optional. Default value DefaultBatchSize.
+	BatchSize int
+	// BatchPipelines bounds the pipelines in flight at once; more callers
+	// than that queue for the next one.
+	// Optional. Default value DefaultBatchPipelines.
+	BatchPipelines int
 }
 
 // RedisStore is a Store on Redis (standalone, Sentinel or Cluster): one
-// script call, so one round trip, per decision.
+// script call per decision, and under concurrency one pipeline per batch of
+// decisions.
 type RedisStore struct {
 	client rediser
 	prefix string
+	batch  *batcher // nil when batching is disabled
 	args   sync.Map // argsKey → []any, the script's arguments boxed once per limit
 }
 
@@ -67,10 +82,23 @@ func NewRedisStore(client redis.UniversalClient, cfg RedisConfig) (*RedisStore, 
 	if err := checkClientOptions(client); err != nil {
 		return nil, err
 	}
+	if cfg.BatchSize < 0 || cfg.BatchPipelines < 0 {
+		return nil, fmt.Errorf("quota: NewRedisStore: negative BatchSize %d or BatchPipelines %d", cfg.BatchSize, cfg.BatchPipelines)
+	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultRedisPrefix
 	}
-	return &RedisStore{client: client, prefix: cfg.Prefix}, nil
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.BatchPipelines == 0 {
+		cfg.BatchPipelines = DefaultBatchPipelines
+	}
+	s := &RedisStore{client: client, prefix: cfg.Prefix}
+	if !cfg.DisableBatching {
+		s.batch = &batcher{store: s, size: cfg.BatchSize, max: cfg.BatchPipelines}
+	}
+	return s, nil
 }
 
 // NewRedisClient parses a redis:// or rediss:// URL into a client set up as
@@ -115,48 +143,83 @@ func (s *RedisStore) Key(key string, l Limit) string {
 
 // Allow implements Store.
 func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
-	reply, err := allowScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)...).Text()
-	if err != nil {
-		return Decision{}, fmt.Errorf("quota: redis allow: %w", err)
+	if s.batch != nil {
+		return s.batch.allow(ctx, s.Key(key, l), l)
 	}
-	return decodeReply(l, reply)
+	text, err := allowScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)...).Text()
+	if err != nil {
+		return Decision{}, wrapRedisErr("allow", err)
+	}
+	r, err := parseReply(text)
+	if err != nil {
+		return Decision{}, err
+	}
+	return r.decision(l, r.admitted == 1, r.count), nil
 }
 
 // Peek implements Store.
 func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
-	reply, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)[:2]...).Text()
+	text, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)[:2]...).Text()
 	if err != nil {
-		return Decision{}, fmt.Errorf("quota: redis peek: %w", err)
+		return Decision{}, wrapRedisErr("peek", err)
 	}
-	return decodeReply(l, reply)
+	r, err := parseReply(text)
+	if err != nil {
+		return Decision{}, err
+	}
+	return r.decision(l, r.admitted == 1, r.count), nil
 }
 
 // Reset implements Store.
 func (s *RedisStore) Reset(ctx context.Context, key string, l Limit) error {
 	if err := s.client.Del(ctx, s.Key(key, l)).Err(); err != nil {
-		return fmt.Errorf("quota: redis reset: %w", err)
+		return wrapRedisErr("reset", err)
 	}
 	return nil
 }
 
-// decodeReply turns a script reply "<±count> <seconds> <microseconds>"
-// into a Decision. The window is derived from Redis's time exactly as the
-// script derived it, so Reset and ResetAfter are on Redis's clock alone.
-func decodeReply(l Limit, r string) (Decision, error) {
-	c, rest, ok1 := strings.Cut(r, " ")
-	sec, usec, ok2 := strings.Cut(rest, " ")
-	count, err1 := strconv.ParseInt(c, 10, 64)
-	nowSec, err2 := strconv.ParseInt(sec, 10, 64)
-	nowUsec, err3 := strconv.ParseInt(usec, 10, 64)
-	if !ok1 || !ok2 || err1 != nil || err2 != nil || err3 != nil {
-		return Decision{}, fmt.Errorf("quota: redis script replied %q, want count, seconds and microseconds", r)
+// reply is a script reply: how many requests were admitted, the window's
+// count after the call, and Redis's time.
+type reply struct {
+	admitted, count int64
+	sec, usec       int64
+}
+
+// parseReply reads "<admitted> <count> <Unix seconds> <microseconds>".
+func parseReply(text string) (reply, error) {
+	var r reply
+	fields := [4]*int64{&r.admitted, &r.count, &r.sec, &r.usec}
+	rest := text
+	for i, f := range fields {
+		var word string
+		if i < len(fields)-1 {
+			var ok bool
+			if word, rest, ok = strings.Cut(rest, " "); !ok {
+				return reply{}, fmt.Errorf("quota: redis script replied %q, want four integers", text)
+			}
+		} else {
+			word = rest
+		}
+		n, err := strconv.ParseInt(word, 10, 64)
+		if err != nil {
+			return reply{}, fmt.Errorf("quota: redis script replied %q, want four integers", text)
+		}
+		*f = n
 	}
-	allowed := count >= 0
-	if !allowed {
-		count = -count
-	}
+	return r, nil
+}
+
+// decision is the Decision for one request of the reply with the given
+// outcome and window count. The window is derived from Redis's time exactly
+// as the script derived it, so Reset and ResetAfter are on Redis's clock.
+func (r reply) decision(l Limit, allowed bool, count int64) Decision {
 	per := l.seconds()
-	reset := nowSec - nowSec%per + per
-	resetAfter := time.Duration(reset-nowSec)*time.Second - time.Duration(nowUsec)*time.Microsecond
-	return newDecision(l, allowed, count, time.Unix(reset, 0), resetAfter), nil
+	reset := r.sec - r.sec%per + per
+	resetAfter := time.Duration(reset-r.sec)*time.Second - time.Duration(r.usec)*time.Microsecond
+	return newDecision(l, allowed, count, time.Unix(reset, 0), resetAfter)
+}
+
+// wrapRedisErr gives a Redis error the store's context.
+func wrapRedisErr(op string, err error) error {
+	return fmt.Errorf("quota: redis %s: %w", op, err)
 }

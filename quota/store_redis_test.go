@@ -305,3 +305,22 @@ func TestRedisStore_Cluster(t *testing.T) {
 		t.Fatalf("cluster key expiry %v (%v), window ends %d", exp, err, d.Reset.Unix())
 	}
 }
+
+// hungLimiter returns a Limiter whose Redis accepts connections but never
+// answers, with a 100 ms deadline, and the proxy in front of it.
+func hungLimiter(tb testing.TB) (*Limiter, *testenv.Proxy) {
+	tb.Helper()
+	_, prefix := newTestRedis(tb)
+	proxy := testenv.NewProxy(tb, redisAddr(tb))
+	proxy.SetMode(testenv.Blackhole)
+	client, err := NewRedisClient("redis://" + proxy.Addr())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { client.Close() })
+	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return mustLimiter(tb, s, LimiterConfig{Timeout: 100 * time.Millisecond, BreakerThreshold: -1}), proxy
+}

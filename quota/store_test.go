@@ -51,6 +51,14 @@ func storeHarnesses() []storeHarness {
 			s, _ := newTestRedisStore(tb)
 			return s, time.Sleep // real Redis keeps real time; only 1s windows are waited out
 		}},
+		{"redis-unbatched", func(tb testing.TB) (Store, func(time.Duration)) {
+			client, prefix := newTestRedis(tb)
+			s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: true})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return s, time.Sleep
+		}},
 	}
 }
 

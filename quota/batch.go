@@ -1,0 +1,241 @@
+package quota
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults of RedisConfig's batching fields.
+const (
+	// DefaultBatchSize bounds the decisions sent in one pipeline.
+	DefaultBatchSize = 256
+	// DefaultBatchPipelines bounds the pipelines in flight at once.
+	DefaultBatchPipelines = 2
+)
+
+// batcher sends decisions that arrive while a round trip is in flight
+// together, as one pipeline, when that round trip returns.
+//
+// There is no timer: a caller that finds fewer than max pipelines in flight
+// sends its decision at once (a lone caller pays nothing), and while a
+// pipeline is out, later callers queue. The caller whose pipeline returns
+// hands what queued meanwhile to a new goroutine and goes back to its
+// request, so nobody waits for more than the round trip in flight plus its
+// own. Decisions for the same key and limit in one batch become one script
+// call that admits as many as fit, in arrival order: the script is atomic,
+// so exactness is the script's, batch or not.
+type batcher struct {
+	store *RedisStore
+	size  int
+	max   int
+
+	mu     sync.Mutex
+	queue  []*call
+	active int // pipelines in flight
+}
+
+// call is one decision waiting for its batch.
+type call struct {
+	ctx  context.Context
+	key  string // the Redis key
+	lim  Limit
+	done chan struct{}
+	d    Decision
+	err  error
+}
+
+var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
+
+// allow queues one decision and waits for it, or for ctx to end.
+func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, error) {
+	c := callPool.Get().(*call)
+	c.ctx, c.key, c.lim = ctx, key, lim
+	b.mu.Lock()
+	b.queue = append(b.queue, c)
+	if b.active < b.max {
+		b.active++
+		batch := b.take()
+		b.mu.Unlock()
+		b.flush(batch)
+		b.next()
+	} else {
+		b.mu.Unlock()
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		select {
+		case <-c.done: // decided after all: the count is spent, so report it
+		default:
+			// The batch still owns c and will signal done; leave c to
+			// the garbage collector rather than the pool.
+			return Decision{}, ctx.Err()
+		}
+	}
+	d, err := c.d, c.err
+	*c = call{done: c.done}
+	callPool.Put(c)
+	return d, err
+}
+
+// take removes up to size queued calls; the caller holds mu.
+func (b *batcher) take() []*call {
+	n := min(len(b.queue), b.size)
+	batch := make([]*call, n)
+	copy(batch, b.queue)
+	rest := copy(b.queue, b.queue[n:])
+	clear(b.queue[rest:])
+	b.queue = b.queue[:rest]
+	return batch
+}
+
+// next hands what queued during a round trip to a new pipeline, or gives
+// the pipeline slot back.
+func (b *batcher) next() {
+	b.mu.Lock()
+	if len(b.queue) == 0 {
+		b.active--
+		b.mu.Unlock()
+		return
+	}
+	batch := b.take()
+	b.mu.Unlock()
+	go func() {
+		b.flush(batch)
+		b.next()
+	}()
+}
+
+// group is the calls of one batch for one key and limit, in arrival order.
+type group struct {
+	key   string
+	lim   Limit
+	calls []*call
+	cmd   *redis.Cmd
+}
+
+// flush decides a batch in one pipeline and signals every call.
+func (b *batcher) flush(batch []*call) {
+	live := batch[:0]
+	for _, c := range batch {
+		if err := c.ctx.Err(); err != nil {
+			c.err = err // its caller has gone; send nothing for it
+			c.done <- struct{}{}
+			continue
+		}
+		live = append(live, c)
+	}
+	if len(live) == 0 {
+		return
+	}
+	batch = live
+	groups := groupCalls(batch)
+	ctx, cancel := batchContext(batch)
+	defer cancel()
+	if len(groups) == 1 {
+		// One script call needs no pipeline: a lone caller pays exactly
+		// what an unbatched store would.
+		g := groups[0]
+		g.cmd = allowScript.Run(ctx, b.store.client, []string{g.key}, g.lim.seconds(), g.lim.Requests, len(g.calls))
+		g.settle(nil)
+		return
+	}
+	err := b.pipeline(ctx, groups, false)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// Redis lost its script cache (a restart): EVAL loads it again.
+		err = b.pipeline(ctx, groups, true)
+	}
+	for _, g := range groups {
+		g.settle(err)
+	}
+}
+
+// pipeline sends one script call per group.
+func (b *batcher) pipeline(ctx context.Context, groups []*group, eval bool) error {
+	pipe := b.store.client.Pipeline()
+	for _, g := range groups {
+		args := []any{g.lim.seconds(), g.lim.Requests, len(g.calls)}
+		if eval {
+			g.cmd = allowScript.Eval(ctx, pipe, []string{g.key}, args...)
+		} else {
+			g.cmd = allowScript.EvalSha(ctx, pipe, []string{g.key}, args...)
+		}
+	}
+	_, err := pipe.Exec(ctx)
+	return err
+}
+
+// settle hands each call its share of the group's reply: the first
+// `admitted` calls are admitted with successive counts, the rest refused.
+func (g *group) settle(batchErr error) {
+	var r reply
+	err := batchErr
+	if g.cmd != nil {
+		if text, cerr := g.cmd.Text(); cerr == nil {
+			r, err = parseReply(text)
+		} else {
+			err = cerr
+		}
+	}
+	for i, c := range g.calls {
+		if err != nil {
+			c.err = wrapRedisErr("allow", err)
+		} else {
+			before := r.count - r.admitted
+			if int64(i) < r.admitted {
+				c.d = r.decision(c.lim, true, before+int64(i)+1)
+			} else {
+				c.d = r.decision(c.lim, false, r.count)
+			}
+		}
+		c.done <- struct{}{}
+	}
+}
+
+// groupCalls groups a batch by key and limit, keeping arrival order.
+func groupCalls(batch []*call) []*group {
+	if len(batch) == 1 {
+		return []*group{{key: batch[0].key, lim: batch[0].lim, calls: batch}}
+	}
+	type gk struct {
+		key string
+		lim Limit
+	}
+	groups := make([]*group, 0, len(batch))
+	index := make(map[gk]*group, len(batch))
+	for _, c := range batch {
+		k := gk{c.key, c.lim}
+		g, ok := index[k]
+		if !ok {
+			g = &group{key: c.key, lim: c.lim}
+			index[k] = g
+			groups = append(groups, g)
+		}
+		g.calls = append(g.calls, c)
+	}
+	return groups
+}
+
+// batchContext bounds a batch's round trip by its earliest deadline: the
+// oldest caller's, since every caller of one Limiter has the same timeout.
+// Callers that cancel early just stop waiting; the batch goes on for the
+// others.
+func batchContext(batch []*call) (context.Context, context.CancelFunc) {
+	if len(batch) == 1 {
+		return batch[0].ctx, func() {}
+	}
+	var earliest time.Time
+	for _, c := range batch {
+		if d, ok := c.ctx.Deadline(); ok && (earliest.IsZero() || d.Before(earliest)) {
+			earliest = d
+		}
+	}
+	ctx := context.WithoutCancel(batch[0].ctx)
+	if earliest.IsZero() {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, earliest)
+}
