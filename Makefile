@@ -1,12 +1,21 @@
 # quotad — see README.md. `make test` is the one test command (CI runs it).
 GO ?= go
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 12m
+FUZZTIME ?= 5s
 
-.PHONY: test lint services run bench
+.PHONY: test lint fuzz services run bench
 
-## test: start Postgres and Redis if needed, lint, run every test with -race
+## test: start Postgres and Redis if needed, lint, run every test with -race, then a short fuzz run
 test: services lint
 	$(GO) test $(GOTESTFLAGS) ./...
+	@$(MAKE) --no-print-directory fuzz
+
+## fuzz: run each fuzz target for FUZZTIME (seed corpora live in testdata/fuzz)
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzIPExtractor_ClientIP$$' -fuzztime $(FUZZTIME) ./quota
+	$(GO) test -run '^$$' -fuzz '^FuzzSetHeaders$$' -fuzztime $(FUZZTIME) ./quota
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTier$$' -fuzztime $(FUZZTIME) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAssignment$$' -fuzztime $(FUZZTIME) ./api
 
 ## lint: gofmt, go vet, staticcheck
 lint:

@@ -41,13 +41,16 @@ func (s *server) putClient(c echo.Context) error {
 	if err != nil {
 		return domainError(err)
 	}
+	s.tiers.ClientChanged(cl.ID)
 	return c.JSON(http.StatusOK, clientView(cl))
 }
 
 func (s *server) deleteClient(c echo.Context) error {
-	if err := s.store.UnassignClient(c.Request().Context(), param(c, "id")); err != nil {
+	id := param(c, "id")
+	if err := s.store.UnassignClient(c.Request().Context(), id); err != nil {
 		return domainError(err)
 	}
+	s.tiers.ClientChanged(id)
 	return c.NoContent(http.StatusNoContent)
 }
 

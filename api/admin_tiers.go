@@ -49,12 +49,15 @@ func (in tierInput) tier(name string) (tiers.Tier, map[string]string) {
 	return t, nil
 }
 
-// seconds converts a count of seconds to a Duration; values too large to
-// convert map to one just past the maximum so validation names the field
-// instead of an overflow wrapping into range.
+// seconds converts a count of seconds to a Duration; values out of range
+// map to one just outside it so validation names the field instead of an
+// overflow wrapping into range (-36028797018963908 × 1s wraps to 60s).
 func seconds(n int64) time.Duration {
-	if n > int64(tiers.MaxPer/time.Second) {
+	switch {
+	case n > int64(tiers.MaxPer/time.Second):
 		return tiers.MaxPer + time.Second
+	case n < 0:
+		return -time.Second
 	}
 	return time.Duration(n) * time.Second
 }
@@ -84,6 +87,7 @@ func (s *server) createTier(c echo.Context) error {
 	if err != nil {
 		return domainError(err)
 	}
+	s.tiers.TierSaved(created)
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/admin/tiers/"+url.PathEscape(created.Name))
 	return c.JSON(http.StatusCreated, tierView(created))
 }
@@ -113,13 +117,16 @@ func (s *server) putTier(c echo.Context) error {
 	if err != nil {
 		return domainError(err)
 	}
+	s.tiers.TierSaved(updated)
 	return c.JSON(http.StatusOK, tierView(updated))
 }
 
 func (s *server) deleteTier(c echo.Context) error {
-	if err := s.store.DeleteTier(c.Request().Context(), param(c, "name")); err != nil {
+	name := param(c, "name")
+	if err := s.store.DeleteTier(c.Request().Context(), name); err != nil {
 		return domainError(err)
 	}
+	s.tiers.TierDeleted(name)
 	return c.NoContent(http.StatusNoContent)
 }
 

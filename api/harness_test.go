@@ -239,16 +239,18 @@ func waitFor(tb testing.TB, within time.Duration, what string, cond func() bool)
 func escapePath(s string) string  { return url.PathEscape(s) }
 func escapeQuery(s string) string { return url.QueryEscape(s) }
 
-// waitChange waits until inst's tier cache has applied a change of kind for
-// id (a client ID, or a tier name for tier changes).
-func waitChange(tb testing.TB, inst *instance, kind, id string) {
+// waitChanges waits until inst's tier cache has applied n changes of kind
+// for id (a client ID, or a tier name for tier changes).
+func waitChanges(tb testing.TB, inst *instance, kind, id string, n int) {
 	tb.Helper()
 	timeout := time.After(5 * time.Second)
 	for {
 		select {
 		case ch := <-inst.changes:
 			if ch.Kind == kind && (ch.ClientID == id || ch.Name == id) {
-				return
+				if n--; n == 0 {
+					return
+				}
 			}
 		case <-timeout:
 			tb.Fatalf("no %s change for %q within 5s", kind, id)

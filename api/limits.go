@@ -9,18 +9,38 @@ import (
 	"github.com/quotad/quotad/tiers"
 )
 
-// Context keys set on the request path for logs and metrics.
 const (
-	ctxKey       = "quotad.key"
-	ctxTier      = "quotad.tier"
-	ctxOutcome   = "quotad.outcome"
-	ctxDecideAt  = "quotad.decide_at"
 	userPrefix   = "u:"
 	outcomeAdmit = "admitted"
 	outcomeLimit = "limited"
 	outcomeOpen  = "degraded"    // store failed, admitted under FailOpen
 	outcomeShut  = "unavailable" // store failed, refused under FailClosed
 )
+
+// ctxInfo is the echo.Context key of the request's *requestInfo.
+const ctxInfo = "quotad.request"
+
+// requestInfo is what the request path learns for the log line and the
+// metrics: one pointer set once per request, so filling it in costs no
+// allocation per field.
+type requestInfo struct {
+	key      string     // limiter key: "u:<sub>" or "ip:<addr>"
+	tier     tiers.Tier // the caller's tier, once resolved
+	hasTier  bool
+	outcome  string    // a decision's outcome, if one was made
+	decideAt time.Time // when the limiter was asked
+}
+
+// info returns the request's requestInfo; a request that bypassed
+// logRequests (none in quotad) gets a throwaway one.
+func info(c echo.Context) *requestInfo {
+	if ri, ok := c.Get(ctxInfo).(*requestInfo); ok {
+		return ri
+	}
+	ri := &requestInfo{}
+	c.Set(ctxInfo, ri)
+	return ri
+}
 
 // UserKey is the limiter key of an authenticated client: "u:" + sub. IP
 // keys start with "ip:", so no token can name an anonymous bucket.
@@ -55,13 +75,14 @@ func (s *server) limitMiddleware() (echo.MiddlewareFunc, error) {
 			if err != nil {
 				return "", err
 			}
-			c.Set(ctxKey, key)
-			c.Set(ctxTier, t)
+			ri := info(c)
+			ri.key, ri.tier, ri.hasTier = key, t, true
 			return key, nil
 		},
 		LimitFunc: func(c echo.Context, _ string) (quota.Limit, error) {
-			c.Set(ctxDecideAt, time.Now())
-			return LimitOf(c.Get(ctxTier).(tiers.Tier)), nil
+			ri := info(c)
+			ri.decideAt = time.Now()
+			return LimitOf(ri.tier), nil
 		},
 		ErrorHandler: func(c echo.Context, err error) error {
 			c.Response().Header().Set(quota.HeaderRetryAfter, "1")
@@ -85,13 +106,9 @@ func (s *server) recordDecision(c echo.Context, d quota.Decision, err error) {
 	case !d.Allowed:
 		outcome = outcomeLimit
 	}
-	c.Set(ctxOutcome, outcome)
-	var since time.Duration
-	if at, ok := c.Get(ctxDecideAt).(time.Time); ok {
-		since = time.Since(at)
-	}
-	tier, _ := c.Get(ctxTier).(tiers.Tier)
-	s.metrics.decision(tier.Name, outcome, since, err)
+	ri := info(c)
+	ri.outcome = outcome
+	s.metrics.decision(ri.tier.Name, outcome, time.Since(ri.decideAt), err)
 	if err != nil {
 		s.metrics.logStoreFailure(c.Request().Context(), s.log, err)
 	}

@@ -176,3 +176,29 @@ func TestAdminResetQuota_ReachesEveryInstance(t *testing.T) {
 		return do(t, http.MethodGet, c.URL+"/rate-limited", frank, nil).StatusCode == http.StatusOK
 	})
 }
+
+// TestAdminWrite_ReadYourWrites: the instance that takes an admin write
+// enforces it on its very next request, without waiting for the
+// notification.
+func TestAdminWrite_ReadYourWrites(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	inst := b.start(t, instanceOpts{})
+	admin := token(t, "admin", true)
+	hal := token(t, "hal", false)
+	for i, limit := range []int64{7, 9, 11} {
+		setTier(t, inst, "plan", limit, 3600)
+		if i == 0 {
+			mustStatus(t, do(t, http.MethodPut, inst.URL+"/v1/admin/clients/hal", admin, map[string]string{"tier": "plan"}), http.StatusOK)
+		}
+		r := mustStatus(t, do(t, http.MethodGet, inst.URL+"/rate-limited", hal, nil), http.StatusOK)
+		if want := fmt.Sprintf(`"plan";q=%d;w=3600`, limit); r.Header.Get("RateLimit-Policy") != want {
+			t.Fatalf("right after the write: policy %q, want %q", r.Header.Get("RateLimit-Policy"), want)
+		}
+	}
+	mustStatus(t, do(t, http.MethodDelete, inst.URL+"/v1/admin/clients/hal", admin, nil), http.StatusNoContent)
+	r := mustStatus(t, do(t, http.MethodGet, inst.URL+"/rate-limited", hal, nil), http.StatusOK)
+	if r.Header.Get("RateLimit-Policy") != `"free";q=300;w=30` {
+		t.Fatalf("right after unassigning: policy %q, want free", r.Header.Get("RateLimit-Policy"))
+	}
+}

@@ -1,21 +1,22 @@
 package api
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/quotad/quotad/tiers"
 )
 
-// newRequestID returns 16 random hex digits.
+// newRequestID returns 16 random hex digits. Request ids need to be
+// unique, not secret: the runtime's generator avoids a syscall per request.
 func newRequestID() string {
 	var b [8]byte
-	_, _ = rand.Read(b[:])
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	return hex.EncodeToString(b[:])
 }
 
@@ -24,6 +25,8 @@ func newRequestID() string {
 func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
+		ri := &requestInfo{}
+		c.Set(ctxInfo, ri)
 		err := next(c)
 		status := c.Response().Status
 		if err != nil {
@@ -47,16 +50,16 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.Int("status", status),
 			slog.Duration("took", took),
 		}
-		if key, ok := c.Get(ctxKey).(string); ok {
-			attrs = append(attrs, slog.String("client", key))
+		if ri.key != "" {
+			attrs = append(attrs, slog.String("client", ri.key))
 		} else if id, ok := IdentityFrom(c); ok {
 			attrs = append(attrs, slog.String("client", UserKey(id.ClientID)))
 		}
-		if t, ok := c.Get(ctxTier).(tiers.Tier); ok {
-			attrs = append(attrs, slog.String("tier", t.Name))
+		if ri.hasTier {
+			attrs = append(attrs, slog.String("tier", ri.tier.Name))
 		}
-		if o, ok := c.Get(ctxOutcome).(string); ok {
-			attrs = append(attrs, slog.String("outcome", o))
+		if ri.outcome != "" {
+			attrs = append(attrs, slog.String("outcome", ri.outcome))
 		}
 		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
 		return err

@@ -216,12 +216,13 @@ func fuzzParseAddr(s string) (netip.Addr, bool) {
 	return a.Unmap().WithZone(""), true
 }
 
-// FuzzSetHeaders writes random decisions in every header style. Whatever
-// the decision, every value must be a legal HTTP field value. For a
+// FuzzSetHeaders writes random decisions in every header style, each input
+// twice. As given, whatever the numbers, every value must be a legal HTTP
+// field value and a refusal must carry Retry-After ≥ 1. Folded into a
 // decision a Limiter can make (a valid Limit, 0 ≤ Remaining ≤ Requests,
-// 0 ≤ ResetAfter ≤ Per), RateLimit-Policy and RateLimit must parse as
-// RFC 9651 items (a string with integer parameters) saying the right
-// numbers, and a refusal must carry Retry-After ≥ 1.
+// 0 ≤ ResetAfter ≤ Per), RateLimit-Policy and RateLimit must also parse
+// as RFC 9651 items (a string with integer parameters) saying the right
+// name and numbers.
 //
 //	go test -run '^$' -fuzz '^FuzzSetHeaders$' -fuzztime 60s ./quota
 func FuzzSetHeaders(f *testing.F) {
@@ -234,7 +235,8 @@ func FuzzSetHeaders(f *testing.F) {
 	f.Add("big", int64(1<<62), int64(1<<62), int64(1<<40), int64(1<<62), int64(1<<62), false, int64(1<<62))
 
 	f.Fuzz(func(t *testing.T, name string, requests, remaining, perSeconds, resetAfter, retryAfter int64, allowed bool, resetUnix int64) {
-		d := Decision{
+		// The inputs as they come: only the safety properties apply.
+		raw := Decision{
 			Allowed:    allowed,
 			Limit:      Limit{Name: name, Requests: requests, Per: time.Duration(perSeconds) * time.Second},
 			Remaining:  remaining,
@@ -242,92 +244,115 @@ func FuzzSetHeaders(f *testing.F) {
 			ResetAfter: time.Duration(resetAfter),
 			RetryAfter: time.Duration(retryAfter),
 		}
-		// A decision as a Limiter makes it: valid limit, counts and
-		// durations in range, RetryAfter = ResetAfter on refusal.
-		real := d.Limit.Validate() == nil && perSeconds >= 1 && perSeconds <= int64(MaxPer/time.Second) &&
-			remaining >= 0 && remaining <= requests && resetAfter >= 0 && d.ResetAfter <= d.Limit.Per
-		if real {
-			if allowed {
-				d.RetryAfter = 0
-			} else {
-				d.RetryAfter = d.ResetAfter
-			}
+		fuzzCheckHeaders(t, raw, false)
+
+		// The same inputs folded into a decision a Limiter can make:
+		// every property applies.
+		l := Limit{Name: name, Requests: 1 + fuzzMod(requests, MaxRequests), Per: time.Duration(1+fuzzMod(perSeconds, int64(MaxPer/time.Second))) * time.Second}
+		d := Decision{
+			Allowed:    allowed,
+			Limit:      l,
+			Remaining:  fuzzMod(remaining, l.Requests+1),
+			Reset:      time.Unix(resetUnix, 0),
+			ResetAfter: time.Duration(fuzzMod(resetAfter, int64(l.Per)+1)),
 		}
-
-		for _, style := range []HeaderStyle{HeadersAll, HeadersLegacy, HeadersIETF, HeadersNone, HeaderStyle(42)} {
-			h := http.Header{}
-			SetHeaders(h, d, style)
-			for k, vs := range h {
-				if !httpguts.ValidHeaderFieldName(k) {
-					t.Fatalf("style %d: invalid header name %q", style, k)
-				}
-				if len(vs) != 1 {
-					t.Fatalf("style %d: %s has %d values", style, k, len(vs))
-				}
-				if !httpguts.ValidHeaderFieldValue(vs[0]) || strings.ContainsAny(vs[0], "\r\n\x00") {
-					t.Fatalf("style %d: invalid value of %s: %q", style, k, vs[0])
-				}
-			}
-			legacy := style == HeadersAll || style == HeadersLegacy
-			ietf := style == HeadersAll || style == HeadersIETF
-			for _, k := range []string{HeaderLimit, HeaderRemaining, HeaderReset} {
-				if _, ok := h[http.CanonicalHeaderKey(k)]; ok != legacy {
-					t.Fatalf("style %d: %s present = %v", style, k, ok)
-				}
-			}
-			for _, k := range []string{HeaderPolicy, HeaderRateLimit} {
-				if _, ok := h[http.CanonicalHeaderKey(k)]; ok != ietf {
-					t.Fatalf("style %d: %s present = %v", style, k, ok)
-				}
-			}
-			if h.Get(HeaderDegraded) != "" {
-				t.Fatalf("style %d: a decision marked degraded", style)
-			}
-
-			// Retry-After: only on refusals, an integer of at least 1.
-			ra, hasRA := h[http.CanonicalHeaderKey(HeaderRetryAfter)]
-			if allowed && hasRA {
-				t.Fatalf("style %d: Retry-After %q on an admission", style, ra)
-			}
-			if !allowed {
-				n, err := strconv.ParseInt(h.Get(HeaderRetryAfter), 10, 64)
-				if err != nil || n < 1 {
-					t.Fatalf("style %d: refusal with Retry-After %q", style, h.Get(HeaderRetryAfter))
-				}
-				if real && n != max(fuzzCeil(d.RetryAfter), 1) {
-					t.Fatalf("style %d: Retry-After %d for RetryAfter %v", style, n, d.RetryAfter)
-				}
-			}
-			if !real {
-				continue
-			}
-
-			if legacy {
-				for k, want := range map[string]int64{HeaderLimit: requests, HeaderRemaining: remaining, HeaderReset: resetUnix} {
-					if got, err := strconv.ParseInt(h.Get(k), 10, 64); err != nil || got != want {
-						t.Fatalf("%s = %q, want %d", k, h.Get(k), want)
-					}
-				}
-			}
-			if ietf {
-				wantName := fuzzPolicyName(d.Limit.PolicyName())
-				policyName, policy, err := fuzzParseSFItem(h.Get(HeaderPolicy))
-				if err != "" {
-					t.Fatalf("RateLimit-Policy %q is not a structured-field item: %s", h.Get(HeaderPolicy), err)
-				}
-				if policyName != wantName || len(policy) != 2 || policy["q"] != requests || policy["w"] != perSeconds {
-					t.Fatalf("RateLimit-Policy %q = %q %v; want %q q=%d w=%d", h.Get(HeaderPolicy), policyName, policy, wantName, requests, perSeconds)
-				}
-				rlName, rl, err := fuzzParseSFItem(h.Get(HeaderRateLimit))
-				if err != "" {
-					t.Fatalf("RateLimit %q is not a structured-field item: %s", h.Get(HeaderRateLimit), err)
-				}
-				if rlName != wantName || len(rl) != 2 || rl["r"] != remaining || rl["t"] != fuzzCeil(d.ResetAfter) {
-					t.Fatalf("RateLimit %q = %q %v; want %q r=%d t=%d", h.Get(HeaderRateLimit), rlName, rl, wantName, remaining, fuzzCeil(d.ResetAfter))
-				}
-			}
+		if !allowed {
+			d.RetryAfter = d.ResetAfter
 		}
+		fuzzCheckHeaders(t, d, true)
 	})
+}
+
+// fuzzMod is x mod n in [0, n) for any x, math.MinInt64 included.
+func fuzzMod(x, n int64) int64 {
+	m := x % n
+	if m < 0 {
+		m += n
+	}
+	return m
+}
+
+// fuzzCheckHeaders writes d in every style and checks the result: always
+// legal field names and values, the right set of fields per style, and
+// Retry-After ≥ 1 exactly on refusals; for a real decision (one a Limiter
+// can make) also every number, and RateLimit-Policy and RateLimit as
+// RFC 9651 items.
+func fuzzCheckHeaders(t *testing.T, d Decision, real bool) {
+	t.Helper()
+	for _, style := range []HeaderStyle{HeadersAll, HeadersLegacy, HeadersIETF, HeadersNone, HeaderStyle(42)} {
+		h := http.Header{}
+		SetHeaders(h, d, style)
+		for k, vs := range h {
+			if !httpguts.ValidHeaderFieldName(k) {
+				t.Fatalf("style %d: invalid header name %q", style, k)
+			}
+			if len(vs) != 1 {
+				t.Fatalf("style %d: %s has %d values", style, k, len(vs))
+			}
+			if !httpguts.ValidHeaderFieldValue(vs[0]) || strings.ContainsAny(vs[0], "\r\n\x00") {
+				t.Fatalf("style %d: invalid value of %s: %q", style, k, vs[0])
+			}
+		}
+		legacy := style == HeadersAll || style == HeadersLegacy
+		ietf := style == HeadersAll || style == HeadersIETF
+		for _, k := range []string{HeaderLimit, HeaderRemaining, HeaderReset} {
+			if _, ok := h[http.CanonicalHeaderKey(k)]; ok != legacy {
+				t.Fatalf("style %d: %s present = %v", style, k, ok)
+			}
+		}
+		for _, k := range []string{HeaderPolicy, HeaderRateLimit} {
+			if _, ok := h[http.CanonicalHeaderKey(k)]; ok != ietf {
+				t.Fatalf("style %d: %s present = %v", style, k, ok)
+			}
+		}
+		if h.Get(HeaderDegraded) != "" {
+			t.Fatalf("style %d: a decision marked degraded", style)
+		}
+
+		// Retry-After: only on refusals, an integer of at least 1.
+		ra, hasRA := h[http.CanonicalHeaderKey(HeaderRetryAfter)]
+		if d.Allowed && hasRA {
+			t.Fatalf("style %d: Retry-After %q on an admission", style, ra)
+		}
+		if !d.Allowed {
+			n, err := strconv.ParseInt(h.Get(HeaderRetryAfter), 10, 64)
+			if err != nil || n < 1 {
+				t.Fatalf("style %d: refusal with Retry-After %q", style, h.Get(HeaderRetryAfter))
+			}
+			if real && n != max(fuzzCeil(d.RetryAfter), 1) {
+				t.Fatalf("style %d: Retry-After %d for RetryAfter %v", style, n, d.RetryAfter)
+			}
+		}
+		if !real {
+			continue
+		}
+
+		if legacy {
+			for k, want := range map[string]int64{HeaderLimit: d.Limit.Requests, HeaderRemaining: d.Remaining, HeaderReset: d.Reset.Unix()} {
+				if got, err := strconv.ParseInt(h.Get(k), 10, 64); err != nil || got != want {
+					t.Fatalf("%s = %q, want %d", k, h.Get(k), want)
+				}
+			}
+		}
+		if ietf {
+			wantName := fuzzPolicyName(d.Limit.PolicyName())
+			q, w := d.Limit.Requests, int64(d.Limit.Per/time.Second)
+			policyName, policy, err := fuzzParseSFItem(h.Get(HeaderPolicy))
+			if err != "" {
+				t.Fatalf("RateLimit-Policy %q is not a structured-field item: %s", h.Get(HeaderPolicy), err)
+			}
+			if policyName != wantName || len(policy) != 2 || policy["q"] != q || policy["w"] != w {
+				t.Fatalf("RateLimit-Policy %q = %q %v; want %q q=%d w=%d", h.Get(HeaderPolicy), policyName, policy, wantName, q, w)
+			}
+			rlName, rl, err := fuzzParseSFItem(h.Get(HeaderRateLimit))
+			if err != "" {
+				t.Fatalf("RateLimit %q is not a structured-field item: %s", h.Get(HeaderRateLimit), err)
+			}
+			if r, secs := d.Remaining, fuzzCeil(d.ResetAfter); rlName != wantName || len(rl) != 2 || rl["r"] != r || rl["t"] != secs {
+				t.Fatalf("RateLimit %q = %q %v; want %q r=%d t=%d", h.Get(HeaderRateLimit), rlName, rl, wantName, r, secs)
+			}
+		}
+	}
 }
 
 // fuzzCeil is d in whole seconds, rounded up; 0 for d ≤ 0.

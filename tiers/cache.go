@@ -41,9 +41,11 @@ type CacheConfig struct {
 	// Logger receives listener events: disconnects, reconnects, bad
 	// payloads. Nothing is logged per lookup. Optional. Default discards.
 	Logger *slog.Logger
-	// OnChange is called after the cache has applied a change, from the
-	// listener's goroutine, one call at a time and in order. It must not
-	// block for long: notifications wait behind it. Optional.
+	// OnChange is called after the cache has applied a change: from the
+	// listener's goroutine, one notification at a time and in order, and
+	// from the caller of TierSaved, TierDeleted or ClientChanged, so it
+	// must be safe for concurrent use. It must not block for long:
+	// notifications wait behind it. Optional.
 	OnChange func(Change)
 }
 
@@ -285,4 +287,26 @@ func (c *Cache) setTier(name string, t Tier, exists bool) {
 	} else {
 		delete(c.tiers, name)
 	}
+}
+
+// TierSaved makes a tier this process just wrote visible here at once,
+// ahead of its notification: an admin who raises a plan sees the new
+// limit on the next request to the same instance. The notification still
+// follows, re-reads the row, and reaches every other instance.
+func (c *Cache) TierSaved(t Tier) {
+	c.setTier(t.Name, t, true)
+	c.emit(Change{Kind: ChangeTier, Name: t.Name})
+}
+
+// TierDeleted is TierSaved for a tier this process just deleted.
+func (c *Cache) TierDeleted(name string) {
+	c.setTier(name, Tier{}, false)
+	c.emit(Change{Kind: ChangeTier, Name: name})
+}
+
+// ClientChanged is TierSaved for a client this process just assigned or
+// unassigned: its cached tier is dropped, so the next lookup reads it.
+func (c *Cache) ClientChanged(id string) {
+	c.clients.remove(id)
+	c.emit(Change{Kind: ChangeClient, ClientID: id})
 }

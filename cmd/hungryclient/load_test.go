@@ -26,7 +26,7 @@ func TestRun_AdmittedPerWindowMatchesServer(t *testing.T) {
 		t.Errorf("client admitted=%d limited=%d errors=%d; server admitted=%d limited=%d",
 			got.Admitted, got.Limited, got.Errors, want.admitted, want.limited)
 	}
-	perWindow := map[int64]int{}
+	perWindow, limitedPerWindow := map[int64]int{}, map[int64]int{}
 	for _, w := range got.Windows {
 		if w.Admitted > 5 {
 			t.Errorf("window %s admitted %d, above the limit of 5", w.Reset, w.Admitted)
@@ -37,10 +37,21 @@ func TestRun_AdmittedPerWindowMatchesServer(t *testing.T) {
 		if ts, err := time.Parse(time.RFC3339, w.Reset); err != nil || ts.Unix() != w.ResetUnix {
 			t.Errorf("window reset %q does not match reset_unix %d (%v)", w.Reset, w.ResetUnix, err)
 		}
-		perWindow[w.ResetUnix] = w.Admitted
+		if w.Limited > 0 && w.Admitted != 5 {
+			t.Errorf("window %s refused %d with only %d admitted; want 5 admitted first", w.Reset, w.Limited, w.Admitted)
+		}
+		if w.Admitted > 0 {
+			perWindow[w.ResetUnix] = w.Admitted
+		}
+		if w.Limited > 0 {
+			limitedPerWindow[w.ResetUnix] = w.Limited
+		}
 	}
 	if !maps.Equal(perWindow, want.perWindow) {
 		t.Errorf("admitted per window: client %v, server %v", perWindow, want.perWindow)
+	}
+	if !maps.Equal(limitedPerWindow, want.limitedPerWindow) {
+		t.Errorf("limited per window: client %v, server %v", limitedPerWindow, want.limitedPerWindow)
 	}
 	if got.LatencyMS.Count != 40 || got.LatencyMS.Max < got.LatencyMS.P50 {
 		t.Errorf("latency = %+v; want 40 responses with max ≥ p50", got.LatencyMS)

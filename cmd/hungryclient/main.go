@@ -1,7 +1,7 @@
 // Command hungryclient hammers a rate-limited endpoint and reports what the
 // limiter did: how many requests were admitted and refused, how many were
-// admitted in each fixed window (so an off-by-one limiter shows at a glance),
-// and the latency the limiter adds.
+// admitted and refused in each fixed window (so an off-by-one limiter shows
+// at a glance), and the latency the limiter adds.
 //
 // It is the seed's load script done right: it paces globally across workers,
 // honours Retry-After on a 429 (pausing every worker, since the quota belongs
@@ -115,8 +115,8 @@ func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format
 const usageHead = `Usage: %s [flags]
 
 Sends GET requests to a rate-limited endpoint and reports what the limiter did:
-sent, admitted (2xx), limited (429), errors, admitted per window (grouped by
-X-RateLimit-Reset) and latency percentiles.
+sent, admitted (2xx), limited (429), errors, admitted and limited per window
+(grouped by X-RateLimit-Reset) and latency percentiles.
 
 The run ends after -n requests or after -duration, whichever comes first. With
 neither set it runs until Ctrl-C. Ctrl-C (or SIGTERM) ends any run early and

@@ -146,15 +146,17 @@ func TestRun_JSONMatchesServer(t *testing.T) {
 	if got.ErrorsByKind["HTTP 500"] != 1 || len(got.ErrorsByKind) != 1 {
 		t.Errorf("errors_by_kind = %v; want {HTTP 500: 1}", got.ErrorsByKind)
 	}
-	sum := 0
+	sum, sumLimited := 0, 0
 	for _, w := range got.Windows {
-		if w.Admitted != want.perWindow[w.ResetUnix] {
-			t.Errorf("window %d: client %d admitted, server %d", w.ResetUnix, w.Admitted, want.perWindow[w.ResetUnix])
+		if w.Admitted != want.perWindow[w.ResetUnix] || w.Limited != want.limitedPerWindow[w.ResetUnix] {
+			t.Errorf("window %d: client %d admitted, %d limited; server %d, %d", w.ResetUnix,
+				w.Admitted, w.Limited, want.perWindow[w.ResetUnix], want.limitedPerWindow[w.ResetUnix])
 		}
 		sum += w.Admitted
+		sumLimited += w.Limited
 	}
-	if sum != want.admitted || len(got.Windows) != len(want.perWindow) {
-		t.Errorf("windows %+v; server per window %v", got.Windows, want.perWindow)
+	if sum != want.admitted || sumLimited != want.limited {
+		t.Errorf("windows %+v; server per window admitted %v, limited %v", got.Windows, want.perWindow, want.limitedPerWindow)
 	}
 	if got.LatencyMS.Count != 15 || got.Aborted != 0 || got.Unwindowed != 0 {
 		t.Errorf("latency count=%d aborted=%d unwindowed=%d; want 15, 0, 0", got.LatencyMS.Count, got.Aborted, got.Unwindowed)
@@ -169,7 +171,7 @@ func TestRun_TextSummary(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	for _, want := range []string{"sent", "admitted", "limited", "errors", "p50", "p90", "p99", "max", "admitted per window", "of 5"} {
+	for _, want := range []string{"sent", "admitted", "limited", "errors", "p50", "p90", "p99", "max", "admitted and limited per window", "of 5 admitted", " limited\n"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
 		}

@@ -119,10 +119,11 @@ func (s *testServer) record() []hit {
 type truth struct {
 	admitted, limited, other int
 	perWindow                map[int64]int // reset → admitted
+	limitedPerWindow         map[int64]int // reset → limited
 }
 
 func (s *testServer) truth() truth {
-	t := truth{perWindow: map[int64]int{}}
+	t := truth{perWindow: map[int64]int{}, limitedPerWindow: map[int64]int{}}
 	for _, h := range s.record() {
 		switch {
 		case h.status == http.StatusOK:
@@ -130,6 +131,7 @@ func (s *testServer) truth() truth {
 			t.perWindow[h.reset]++
 		case h.status == http.StatusTooManyRequests:
 			t.limited++
+			t.limitedPerWindow[h.reset]++
 		default:
 			t.other++
 		}

@@ -33,7 +33,8 @@ type Summary struct {
 	ErrorExample string
 	// Aborted counts requests cut off by Ctrl-C.
 	Aborted int
-	// Windows holds admitted requests per limiter window, oldest first.
+	// Windows holds admitted and limited requests per limiter window,
+	// oldest first.
 	Windows []Window
 	// Unwindowed counts admitted responses without a usable
 	// X-RateLimit-Reset (quotad's fail-open responses carry none).
@@ -43,7 +44,9 @@ type Summary struct {
 }
 
 // Window is one fixed window as the server reported it. With a limit of 5
-// per second, Admitted above 5 in any window means the limiter leaked.
+// per second, Admitted above 5 in any window means the limiter leaked, and
+// Admitted below 5 while Limited is above 0 means it refused too early: a
+// window that saw 12 requests must read Admitted 5, Limited 7.
 type Window struct {
 	// Reset is when the window ends: its X-RateLimit-Reset.
 	Reset time.Time
@@ -51,6 +54,9 @@ type Window struct {
 	Limit int64
 	// Admitted counts 2xx responses in the window.
 	Admitted int
+	// Limited counts 429 responses in the window. A 429 without a usable
+	// X-RateLimit-Reset counts in Summary.Limited only.
+	Limited int
 }
 
 // Latency holds nearest-rank percentiles of response latencies.
@@ -65,6 +71,19 @@ type Latency struct {
 func Summarize(results []Result, elapsed time.Duration) Summary {
 	s := Summary{Elapsed: elapsed, Sent: len(results), ErrorsByKind: map[string]int{}}
 	windows := map[int64]*Window{}
+	// window returns r's window, or nil when r names none.
+	window := func(r Result) *Window {
+		if r.Reset <= 0 {
+			return nil
+		}
+		w := windows[r.Reset]
+		if w == nil {
+			w = &Window{Reset: time.Unix(r.Reset, 0).UTC()}
+			windows[r.Reset] = w
+		}
+		w.Limit = max(w.Limit, r.Limit)
+		return w
+	}
 	var lat []time.Duration
 	for _, r := range results {
 		if r.Status != 0 {
@@ -81,19 +100,16 @@ func Summarize(results []Result, elapsed time.Duration) Summary {
 			}
 		case r.Status >= 200 && r.Status < 300:
 			s.Admitted++
-			if r.Reset <= 0 {
+			if w := window(r); w != nil {
+				w.Admitted++
+			} else {
 				s.Unwindowed++
-				break
 			}
-			w := windows[r.Reset]
-			if w == nil {
-				w = &Window{Reset: time.Unix(r.Reset, 0).UTC()}
-				windows[r.Reset] = w
-			}
-			w.Admitted++
-			w.Limit = max(w.Limit, r.Limit)
 		case r.Status == http.StatusTooManyRequests:
 			s.Limited++
+			if w := window(r); w != nil {
+				w.Limited++
+			}
 		default:
 			s.Errors++
 			s.ErrorsByKind[fmt.Sprintf("HTTP %d", r.Status)]++
@@ -136,8 +152,9 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 //	errors     0
 //	latency   p50 445µs  p90 2.8ms  p99 3.19ms  max 3.19ms  (23 responses)
 //
-//	admitted per window (window reset, UTC):
-//	  2026-11-27T15:26:38Z  5  of 5
+//	admitted and limited per window (window reset, UTC):
+//	  2026-11-27T15:26:38Z  5  of 5 admitted  3 limited
+//	  2026-11-27T15:26:39Z  5  of 5 admitted  0 limited
 func writeText(w io.Writer, s Summary) error {
 	ew := &errWriter{w: w}
 	rate := 0.0
@@ -167,17 +184,17 @@ func writeText(w io.Writer, s Summary) error {
 	if len(s.Windows) == 0 && s.Unwindowed == 0 {
 		return ew.err
 	}
-	ew.printf("\nadmitted per window (window reset, UTC):\n")
+	ew.printf("\nadmitted and limited per window (window reset, UTC):\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	for _, win := range s.Windows {
-		of := ""
+		admitted := "admitted"
 		if win.Limit > 0 {
-			of = fmt.Sprintf("of %d", win.Limit)
+			admitted = fmt.Sprintf("of %d admitted", win.Limit)
 		}
-		fmt.Fprintf(tw, "  %s\t%d\t%s\n", win.Reset.Format(time.RFC3339), win.Admitted, of)
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%d limited\n", win.Reset.Format(time.RFC3339), win.Admitted, admitted, win.Limited)
 	}
 	if s.Unwindowed > 0 {
-		fmt.Fprintf(tw, "  no X-RateLimit-Reset\t%d\t(degraded?)\n", s.Unwindowed)
+		fmt.Fprintf(tw, "  no X-RateLimit-Reset\t%d\tadmitted\t(degraded?)\n", s.Unwindowed)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -249,6 +266,7 @@ type windowJSON struct {
 	ResetUnix int64  `json:"reset_unix"`
 	Limit     int64  `json:"limit,omitempty"`
 	Admitted  int    `json:"admitted"`
+	Limited   int    `json:"limited"`
 }
 
 type latencyJSON struct {
@@ -288,6 +306,7 @@ func writeJSON(w io.Writer, s Summary) error {
 			ResetUnix: win.Reset.Unix(),
 			Limit:     win.Limit,
 			Admitted:  win.Admitted,
+			Limited:   win.Limited,
 		})
 	}
 	enc := json.NewEncoder(w)

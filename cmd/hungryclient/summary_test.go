@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,14 +89,14 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("error example = %q, want the first", s.ErrorExample)
 	}
 	wantWindows := []Window{
-		{Reset: time.Unix(w1, 0).UTC(), Limit: 5, Admitted: 2},
+		{Reset: time.Unix(w1, 0).UTC(), Limit: 5, Admitted: 2, Limited: 1},
 		{Reset: time.Unix(w2, 0).UTC(), Limit: 5, Admitted: 1},
 	}
 	if len(s.Windows) != len(wantWindows) {
 		t.Fatalf("windows = %+v, want %+v", s.Windows, wantWindows)
 	}
 	for i, w := range wantWindows {
-		if !s.Windows[i].Reset.Equal(w.Reset) || s.Windows[i].Admitted != w.Admitted || s.Windows[i].Limit != w.Limit {
+		if s.Windows[i] != w { // Reset is UTC on both sides, so == compares it too
 			t.Errorf("window %d = %+v, want %+v", i, s.Windows[i], w)
 		}
 	}
@@ -108,7 +110,7 @@ func TestSummarize(t *testing.T) {
 	if err := writeText(&text, s); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"2023-11-14T22:13:21Z", "HTTP 503: 1", "timeout: 2", "aborted", "no X-RateLimit-Reset"} {
+	for _, want := range []string{"2023-11-14T22:13:21Z", "of 5 admitted  1 limited", "HTTP 503: 1", "timeout: 2", "aborted", "no X-RateLimit-Reset"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text summary lacks %q:\n%s", want, text.String())
 		}
@@ -126,5 +128,79 @@ func TestSummarize_Empty(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("empty JSON summary lacks %s:\n%s", want, out.String())
 		}
+	}
+}
+
+// Limited responses count in their window too, so a window's requests are
+// Admitted + Limited: a window in which every request was refused still
+// shows, and one that saw more requests than its limit can be checked for
+// admitting exactly the limit.
+func TestSummarize_LimitedPerWindow(t *testing.T) {
+	t.Parallel()
+	const w1, w2, w3 = 1_700_000_030, 1_700_000_060, 1_700_000_090
+	var results []Result
+	add := func(n, status int, reset int64) {
+		for range n {
+			results = append(results, Result{Status: status, Reset: reset, Limit: 3, Remaining: 0})
+		}
+	}
+	add(3, 200, w1)
+	add(4, 429, w1)
+	add(2, 429, w2) // refused only: the window still shows
+	add(1, 200, w3)
+	add(1, 429, 0) // no X-RateLimit-Reset: in Limited, in no window
+
+	s := Summarize(results, time.Second)
+
+	if s.Admitted != 4 || s.Limited != 7 || s.Unwindowed != 0 {
+		t.Errorf("admitted %d limited %d unwindowed %d; want 4 7 0", s.Admitted, s.Limited, s.Unwindowed)
+	}
+	want := []Window{
+		{Reset: time.Unix(w1, 0).UTC(), Limit: 3, Admitted: 3, Limited: 4},
+		{Reset: time.Unix(w2, 0).UTC(), Limit: 3, Admitted: 0, Limited: 2},
+		{Reset: time.Unix(w3, 0).UTC(), Limit: 3, Admitted: 1, Limited: 0},
+	}
+	if len(s.Windows) != len(want) {
+		t.Fatalf("windows = %+v, want %+v", s.Windows, want)
+	}
+	for i := range want {
+		if s.Windows[i] != want[i] {
+			t.Errorf("window %d = %+v, want %+v", i, s.Windows[i], want[i])
+		}
+	}
+
+	var text bytes.Buffer
+	if err := writeText(&text, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		"admitted and limited per window (window reset, UTC):",
+		"  2023-11-14T22:13:50Z  3  of 3 admitted  4 limited",
+		"  2023-11-14T22:14:20Z  0  of 3 admitted  2 limited",
+		"  2023-11-14T22:14:50Z  1  of 3 admitted  0 limited",
+	} {
+		if !strings.Contains(text.String(), line+"\n") {
+			t.Errorf("text summary lacks the line %q:\n%s", line, text.String())
+		}
+	}
+
+	var out bytes.Buffer
+	if err := writeJSON(&out, s); err != nil {
+		t.Fatal(err)
+	}
+	var got summaryJSON
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	wantJSON := []windowJSON{
+		{Reset: "2023-11-14T22:13:50Z", ResetUnix: w1, Limit: 3, Admitted: 3, Limited: 4},
+		{Reset: "2023-11-14T22:14:20Z", ResetUnix: w2, Limit: 3, Admitted: 0, Limited: 2},
+		{Reset: "2023-11-14T22:14:50Z", ResetUnix: w3, Limit: 3, Admitted: 1, Limited: 0},
+	}
+	if !slices.Equal(got.Windows, wantJSON) {
+		t.Errorf("JSON windows = %+v, want %+v", got.Windows, wantJSON)
+	}
+	if !strings.Contains(out.String(), `"limited": 0`) {
+		t.Errorf("a window with no refusals omits \"limited\": 0:\n%s", out.String())
 	}
 }

@@ -103,9 +103,19 @@ func Redis(tb testing.TB) (*redis.Client, string) {
 	prefix := RandomName("quotatest:")
 	tb.Cleanup(func() {
 		ctx := context.Background()
-		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
+		var cursor uint64
+		for {
+			keys, next, err := client.Scan(ctx, cursor, prefix+"*", 10000).Result()
+			if err != nil {
+				tb.Errorf("clean up Redis keys %s*: %v", prefix, err)
+				break
+			}
+			if len(keys) > 0 {
+				client.Unlink(ctx, keys...)
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
 		}
 		client.Close()
 	})
