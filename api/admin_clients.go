@@ -27,17 +27,26 @@ func (s *server) getClient(c echo.Context) error {
 	return c.JSON(http.StatusOK, clientView(cl))
 }
 
-func (s *server) putClient(c echo.Context) error {
+// decodeAssignment reads {"tier": "<name>"} strictly.
+func decodeAssignment(c echo.Context, limit int64) (string, error) {
 	var in struct {
 		Tier *string `json:"tier"`
 	}
-	if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
-		return err
+	if err := decodeJSON(c, limit, &in); err != nil {
+		return "", err
 	}
 	if in.Tier == nil {
-		return invalid("missing fields", map[string]string{"tier": "is required"})
+		return "", invalid("missing fields", map[string]string{"tier": "is required"})
 	}
-	cl, err := s.store.AssignClient(c.Request().Context(), param(c, "id"), *in.Tier)
+	return *in.Tier, nil
+}
+
+func (s *server) putClient(c echo.Context) error {
+	tier, err := decodeAssignment(c, s.cfg.BodyLimit)
+	if err != nil {
+		return err
+	}
+	cl, err := s.store.AssignClient(c.Request().Context(), param(c, "id"), tier)
 	if err != nil {
 		return domainError(err)
 	}

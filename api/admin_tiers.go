@@ -70,18 +70,32 @@ func (s *server) listTiers(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"tiers": tierViews(ts)})
 }
 
-func (s *server) createTier(c echo.Context) error {
+// decodeTier reads a tier body strictly. pathName is the tier named by the
+// path (PUT), whose body may repeat it but not contradict it; "" for POST,
+// whose body names the tier.
+func decodeTier(c echo.Context, limit int64, pathName string) (tiers.Tier, error) {
 	var in tierInput
-	if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
-		return err
+	if err := decodeJSON(c, limit, &in); err != nil {
+		return tiers.Tier{}, err
 	}
-	name := ""
+	name := pathName
 	if in.Name != nil {
+		if pathName != "" && *in.Name != pathName {
+			return tiers.Tier{}, invalid("the name in the body differs from the path", map[string]string{"name": "must match the path"})
+		}
 		name = *in.Name
 	}
 	t, missing := in.tier(name)
 	if missing != nil {
-		return invalid("missing fields", missing)
+		return tiers.Tier{}, invalid("missing fields", missing)
+	}
+	return t, nil
+}
+
+func (s *server) createTier(c echo.Context) error {
+	t, err := decodeTier(c, s.cfg.BodyLimit, "")
+	if err != nil {
+		return err
 	}
 	created, err := s.store.CreateTier(c.Request().Context(), t)
 	if err != nil {
@@ -101,17 +115,9 @@ func (s *server) getTier(c echo.Context) error {
 }
 
 func (s *server) putTier(c echo.Context) error {
-	name := param(c, "name")
-	var in tierInput
-	if err := decodeJSON(c, s.cfg.BodyLimit, &in); err != nil {
+	t, err := decodeTier(c, s.cfg.BodyLimit, param(c, "name"))
+	if err != nil {
 		return err
-	}
-	if in.Name != nil && *in.Name != name {
-		return invalid("the name in the body differs from the path", map[string]string{"name": "must match the path"})
-	}
-	t, missing := in.tier(name)
-	if missing != nil {
-		return invalid("missing fields", missing)
 	}
 	updated, err := s.store.UpdateTier(c.Request().Context(), t)
 	if err != nil {

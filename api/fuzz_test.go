@@ -17,26 +17,17 @@ import (
 // targets, small enough that random bodies reach 413.
 const fuzzSmallBodyLimit = 64
 
-// fuzzDecodeApp answers the two admin bodies the way their handlers do up
-// to the store, with the API's own error handler: POST /tiers decodes a
-// tierInput like createTier, names missing fields, and validates the tier
-// as the store would (201 and the tier); PUT /clients/c decodes {"tier":…}
-// like putClient (200 and the tier named).
+// fuzzDecodeApp answers the two admin bodies with the handlers' own
+// decoders, up to the store, and the API's own error handler: POST /tiers
+// decodes and validates a tier as the store would (201 and the tier); PUT
+// /clients/c decodes {"tier":…} (200 and the tier named).
 func fuzzDecodeApp(bodyLimit int64) *echo.Echo {
 	e := echo.New()
 	e.HTTPErrorHandler = errorHandler(slog.New(slog.DiscardHandler))
 	e.POST("/tiers", func(c echo.Context) error {
-		var in tierInput
-		if err := decodeJSON(c, bodyLimit, &in); err != nil {
+		t, err := decodeTier(c, bodyLimit, "")
+		if err != nil {
 			return err
-		}
-		name := ""
-		if in.Name != nil {
-			name = *in.Name
-		}
-		t, missing := in.tier(name)
-		if missing != nil {
-			return invalid("missing fields", missing)
 		}
 		if err := t.Validate(); err != nil {
 			return domainError(err)
@@ -44,16 +35,11 @@ func fuzzDecodeApp(bodyLimit int64) *echo.Echo {
 		return c.JSON(http.StatusCreated, tierView(t))
 	})
 	e.PUT("/clients/c", func(c echo.Context) error {
-		var in struct {
-			Tier *string `json:"tier"`
-		}
-		if err := decodeJSON(c, bodyLimit, &in); err != nil {
+		tier, err := decodeAssignment(c, bodyLimit)
+		if err != nil {
 			return err
 		}
-		if in.Tier == nil {
-			return invalid("missing fields", map[string]string{"tier": "is required"})
-		}
-		return c.JSON(http.StatusOK, map[string]string{"tier": *in.Tier})
+		return c.JSON(http.StatusOK, map[string]string{"tier": tier})
 	})
 	return e
 }
