@@ -113,6 +113,9 @@ type Authenticator struct {
 	secret []byte
 	jwks   keyfunc.Keyfunc // nil without a JWKS URL
 	parser *jwt.Parser
+	now    func() time.Time
+	leeway time.Duration
+	cache  *tokenCache
 }
 
 // NewAuthenticator checks cfg and returns an Authenticator.
@@ -143,7 +146,7 @@ func NewAuthenticator(ctx context.Context, cfg AuthConfig) (*Authenticator, erro
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 
-	a := &Authenticator{ctx: ctx, secret: cfg.Secret}
+	a := &Authenticator{ctx: ctx, secret: cfg.Secret, now: cfg.Now, leeway: cfg.Leeway, cache: newTokenCache()}
 	var methods []string
 	if len(cfg.Secret) > 0 {
 		methods = append(methods, jwt.SigningMethodHS256.Alg())
@@ -215,6 +218,10 @@ func (a *Authenticator) VerifyContext(ctx context.Context, raw string) (Identity
 	if len(raw) > MaxTokenLen {
 		return Identity{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenLen)
 	}
+	now := a.now()
+	if id, ok := a.cache.get(raw, now); ok {
+		return id, nil
+	}
 	var cl claims
 	if _, err := a.parser.ParseWithClaims(raw, &cl, a.keyFunc(ctx)); err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
@@ -222,7 +229,21 @@ func (a *Authenticator) VerifyContext(ctx context.Context, raw string) (Identity
 	if err := checkSubject(cl.Subject); err != nil {
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	return Identity{ClientID: cl.Subject, Admin: slices.Contains(cl.Scope, AdminScope)}, nil
+	id := Identity{ClientID: cl.Subject, Admin: slices.Contains(cl.Scope, AdminScope)}
+	e := tokenEntry{id: id, notAfter: cl.ExpiresAt.Add(a.leeway)}
+	if cl.NotBefore != nil {
+		e.notBefore = cl.NotBefore.Add(-a.leeway)
+	}
+	e.notAfter = minTime(e.notAfter, now.Add(tokenCacheTTL))
+	a.cache.put(raw, e, now)
+	return id, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // keyFunc picks the key by the token's algorithm family, never across

@@ -87,8 +87,11 @@ func domainError(err error) *echo.HTTPError {
 
 // errorHandler renders every error as the envelope: ours, the quota
 // middleware's, and Echo's own (404, 405, 413 …), whose plain messages are
-// given a code by status. Internal causes are logged, never sent.
+// given a code by status. Internal causes are logged, never sent. A 503 is
+// an unavailable dependency, which can last and hit every request: those
+// lines are throttled to one per few seconds, with a count of the rest.
 func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	var unavailable throttle
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
@@ -111,8 +114,13 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			if cause == nil {
 				cause = err
 			}
-			log.ErrorContext(c.Request().Context(), "request failed", "status", he.Code, "code", body.Error.Code, "err", cause,
-				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+			attrs := []any{"status", he.Code, "code", body.Error.Code, "err", cause,
+				"request_id", c.Response().Header().Get(echo.HeaderXRequestID)}
+			if he.Code != http.StatusServiceUnavailable {
+				log.ErrorContext(c.Request().Context(), "request failed", attrs...)
+			} else if ok, held := unavailable.allow(); ok {
+				log.WarnContext(c.Request().Context(), "request failed: dependency unavailable", append(attrs, "suppressed_since_last", held)...)
+			}
 		}
 		if c.Request().Method == http.MethodHead {
 			_ = c.NoContent(he.Code)

@@ -110,7 +110,9 @@ func (s *server) recordDecision(c echo.Context, d quota.Decision, err error) {
 	ri.outcome = outcome
 	s.metrics.decision(ri.tier.Name, outcome, time.Since(ri.decideAt), err)
 	if err != nil {
-		s.metrics.logStoreFailure(c.Request().Context(), s.log, err)
+		if ok, held := s.storeFailures.allow(); ok {
+			s.log.WarnContext(c.Request().Context(), "rate limiter store failed", "err", err, "suppressed_since_last", held)
+		}
 	}
 }
 

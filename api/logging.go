@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -64,4 +65,27 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
 		return err
 	}
+}
+
+// throttleEvery spaces out log lines about one ongoing failure: a dead
+// Redis or Postgres under load would otherwise log once per request.
+const throttleEvery = 5 * time.Second
+
+// throttle lets one log line through per throttleEvery and counts the ones
+// it holds back, so the next line can say how many there were.
+type throttle struct {
+	last       atomic.Int64 // Unix nanoseconds of the last line let through
+	suppressed atomic.Int64
+}
+
+// allow reports whether a line may be logged now, and how many were held
+// back since the last one.
+func (t *throttle) allow() (bool, int64) {
+	now := time.Now().UnixNano()
+	last := t.last.Load()
+	if now-last < int64(throttleEvery) || !t.last.CompareAndSwap(last, now) {
+		t.suppressed.Add(1)
+		return false, 0
+	}
+	return true, t.suppressed.Swap(0)
 }

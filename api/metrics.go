@@ -1,11 +1,8 @@
 package api
 
 import (
-	"context"
-	"log/slog"
 	"net/http"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,10 +10,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/quotad/quotad/tiers"
 )
-
-// storeFailureLogEvery spaces out store-failure log lines: a dead Redis
-// under load would otherwise log once per request.
-const storeFailureLogEvery = 5 * time.Second
 
 // Metrics are quotad's Prometheus metrics, on a registry of their own (no
 // globals, so several servers can live in one test process).
@@ -28,9 +21,6 @@ type Metrics struct {
 	latency   prometheus.Histogram
 	requests  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
-
-	lastFailureLog atomic.Int64 // Unix nanoseconds
-	suppressed     atomic.Int64
 }
 
 // NewMetrics returns Metrics on a fresh registry, with Go and process
@@ -106,16 +96,4 @@ func (m *Metrics) decision(tier, outcome string, took time.Duration, err error) 
 func (m *Metrics) request(route string, status int, took time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route).Observe(took.Seconds())
-}
-
-// logStoreFailure logs at most one line per storeFailureLogEvery, counting
-// the ones it held back.
-func (m *Metrics) logStoreFailure(ctx context.Context, log *slog.Logger, err error) {
-	now := time.Now().UnixNano()
-	last := m.lastFailureLog.Load()
-	if now-last < int64(storeFailureLogEvery) || !m.lastFailureLog.CompareAndSwap(last, now) {
-		m.suppressed.Add(1)
-		return
-	}
-	log.WarnContext(ctx, "rate limiter store failed", "err", err, "suppressed_since_last", m.suppressed.Swap(0))
 }

@@ -59,6 +59,8 @@ type server struct {
 	tiers   *tiers.Cache
 	store   *tiers.Store
 	metrics *Metrics
+
+	storeFailures throttle // log lines about the limiter's store
 }
 
 // NewServer returns quotad's HTTP handler.

@@ -27,6 +27,17 @@ const (
 	HeaderDegraded = "X-RateLimit-Degraded"
 )
 
+// Canonical forms of the header names, for writing the header map
+// directly: Header.Set would canonicalise (and allocate) on every response.
+const (
+	canonLimit      = "X-Ratelimit-Limit"
+	canonRemaining  = "X-Ratelimit-Remaining"
+	canonReset      = "X-Ratelimit-Reset"
+	canonPolicy     = "Ratelimit-Policy"
+	canonRateLimit  = "Ratelimit"
+	canonRetryAfter = "Retry-After"
+)
+
 // HeaderStyle selects which rate-limit headers Middleware writes.
 type HeaderStyle int
 
@@ -47,17 +58,17 @@ const (
 // lands in the next window rather than just before it.
 func SetHeaders(h http.Header, d Decision, style HeaderStyle) {
 	if style == HeadersAll || style == HeadersLegacy {
-		h.Set(HeaderLimit, strconv.FormatInt(d.Limit.Requests, 10))
-		h.Set(HeaderRemaining, strconv.FormatInt(d.Remaining, 10))
-		h.Set(HeaderReset, strconv.FormatInt(d.Reset.Unix(), 10))
+		h[canonLimit] = []string{strconv.FormatInt(d.Limit.Requests, 10)}
+		h[canonRemaining] = []string{strconv.FormatInt(d.Remaining, 10)}
+		h[canonReset] = []string{strconv.FormatInt(d.Reset.Unix(), 10)}
 	}
 	if style == HeadersAll || style == HeadersIETF {
 		name := sfString(d.Limit.PolicyName())
-		h.Set(HeaderPolicy, name+";q="+strconv.FormatInt(d.Limit.Requests, 10)+";w="+strconv.FormatInt(d.Limit.seconds(), 10))
-		h.Set(HeaderRateLimit, name+";r="+strconv.FormatInt(d.Remaining, 10)+";t="+strconv.FormatInt(ceilSeconds(d.ResetAfter), 10))
+		h[canonPolicy] = []string{name + ";q=" + strconv.FormatInt(d.Limit.Requests, 10) + ";w=" + strconv.FormatInt(d.Limit.seconds(), 10)}
+		h[canonRateLimit] = []string{name + ";r=" + strconv.FormatInt(d.Remaining, 10) + ";t=" + strconv.FormatInt(ceilSeconds(d.ResetAfter), 10)}
 	}
 	if !d.Allowed {
-		h.Set(HeaderRetryAfter, strconv.FormatInt(max(ceilSeconds(d.RetryAfter), 1), 10))
+		h[canonRetryAfter] = []string{strconv.FormatInt(max(ceilSeconds(d.RetryAfter), 1), 10)}
 	}
 }
 

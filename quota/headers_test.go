@@ -29,3 +29,15 @@ func TestSetHeaders_Rounding(t *testing.T) {
 		t.Errorf("HeadersNone refusal: %v, want only Retry-After: 1", h)
 	}
 }
+
+func TestHeaders_CanonicalForms(t *testing.T) {
+	t.Parallel()
+	for name, canon := range map[string]string{
+		HeaderLimit: canonLimit, HeaderRemaining: canonRemaining, HeaderReset: canonReset,
+		HeaderPolicy: canonPolicy, HeaderRateLimit: canonRateLimit, HeaderRetryAfter: canonRetryAfter,
+	} {
+		if got := http.CanonicalHeaderKey(name); got != canon {
+			t.Errorf("canonical form of %s is %s, not %s", name, got, canon)
+		}
+	}
+}

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -39,4 +42,17 @@ func parseRedisURL(u string) (redis.UniversalClient, error) {
 	}
 	opt.MaxRetries, opt.ContextTimeoutEnabled = -1, true
 	return redis.NewClient(opt), nil
+}
+
+// setRedisLogger guards go-redis's process-wide logger, which it reads
+// without synchronisation: it is set once, by the first serve.
+var setRedisLogger sync.Once
+
+// redisLog routes go-redis's own messages (failed dials, pool events) into
+// quotad's structured log instead of plain lines on stderr. The limiter's
+// circuit breaker keeps them to about one a second while Redis is down.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }

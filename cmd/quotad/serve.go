@@ -15,6 +15,7 @@ import (
 	"github.com/quotad/quotad/api"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
+	"github.com/redis/go-redis/v9"
 )
 
 // serve runs the HTTP server until ctx ends, then drains in-flight
@@ -25,6 +26,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 		return err
 	}
 	log := newLogger(cfg.LogFormat, stdout)
+	// go-redis logs through one process-wide logger; quotad owns the
+	// process, so the first serve sets it (once, since go-redis reads it
+	// without synchronisation).
+	setRedisLogger.Do(func() { redis.SetLogger(redisLog{log}) })
 
 	if err := migrateWithRetry(ctx, cfg, log); err != nil {
 		return err
