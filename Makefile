@@ -3,7 +3,7 @@ GO ?= go
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 12m
 FUZZTIME ?= 5s
 
-.PHONY: test lint fuzz services run bench
+.PHONY: test lint fuzz services run bench bench-go loadtest
 
 ## test: start Postgres and Redis if needed, lint, run every test with -race, then a short fuzz run
 test: services lint
@@ -32,6 +32,16 @@ run:
 services:
 	@scripts/services.sh
 
-## bench: the quota benchmarks against the local Redis (compare with benchstat)
+## bench: quota against bare INCR, redis_rate, ulule/limiter and the seed; HTTP
+## against bare Echo and Echo's limiter; writes docs/PERFORMANCE.md (~12 min)
 bench: services
-	$(GO) test -run '^$$' -bench . -count 6 ./quota
+	cd bench && $(GO) run ./cmd/peerbench -out ../docs/PERFORMANCE.md
+
+## loadtest: 3 quotad processes, users across tiers, anonymous traffic and a hog
+## for 30 s, Redis restarted midway; checks every window (LOADTEST_FLAGS=-fault none)
+loadtest: services
+	cd bench && $(GO) run ./cmd/loadtest $(LOADTEST_FLAGS)
+
+## bench-go: the go test benchmarks of quota and api (compare with benchstat)
+bench-go: services
+	$(GO) test -run '^$$' -bench . -count 6 ./quota ./api

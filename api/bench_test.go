@@ -20,6 +20,7 @@ func BenchmarkServer_RateLimited(b *testing.B) {
 	tok := token(b, "bench-user", false)
 	h := inst.srv.Config.Handler
 	b.ReportAllocs()
+	b.SetParallelism(8) // 16 requests in flight on 2 CPUs, as under real load
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

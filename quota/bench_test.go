@@ -169,3 +169,26 @@ func BenchmarkLimiter_AllowIdentities(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRedisStore_BatchPipelines compares pipelines in flight, for
+// tuning RedisConfig.BatchPipelines: 10,000 keys, 16 and 64 callers.
+func BenchmarkRedisStore_BatchPipelines(b *testing.B) {
+	client, prefix := newTestRedis(b)
+	lim := Limit{Requests: MaxRequests, Per: MaxPer}
+	keys := benchKeys(10_000)
+	for _, pipelines := range []int{1, 2, 4, 8} {
+		s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, BatchPipelines: pipelines})
+		if err != nil {
+			b.Fatal(err)
+		}
+		l := mustLimiter(b, s, LimiterConfig{Timeout: time.Second})
+		for _, callers := range []int{16, 64} {
+			b.Run("pipelines="+strconv.Itoa(pipelines)+"/callers="+strconv.Itoa(callers), func(b *testing.B) {
+				runCallers(b, callers, func(ctx context.Context, i int) error {
+					_, err := l.Allow(ctx, keys[i%len(keys)], lim)
+					return err
+				})
+			})
+		}
+	}
+}

@@ -1,0 +1,260 @@
+// Command loadtest runs several quotad processes on loopback against one
+// private Redis and a throwaway Postgres database, loads them with paying
+// users, anonymous addresses and one hog, optionally restarts Redis in the
+// middle, and checks every (client, window) pair: a window must admit
+// exactly min(sent, limit) requests. It writes a markdown report.
+//
+//	cd bench && go run ./cmd/loadtest -out /tmp/loadtest.md
+//
+// It exits non-zero when a window that does not overlap the fault is not
+// exact, or when a 5xx or a transport error happens outside the fault, so
+// it is a check as well as a measurement.
+//
+// Everything it starts is its own: quotad is built from this checkout into
+// a temporary directory, Redis is a private redis-server on a free loopback
+// port (never the shared one: the fault restarts it), and the Postgres
+// database loadtest_<random> is dropped at the end, on Ctrl-C too.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// Faults -fault accepts.
+const (
+	faultNone         = "none"
+	faultRedisRestart = "redis-restart"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// config is loadtest's flags, parsed.
+type config struct {
+	instances    int
+	duration     time.Duration
+	window       int // seconds; every tier's per
+	users        int
+	anon         int
+	fault        string
+	downtime     time.Duration // how long Redis stays down
+	out          string
+	redisTimeout time.Duration
+	postgresURL  string
+	seed         uint64
+	command      string // how to run this again, for the report
+}
+
+// windowDur is the tiers' window as a duration.
+func (c config) windowDur() time.Duration { return time.Duration(c.window) * time.Second }
+
+// run is the whole program.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	return loadtest(ctx, cfg, stdout, &lockedWriter{w: stderr})
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	fs.IntVar(&cfg.instances, "instances", 3, "quotad processes sharing one Redis and one Postgres database")
+	fs.DurationVar(&cfg.duration, "duration", 30*time.Second, "length of the load")
+	fs.IntVar(&cfg.window, "window", 10, "window of every tier, in `seconds`")
+	fs.IntVar(&cfg.users, "users", 30, "authenticated users, assigned round-robin to bronze, silver, gold and (unassigned) free")
+	fs.IntVar(&cfg.anon, "anon", 20, "anonymous client addresses (sent as X-Forwarded-For)")
+	fs.StringVar(&cfg.fault, "fault", faultRedisRestart, "fault at the midpoint: none or redis-restart (stop Redis, start it again empty)")
+	fs.DurationVar(&cfg.downtime, "downtime", 2*time.Second, "redis-restart: how long Redis stays down (at most a quarter of -duration)")
+	fs.StringVar(&cfg.out, "out", "", "markdown `file` to write the report to (it goes to stdout as well)")
+	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", 250*time.Millisecond, "QUOTA_REDIS_TIMEOUT of the instances")
+	fs.StringVar(&cfg.postgresURL, "postgres", defaultPostgresURL, "Postgres `URL` to create the throwaway database from")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the pacing jitter")
+	if err := fs.Parse(args[1:]); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	switch {
+	case cfg.instances < 1 || cfg.instances > 64:
+		return config{}, errors.New("-instances must be between 1 and 64")
+	case cfg.duration <= 0:
+		return config{}, errors.New("-duration must be positive")
+	case cfg.window < 1:
+		return config{}, errors.New("-window must be at least 1 second")
+	case cfg.users < 0 || cfg.anon < 0 || cfg.anon > 60_000:
+		return config{}, errors.New("-users must be at least 0, -anon between 0 and 60000")
+	case cfg.fault != faultNone && cfg.fault != faultRedisRestart:
+		return config{}, fmt.Errorf("-fault: %q is neither %s nor %s", cfg.fault, faultNone, faultRedisRestart)
+	case cfg.downtime < 0:
+		return config{}, errors.New("-downtime must not be negative")
+	case cfg.redisTimeout <= 0:
+		return config{}, errors.New("-redis-timeout must be positive")
+	}
+	cfg.downtime = min(cfg.downtime, cfg.duration/4)
+	cfg.command = "cd bench && go run ./cmd/loadtest"
+	for _, a := range args[1:] {
+		cfg.command += " " + shellQuote(a)
+	}
+	return cfg, nil
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// lockedWriter serializes writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// loadtest sets everything up, runs the load and the fault, tears
+// everything down and writes the report. The error is non-nil when the
+// check failed, after the report is out.
+func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err error) {
+	started := time.Now()
+	mach := readMachine()
+	dir, err := os.MkdirTemp("", "loadtest-")
+	if err != nil {
+		return err
+	}
+	// The instances' logs stay for a post-mortem when anything failed
+	// (not when interrupted: a full run's logs are hundreds of MB).
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			fmt.Fprintf(progress, "logs kept in %s\n", dir)
+			return
+		}
+		_ = os.RemoveAll(dir)
+	}()
+	cleanup := context.WithoutCancel(ctx)
+
+	fmt.Fprintln(progress, "building quotad…")
+	bin, err := buildQuotad(ctx, dir)
+	if err != nil {
+		return err
+	}
+	db, err := createDatabase(ctx, cfg.postgresURL)
+	if err != nil {
+		return err
+	}
+	// Deferred first, so it runs last: after the instances have stopped.
+	defer func() {
+		if derr := db.drop(cleanup); derr != nil && err == nil {
+			err = derr
+		}
+	}()
+	mach.postgresVersion = db.version
+
+	rs, err := startRedis(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer rs.kill()
+	mach.redisVersion = redisVersion(ctx)
+	fmt.Fprintf(progress, "postgres database %s, redis-server on %s\n", db.name, rs.addr())
+
+	secret, err := randomHex(32)
+	if err != nil {
+		return err
+	}
+	env := instanceEnv{
+		bin: bin, dir: dir, databaseURL: db.url, redisURL: rs.url(), secret: secret,
+		redisTimeout: cfg.redisTimeout,
+	}
+	insts, err := startInstances(ctx, env, cfg.instances, progress)
+	defer func() {
+		for _, in := range insts {
+			if serr := in.stop(); serr != nil && err == nil {
+				err = serr
+			}
+		}
+	}()
+	if err != nil {
+		return err
+	}
+
+	ids, err := makeIdentities(cfg, secret)
+	if err != nil {
+		return err
+	}
+	propagation, err := setUpTiers(ctx, cfg, insts, ids, secret)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, "tiers and %d assignments visible on all %d instances after %v\n",
+		countAssigned(ids), len(insts), propagation.Round(time.Millisecond))
+
+	mach.loadStart = loadAverage()
+	res, err := runLoad(ctx, cfg, insts, ids, rs, progress)
+	if err != nil {
+		return err
+	}
+	mach.loadEnd = loadAverage()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	for _, in := range insts {
+		if serr := in.stop(); serr != nil {
+			return serr
+		}
+	}
+	logs := make([]logCounts, len(insts))
+	for i, in := range insts {
+		logs[i] = countLogLevels(in.logPath)
+	}
+	an := analyze(cfg, ids, res, len(insts))
+	rep := &report{
+		cfg: cfg, started: started, machine: mach, ids: ids, res: res, an: an,
+		propagation: propagation, instances: insts, logs: logs,
+	}
+	page := rep.render()
+	if cfg.out != "" {
+		if err := os.WriteFile(cfg.out, page, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(progress, "wrote %s\n", cfg.out)
+	}
+	if _, err := stdout.Write(page); err != nil {
+		return err
+	}
+	if reasons := an.failures(); len(reasons) > 0 {
+		return fmt.Errorf("check failed: %s", strings.Join(reasons, "; "))
+	}
+	return nil
+}

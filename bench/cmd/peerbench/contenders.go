@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/quotad/quotad/quota"
+	"github.com/redis/go-redis/v9"
+	"github.com/ulule/limiter/v3"
+	ululeredis "github.com/ulule/limiter/v3/drivers/store/redis"
+)
+
+// limitSpec is the quota every contender enforces in one scenario, e.g.
+// 1,000,000,000 per minute (never reached) or 1 per hour (a hog).
+type limitSpec struct {
+	requests int64
+	per      time.Duration
+}
+
+// decideFunc decides one request for key number i (taken modulo the
+// scenario's key count) and reports whether it was admitted.
+type decideFunc func(ctx context.Context, i int) (admitted bool, err error)
+
+// contender is one way of deciding a request against Redis. Each has its
+// own go-redis client, created like quota's (quota.NewRedisClient: default
+// pool, no retries, context deadlines honoured), and a wireCounter hook on
+// it.
+type contender struct {
+	name string
+	// limiter is false for the bare INCR floor, which decides nothing.
+	limiter bool
+	// about is one line for the report: what a decision costs on the wire.
+	about  string
+	client *redis.Client
+	wire   *wireCounter
+	// prepare returns the decide function over nkeys keys in namespace ns
+	// (a scenario's own key space) under lim.
+	prepare func(ctx context.Context, ns string, nkeys int, lim limitSpec) (decideFunc, error)
+}
+
+// contenderNames lists every contender in the order they run and report.
+var contenderNames = []string{"incr", "quota", "quota-unbatched", "redis_rate", "ulule", "seed"}
+
+// newContenders builds every contender on its own client; prefix starts
+// every key they write.
+func newContenders(redisURL, prefix string) ([]*contender, error) {
+	var cs []*contender
+	for _, name := range contenderNames {
+		rdb, err := quota.NewRedisClient(redisURL)
+		if err != nil {
+			closeContenders(cs)
+			return nil, err
+		}
+		wire := &wireCounter{}
+		rdb.AddHook(wire)
+		c := &contender{name: name, limiter: true, client: rdb, wire: wire}
+		base := prefix + ":" + name
+		switch name {
+		case "incr":
+			c.limiter = false
+			c.about = "bare go-redis `INCR` on the key: the one-round-trip floor; decides nothing"
+			c.prepare = prepareIncr(rdb, base)
+		case "quota":
+			c.about = "`quota.Limiter` over `quota.NewRedisStore` (batching on, the default): one `EVALSHA` per decision, pipelined with whatever else is in flight"
+			c.prepare = prepareQuota(rdb, base, false)
+		case "quota-unbatched":
+			c.about = "the same with `RedisConfig.DisableBatching`: one `EVALSHA` round trip per decision"
+			c.prepare = prepareQuota(rdb, base, true)
+		case "redis_rate":
+			c.about = "`go-redis/redis_rate/v10` `Allow` (GCRA in Lua): one `EVALSHA` per decision"
+			c.prepare = prepareRedisRate(rdb, base)
+		case "ulule":
+			c.about = "`ulule/limiter/v3` with `drivers/store/redis` (fixed window in Lua): one `EVALSHA` per decision"
+			c.prepare = prepareUlule(rdb, base)
+		case "seed":
+			c.about = "the seed tutorial: `TxPipelined` `MULTI`/`INCR`/`EXPIREAT`/`EXEC` on a key named after the window, one round trip"
+			c.prepare = prepareSeed(rdb, base)
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+func closeContenders(cs []*contender) {
+	for _, c := range cs {
+		_ = c.client.Close()
+	}
+}
+
+// userIDs returns "<prefix>user-0" … "<prefix>user-<n-1>", built once so the
+// hot loop does not pay for them.
+func userIDs(prefix string, n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = prefix + "user-" + strconv.Itoa(i)
+	}
+	return ids
+}
+
+func prepareIncr(rdb *redis.Client, base string) func(context.Context, string, int, limitSpec) (decideFunc, error) {
+	return func(ctx context.Context, ns string, nkeys int, _ limitSpec) (decideFunc, error) {
+		keys := userIDs(base+":"+ns+":", nkeys)
+		// INCR keeps a key's TTL: created with one, the keys expire even
+		// if the run dies before it deletes them, at no cost per call.
+		for chunk := range slices.Chunk(keys, 1000) {
+			_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, k := range chunk {
+					p.Set(ctx, k, 0, 24*time.Hour)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return func(ctx context.Context, i int) (bool, error) {
+			return true, rdb.Incr(ctx, keys[i%nkeys]).Err()
+		}, nil
+	}
+}
+
+func prepareQuota(rdb *redis.Client, base string, unbatched bool) func(context.Context, string, int, limitSpec) (decideFunc, error) {
+	return func(_ context.Context, ns string, nkeys int, lim limitSpec) (decideFunc, error) {
+		store, err := quota.NewRedisStore(rdb, quota.RedisConfig{Prefix: base + ":" + ns, DisableBatching: unbatched})
+		if err != nil {
+			return nil, err
+		}
+		l, err := quota.NewLimiter(store, quota.LimiterConfig{})
+		if err != nil {
+			return nil, err
+		}
+		ql := quota.Limit{Requests: lim.requests, Per: lim.per}
+		if err := ql.Validate(); err != nil {
+			return nil, err
+		}
+		ids := userIDs("", nkeys)
+		return func(ctx context.Context, i int) (bool, error) {
+			d, err := l.Allow(ctx, ids[i%nkeys], ql)
+			return d.Allowed, err
+		}, nil
+	}
+}
+
+func prepareRedisRate(rdb *redis.Client, base string) func(context.Context, string, int, limitSpec) (decideFunc, error) {
+	rl := redis_rate.NewLimiter(rdb)
+	return func(_ context.Context, ns string, nkeys int, lim limitSpec) (decideFunc, error) {
+		// {requests, per} as redis_rate's own constructors build it:
+		// PerMinute(n) is {Rate: n, Burst: n, Period: time.Minute}.
+		rlim := redis_rate.Limit{Rate: int(lim.requests), Burst: int(lim.requests), Period: lim.per}
+		keys := userIDs(base+":"+ns+":", nkeys) // redis_rate adds "rate:" in front
+		return func(ctx context.Context, i int) (bool, error) {
+			res, err := rl.Allow(ctx, keys[i%nkeys], rlim)
+			if err != nil {
+				return false, err
+			}
+			return res.Allowed > 0, nil
+		}, nil
+	}
+}
+
+func prepareUlule(rdb *redis.Client, base string) func(context.Context, string, int, limitSpec) (decideFunc, error) {
+	return func(_ context.Context, ns string, nkeys int, lim limitSpec) (decideFunc, error) {
+		store, err := ululeredis.NewStoreWithOptions(rdb, limiter.StoreOptions{Prefix: base + ":" + ns})
+		if err != nil {
+			return nil, fmt.Errorf("ulule store: %w", err)
+		}
+		l := limiter.New(store, limiter.Rate{Period: lim.per, Limit: lim.requests})
+		ids := userIDs("", nkeys)
+		return func(ctx context.Context, i int) (bool, error) {
+			res, err := l.Get(ctx, ids[i%nkeys])
+			if err != nil {
+				return false, err
+			}
+			return !res.Reached, nil
+		}, nil
+	}
+}
+
+// prepareSeed is the seed tutorial's limiter: INCR the key of the current
+// window (named after its start on the local clock) and set it to expire
+// at the window's end, both in one MULTI/EXEC. It admits while the count is
+// within the limit (the seed itself said `current >= limit`, one short).
+func prepareSeed(rdb *redis.Client, base string) func(context.Context, string, int, limitSpec) (decideFunc, error) {
+	return func(_ context.Context, ns string, nkeys int, lim limitSpec) (decideFunc, error) {
+		per := int64(lim.per / time.Second)
+		if per < 1 {
+			return nil, errors.New("seed: window shorter than a second")
+		}
+		keys := userIDs(base+":"+ns+":", nkeys)
+		return func(ctx context.Context, i int) (bool, error) {
+			now := time.Now().Unix()
+			start := now - now%per
+			key := keys[i%nkeys] + ":" + strconv.FormatInt(start, 10)
+			var incr *redis.IntCmd
+			_, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				incr = p.Incr(ctx, key)
+				p.ExpireAt(ctx, key, time.Unix(start+per, 0))
+				return nil
+			})
+			if err != nil {
+				return false, err
+			}
+			return incr.Val() <= lim.requests, nil
+		}, nil
+	}
+}

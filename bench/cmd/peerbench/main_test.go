@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary stand in for peerbench when the http
+// scenario starts it as a child server.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		if err := run(context.Background(), os.Args, os.Stdout, os.Stderr); err != nil {
+			fmt.Fprintln(os.Stderr, "peerbench child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestRun_Scenarios runs each scenario once with tiny durations against
+// the local Redis and Postgres: it proves the wiring, not the numbers.
+func TestRun_Scenarios(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		scenario string
+		headings []string
+	}{
+		{"decision", []string{"## Decisions: 50 keys", "### Cost per decision", "| `quota` | 4 |", "| `seed` | `exec` 1.00"}},
+		{"hog", []string{"## Hog: one key far over its limit", "| `ulule` | 1 |"}},
+		{"http", []string{"## HTTP: `GET /rate-limited`", "| `quotad` | 2 |", "Postgres"}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			t.Parallel()
+			out := filepath.Join(t.TempDir(), "PERFORMANCE.md")
+			var stdout, stderr bytes.Buffer
+			args := []string{"peerbench", "-rounds", "1", "-duration", "50ms", "-callers", "1,4", "-conns", "2",
+				"-keys", "50", "-scenarios", tc.scenario, "-out", out}
+			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+			defer cancel()
+			if err := run(ctx, args, &stdout, &stderr); err != nil {
+				t.Fatalf("run: %v\n%s", err, stderr.String())
+			}
+			page, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(page, stdout.Bytes()) {
+				t.Error("the report on stdout differs from the -out file")
+			}
+			for _, h := range tc.headings {
+				if !strings.Contains(string(page), h) {
+					t.Errorf("report lacks %q:\n%s", h, page)
+				}
+			}
+			if bad := regexp.MustCompile(`(errors|degraded) [1-9]`).FindString(stderr.String()); bad != "" {
+				t.Errorf("progress reports %q:\n%s", bad, stderr.String())
+			}
+		})
+	}
+}
+
+func TestRun_BadFlags(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"-scenarios", "decision,nope"},
+		{"-callers", "1,0"},
+		{"-rounds", "0"},
+		{"stray"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if err := run(t.Context(), append([]string{"peerbench"}, args...), &stdout, &stderr); err == nil {
+			t.Errorf("run %q: no error", args)
+		}
+	}
+}
+
+func TestHistogram_Quantile(t *testing.T) {
+	t.Parallel()
+	var h histogram
+	for i := 1; i <= 1000; i++ {
+		h.record(time.Duration(i) * time.Microsecond)
+	}
+	for _, tc := range []struct {
+		q    float64
+		want time.Duration
+	}{{0.5, 500 * time.Microsecond}, {0.99, 990 * time.Microsecond}, {1, 1000 * time.Microsecond}} {
+		got := h.quantile(tc.q)
+		if diff := float64(got-tc.want) / float64(tc.want); diff < -1.0/64 || diff > 1.0/64 {
+			t.Errorf("quantile(%v) = %v, want %v ± 1/64", tc.q, got, tc.want)
+		}
+	}
+	for _, v := range []uint64{0, 1, 127, 128, 129, 37_000, 1 << 20, 1<<40 - 1} {
+		if got := valueOf(bucketOf(v)); float64(got) < float64(v)*(1-1.0/64) || float64(got) > float64(v)*(1+1.0/64)+1 {
+			t.Errorf("valueOf(bucketOf(%d)) = %d", v, got)
+		}
+	}
+}
+
+func TestParseRedisStats(t *testing.T) {
+	t.Parallel()
+	text := "# CPU\r\nused_cpu_sys:1.5\r\nused_cpu_user:2.25\r\n# Commandstats\r\n" +
+		"cmdstat_evalsha:calls=10,usec=30,usec_per_call=3.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_info:calls=99,usec=1,usec_per_call=0.01,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_hincrby:calls=12,usec=5,usec_per_call=0.40,rejected_calls=0,failed_calls=0\r\n"
+	s, err := parseRedisStats(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.cpu != 3.75 || s.calls["evalsha"] != 10 || s.calls["hincrby"] != 12 || s.total() != 22 {
+		t.Errorf("parseRedisStats = %+v, want cpu 3.75, evalsha 10, hincrby 12 and no info", s)
+	}
+}
+
+func TestExpandCPUList(t *testing.T) {
+	t.Parallel()
+	if got := expandCPUList("0-2,5"); got != "0,1,2,5" {
+		t.Errorf("expandCPUList = %q", got)
+	}
+}

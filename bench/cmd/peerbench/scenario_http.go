@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/quotad/quotad/api"
+	"github.com/quotad/quotad/quota"
+)
+
+// httpMeasurement is one server at one connection count in one round.
+type httpMeasurement struct {
+	loadResult
+	degraded int64       // 200s marked X-RateLimit-Degraded (Redis did not decide)
+	server   serverStats // the server process's growth: allocations, CPU
+}
+
+// httpResults are the HTTP scenario's measurements, one per round per cell.
+type httpResults struct {
+	conns      []int
+	pinned     string // how processes were placed on CPUs, for the report
+	gomaxprocs map[string]int
+	rounds     map[runKey][]httpMeasurement
+}
+
+// serverProc is a running child server.
+type serverProc struct {
+	kind  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	url   string // base URL, http://127.0.0.1:port
+	done  chan error
+}
+
+// runHTTPScenario starts the three servers as child processes and loads
+// each with keep-alive connections from this process, interleaved as the
+// Redis scenarios are. With pinning, the servers run on CPU 0 and this
+// process (the load) on CPU 1; Redis and Postgres are not pinned.
+func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *benchDatabase, progress, stderr io.Writer) (*httpResults, error) {
+	res := &httpResults{conns: cfg.conns, gomaxprocs: map[string]int{}, rounds: map[runKey][]httpMeasurement{}, pinned: "not pinned (-pin=false, no taskset, or fewer than 2 CPUs)"}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	var launcher []string
+	if pinOK(cfg) {
+		launcher = []string{"taskset", "-c", "0"}
+		restore, err := pinSelf("1")
+		if err != nil {
+			return nil, err
+		}
+		defer restore()
+		res.pinned = "servers pinned to CPU 0 (`taskset -c 0`), load generator (this process) to CPU 1 (`taskset -a -p -c 1`); Redis and Postgres unpinned"
+	}
+
+	var secret [32]byte
+	_, _ = rand.Read(secret[:])
+	secretText := hex.EncodeToString(secret[:])
+	token, err := api.MintToken([]byte(secretText), api.TokenClaims{Subject: "peerbench", TTL: 24 * time.Hour})
+	if err != nil {
+		return nil, err
+	}
+
+	servers := make(map[string]*serverProc, len(serverKinds))
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
+	for _, kind := range serverKinds {
+		args := []string{"serve-http", "-kind", kind}
+		if kind == serverQuotad {
+			args = append(args, "-redis", cfg.redisURL, "-database", db.url, "-prefix", prefix+":quotad")
+		}
+		s, err := startServer(ctx, launcher, exe, kind, args, secretText, stderr)
+		if err != nil {
+			return nil, err
+		}
+		servers[kind] = s
+		st, err := fetchServerStats(ctx, s.url)
+		if err != nil {
+			return nil, err
+		}
+		res.gomaxprocs[kind] = st.GOMAXPROCS
+	}
+	for round := 1; round <= cfg.rounds; round++ {
+		for _, n := range cfg.conns {
+			for _, kind := range serverKinds {
+				m, err := measureHTTP(ctx, cfg.duration, servers[kind].url, token, n)
+				if err != nil {
+					return nil, fmt.Errorf("http %s: %w", kind, err)
+				}
+				k := runKey{kind, n}
+				res.rounds[k] = append(res.rounds[k], m)
+				fmt.Fprintf(progress, "http round %d/%d conns=%-3d %-16s %10.0f req/s  p50 %-8v p99 %-8v allocs/req %.1f errors %d degraded %d\n",
+					round, cfg.rounds, n, kind, m.rate(), m.hist.quantile(0.5), m.hist.quantile(0.99),
+					float64(m.server.Mallocs)/float64(max(m.ok, 1)), m.errors, m.degraded)
+				if m.firstErr != nil {
+					fmt.Fprintf(progress, "  first error: %v\n", m.firstErr)
+				}
+			}
+		}
+	}
+	return res, nil
+}
+
+// pinOK reports whether processes can be pinned to CPUs 0 and 1.
+func pinOK(cfg config) bool {
+	if !cfg.pin {
+		return false
+	}
+	if _, err := exec.LookPath("taskset"); err != nil {
+		return false
+	}
+	cpus, err := allowedCPUs()
+	return err == nil && strings.Contains(","+expandCPUList(cpus)+",", ",0,") && strings.Contains(","+expandCPUList(cpus)+",", ",1,")
+}
+
+// pinSelf moves every thread of this process to cpus and returns a
+// function that puts them back where they were allowed before.
+func pinSelf(cpus string) (restore func(), err error) {
+	before, err := allowedCPUs()
+	if err != nil {
+		return nil, err
+	}
+	pid := strconv.Itoa(os.Getpid())
+	if out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, pid).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("taskset: %v: %s", err, out)
+	}
+	return func() { _ = exec.Command("taskset", "-a", "-p", "-c", before, pid).Run() }, nil
+}
+
+// allowedCPUs reads this process's Cpus_allowed_list ("0-1").
+func allowedCPUs() (string, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", errors.New("no Cpus_allowed_list in /proc/self/status")
+}
+
+// expandCPUList turns "0-2,5" into "0,1,2,5".
+func expandCPUList(list string) string {
+	var out []string
+	for part := range strings.SplitSeq(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		if !isRange {
+			out = append(out, lo)
+			continue
+		}
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		for i := a; i <= b; i++ {
+			out = append(out, strconv.Itoa(i))
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// startServer runs "<launcher…> exe args…" and waits for it to listen.
+func startServer(ctx context.Context, launcher []string, exe, kind string, args []string, secret string, stderr io.Writer) (*serverProc, error) {
+	argv := append(append(append([]string{}, launcher...), exe), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), childEnv+"=1", secretEnv+"="+secret)
+	cmd.Stderr = stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s server: %w", kind, err)
+	}
+	s := &serverProc{kind: kind, cmd: cmd, stdin: stdin, done: make(chan error, 1)}
+	addrc := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		r := bufio.NewReader(stdout)
+		addr, err := readListenLine(r)
+		if err != nil {
+			errc <- err
+			return
+		}
+		addrc <- addr
+		_, _ = io.Copy(io.Discard, r)
+	}()
+	go func() { s.done <- cmd.Wait() }()
+	select {
+	case addr := <-addrc:
+		s.url = "http://" + addr
+		return s, nil
+	case err := <-errc:
+		s.stop()
+		return nil, fmt.Errorf("%s server: %w", kind, err)
+	case <-time.After(60 * time.Second):
+		s.stop()
+		return nil, fmt.Errorf("%s server: not listening after 60s", kind)
+	case <-ctx.Done():
+		s.stop()
+		return nil, ctx.Err()
+	}
+}
+
+// stop closes the child's stdin, which makes it shut down, and kills it if
+// it is still there after ten seconds.
+func (s *serverProc) stop() {
+	_ = s.stdin.Close()
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+func fetchServerStats(ctx context.Context, base string) (serverStats, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+statsPath, nil)
+	if err != nil {
+		return serverStats{}, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return serverStats{}, err
+	}
+	defer resp.Body.Close()
+	var st serverStats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return serverStats{}, fmt.Errorf("server stats: %w", err)
+	}
+	return st, nil
+}
+
+// measureHTTP loads base/rate-limited from conns keep-alive connections
+// (one goroutine each, one request at a time) for d, after a warm-up that
+// opens them, and reads the server's counters on both sides.
+func measureHTTP(ctx context.Context, d time.Duration, base, token string, conns int) (httpMeasurement, error) {
+	tr := &http.Transport{
+		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
+		DisableCompression: true, IdleConnTimeout: time.Minute,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	reqs := make([]*http.Request, conns)
+	for g := range reqs {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/rate-limited", nil)
+		if err != nil {
+			return httpMeasurement{}, err
+		}
+		// Every server gets the same request; only quotad reads the token.
+		req.Header.Set("Authorization", "Bearer "+token)
+		reqs[g] = req
+	}
+	var degraded atomic.Int64
+	op := func(_ context.Context, g, _ int) error {
+		resp, err := client.Do(reqs[g])
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if resp.Header.Get(quota.HeaderDegraded) != "" {
+			degraded.Add(1)
+		}
+		return nil
+	}
+	drive(ctx, conns, warmupFor(d), op)
+	s0, err := fetchServerStats(ctx, base)
+	if err != nil {
+		return httpMeasurement{}, err
+	}
+	degraded.Store(0)
+	lr := drive(ctx, conns, d, op)
+	s1, err := fetchServerStats(ctx, base)
+	if err != nil {
+		return httpMeasurement{}, err
+	}
+	return httpMeasurement{loadResult: lr, degraded: degraded.Load(), server: s1.sub(s0)}, ctx.Err()
+}

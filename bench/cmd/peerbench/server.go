@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/quotad/quotad"
+	"github.com/quotad/quotad/api"
+	"github.com/quotad/quotad/quota"
+	"github.com/quotad/quotad/tiers"
+	"golang.org/x/time/rate"
+)
+
+// The HTTP servers under test, each run as a child process of peerbench
+// ("peerbench serve-http -kind …") so it can be pinned to its own CPU.
+const (
+	serverEcho      = "echo"           // a bare Echo JSON handler
+	serverEchoLimit = "echo-ratelimit" // plus Echo's RateLimiter, memory store
+	serverQuotad    = "quotad"         // api.NewServer, wired as cmd/quotad does
+)
+
+var serverKinds = []string{serverEcho, serverEchoLimit, serverQuotad}
+
+// serverAbout describes each server for the report.
+var serverAbout = map[string]string{
+	serverEcho:      "a bare Echo v4 handler answering the same JSON as quotad's `/rate-limited`",
+	serverEchoLimit: "the same behind Echo's `middleware.RateLimiter` with its memory store (1e9/s, burst 1e9: never refuses)",
+	serverQuotad:    "quotad's real stack: `api.NewServer` wired as `cmd/quotad/serve.go` does (request IDs, JSON request log to a discarding writer, Prometheus metrics, JWT auth, tier cache on Postgres, `quota` limiter on Redis), `free` tier set to 1,000,000,000 per 3600 s",
+}
+
+// Child process protocol: the child prints "listening <addr>" on stdout once
+// it serves, and stops when its stdin closes (so it never outlives
+// peerbench). statsPath answers its serverStats.
+const (
+	childEnv     = "PEERBENCH_CHILD" // set in the child's environment
+	secretEnv    = "PEERBENCH_JWT_SECRET"
+	statsPath    = "/_peerbench/stats"
+	listenPrefix = "listening "
+)
+
+// serverStats is a server process's counters at one moment.
+type serverStats struct {
+	Mallocs    uint64 `json:"mallocs"`
+	TotalAlloc uint64 `json:"total_alloc"`
+	CPUNanos   int64  `json:"cpu_ns"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+}
+
+func (s serverStats) sub(before serverStats) serverStats {
+	return serverStats{
+		Mallocs:    s.Mallocs - before.Mallocs,
+		TotalAlloc: s.TotalAlloc - before.TotalAlloc,
+		CPUNanos:   s.CPUNanos - before.CPUNanos,
+		GOMAXPROCS: s.GOMAXPROCS,
+	}
+}
+
+func readServerStats() serverStats {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return serverStats{
+		Mallocs:    ms.Mallocs,
+		TotalAlloc: ms.TotalAlloc,
+		CPUNanos:   ru.Utime.Nano() + ru.Stime.Nano(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+	}
+}
+
+// serveChild is the child's whole life: build the server of -kind, listen
+// on a loopback port, say where, serve until stdin closes.
+func serveChild(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("peerbench serve-http", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kind := fs.String("kind", serverEcho, "server: echo, echo-ratelimit or quotad")
+	redisURL := fs.String("redis", defaultRedisURL, "Redis URL (quotad)")
+	dbURL := fs.String("database", "", "Postgres URL of a migrated database (quotad)")
+	prefix := fs.String("prefix", "peerbench-quotad", "Redis key prefix (quotad)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { // stdin closing is the signal to stop
+		_, _ = io.Copy(io.Discard, stdin)
+		cancel()
+	}()
+
+	var app http.Handler
+	switch *kind {
+	case serverEcho, serverEchoLimit:
+		app = newEchoServer(*kind == serverEchoLimit)
+	case serverQuotad:
+		h, closeAll, err := newQuotadServer(ctx, *redisURL, *dbURL, *prefix, []byte(os.Getenv(secretEnv)))
+		if err != nil {
+			return err
+		}
+		defer closeAll()
+		app = h
+	default:
+		return fmt.Errorf("serve-http: unknown -kind %q", *kind)
+	}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == statsPath {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(readServerStats())
+			return
+		}
+		app.ServeHTTP(w, r)
+	})
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	// The same server settings as cmd/quotad/serve.go, for all three.
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintln(stdout, listenPrefix+ln.Addr().String())
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve-http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer scancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// rateLimitedBody is quotad's /rate-limited answer, served by the Echo
+// baselines too so every server writes the same bytes.
+type rateLimitedBody struct {
+	Response string `json:"response"`
+}
+
+func newEchoServer(limited bool) http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	if limited {
+		store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+			Rate: rate.Limit(1e9), Burst: 1_000_000_000, ExpiresIn: 3 * time.Minute,
+		})
+		e.Use(middleware.RateLimiter(store))
+	}
+	e.GET("/rate-limited", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, rateLimitedBody{Response: "This is a rate limited response"})
+	})
+	return e
+}
+
+// newQuotadServer wires api.NewServer exactly as cmd/quotad/serve.go does
+// with its defaults (QUOTA_REDIS_FAILURE=open, QUOTA_REDIS_TIMEOUT=100ms,
+// no trusted proxies, JSON logs), except that the log goes nowhere and the
+// Redis keys start with prefix.
+func newQuotadServer(ctx context.Context, redisURL, dbURL, prefix string, secret []byte) (http.Handler, func(), error) {
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("quotad server: %w", err)
+	}
+	rdb, err := quota.NewRedisClient(redisURL)
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	var cache *tiers.Cache
+	closeAll := func() {
+		if cache != nil {
+			cache.Close()
+		}
+		_ = rdb.Close()
+		pool.Close()
+	}
+	fail := func(err error) (http.Handler, func(), error) {
+		closeAll()
+		return nil, nil, fmt.Errorf("quotad server: %w", err)
+	}
+	store, err := quota.NewRedisStore(rdb, quota.RedisConfig{Prefix: prefix})
+	if err != nil {
+		return fail(err)
+	}
+	limiter, err := quota.NewLimiter(store, quota.LimiterConfig{Timeout: quota.DefaultTimeout})
+	if err != nil {
+		return fail(err)
+	}
+	c := tiers.NewCache(pool, tiers.CacheConfig{Logger: log, OnChange: api.Invalidator(limiter)})
+	if err := c.Start(ctx); err != nil {
+		return fail(err)
+	}
+	cache = c
+	auth, err := api.NewAuthenticator(ctx, api.AuthConfig{Secret: secret, Logger: log})
+	if err != nil {
+		return fail(err)
+	}
+	ip, err := quota.NewIPExtractor(nil)
+	if err != nil {
+		return fail(err)
+	}
+	tierStore := tiers.NewStore(pool)
+	handler, err := api.NewServer(api.Config{
+		Tiers: cache, Store: tierStore, Limiter: limiter, Auth: auth, IP: ip,
+		FailureMode: quota.FailOpen, Logger: log, OpenAPI: quotad.OpenAPI,
+		Checks: map[string]api.Check{
+			"postgres": tierStore.Ping,
+			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		},
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return handler, closeAll, nil
+}
+
+// readListenLine waits for the child's "listening <addr>" line.
+func readListenLine(r *bufio.Reader) (string, error) {
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "", fmt.Errorf("the server exited before listening: %w", err)
+		}
+		if addr, ok := strings.CutPrefix(strings.TrimSpace(line), listenPrefix); ok {
+			return addr, nil
+		}
+	}
+}
