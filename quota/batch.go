@@ -13,7 +13,7 @@ const (
 	// DefaultBatchSize bounds the decisions sent in one pipeline.
 	DefaultBatchSize = 256
 	// DefaultBatchPipelines bounds the pipelines in flight at once.
-	DefaultBatchPipelines = 2
+	DefaultBatchPipelines = 4
 )
 
 // batcher sends decisions that arrive while a round trip is in flight
