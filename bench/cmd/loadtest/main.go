@@ -23,14 +23,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
-)
 
-const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	"github.com/quotad/quotad/bench/internal/benchenv"
+)
 
 // Faults -fault accepts.
 const (
@@ -38,15 +35,7 @@ const (
 	faultRedisRestart = "redis-restart"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchenv.Main("loadtest", run) }
 
 // config is loadtest's flags, parsed.
 type config struct {
@@ -73,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return loadtest(ctx, cfg, stdout, &lockedWriter{w: stderr})
+	return loadtest(ctx, cfg, stdout, benchenv.NewLockedWriter(stderr))
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -89,7 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&cfg.downtime, "downtime", 2*time.Second, "redis-restart: how long Redis stays down (at most a quarter of -duration)")
 	fs.StringVar(&cfg.out, "out", "", "markdown `file` to write the report to (it goes to stdout as well)")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", 250*time.Millisecond, "QUOTA_REDIS_TIMEOUT of the instances")
-	fs.StringVar(&cfg.postgresURL, "postgres", defaultPostgresURL, "Postgres `URL` to create the throwaway database from")
+	fs.StringVar(&cfg.postgresURL, "postgres", benchenv.DefaultPostgresURL, "Postgres `URL` to create the throwaway database from")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the pacing jitter")
 	if err := fs.Parse(args[1:]); err != nil {
 		return config{}, err
@@ -114,32 +103,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, errors.New("-redis-timeout must be positive")
 	}
 	cfg.downtime = min(cfg.downtime, cfg.duration/4)
-	cfg.command = "cd bench && go run ./cmd/loadtest"
-	for _, a := range args[1:] {
-		cfg.command += " " + shellQuote(a)
-	}
+	cfg.command = benchenv.RerunCommand("loadtest", args[1:])
 	return cfg, nil
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// lockedWriter serializes writes from several goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // loadtest sets everything up, runs the load and the fault, tears
@@ -147,7 +112,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // check failed, after the report is out.
 func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err error) {
 	started := time.Now()
-	mach := readMachine()
+	mach := machine{Machine: benchenv.ReadMachine()}
 	dir, err := os.MkdirTemp("", "loadtest-")
 	if err != nil {
 		return err
@@ -168,17 +133,17 @@ func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err 
 	if err != nil {
 		return err
 	}
-	db, err := createDatabase(ctx, cfg.postgresURL)
+	db, err := benchenv.CreateDatabase(ctx, cfg.postgresURL, "loadtest")
 	if err != nil {
 		return err
 	}
 	// Deferred first, so it runs last: after the instances have stopped.
 	defer func() {
-		if derr := db.drop(cleanup); derr != nil && err == nil {
+		if derr := db.Drop(cleanup); derr != nil && err == nil {
 			err = derr
 		}
 	}()
-	mach.postgresVersion = db.version
+	mach.postgresVersion = db.Version
 
 	rs, err := startRedis(ctx, dir)
 	if err != nil {
@@ -186,14 +151,14 @@ func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err 
 	}
 	defer rs.kill()
 	mach.redisVersion = redisVersion(ctx)
-	fmt.Fprintf(progress, "postgres database %s, redis-server on %s\n", db.name, rs.addr())
+	fmt.Fprintf(progress, "postgres database %s, redis-server on %s\n", db.Name, rs.addr())
 
 	secret, err := randomHex(32)
 	if err != nil {
 		return err
 	}
 	env := instanceEnv{
-		bin: bin, dir: dir, databaseURL: db.url, redisURL: rs.url(), secret: secret,
+		bin: bin, dir: dir, databaseURL: db.URL, redisURL: rs.url(), secret: secret,
 		redisTimeout: cfg.redisTimeout,
 	}
 	insts, err := startInstances(ctx, env, cfg.instances, progress)
@@ -219,12 +184,12 @@ func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err 
 	fmt.Fprintf(progress, "tiers and %d assignments visible on all %d instances after %v\n",
 		countAssigned(ids), len(insts), propagation.Round(time.Millisecond))
 
-	mach.loadStart = loadAverage()
+	mach.loadStart = benchenv.LoadAverage()
 	res, err := runLoad(ctx, cfg, insts, ids, rs, progress)
 	if err != nil {
 		return err
 	}
-	mach.loadEnd = loadAverage()
+	mach.loadEnd = benchenv.LoadAverage()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -243,14 +208,7 @@ func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err 
 		cfg: cfg, started: started, machine: mach, ids: ids, res: res, an: an,
 		propagation: propagation, instances: insts, logs: logs,
 	}
-	page := rep.render()
-	if cfg.out != "" {
-		if err := os.WriteFile(cfg.out, page, 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(progress, "wrote %s\n", cfg.out)
-	}
-	if _, err := stdout.Write(page); err != nil {
+	if err := benchenv.WriteReport(rep.render(), cfg.out, stdout, progress); err != nil {
 		return err
 	}
 	if reasons := an.failures(); len(reasons) > 0 {

@@ -139,15 +139,10 @@ func (in *instance) start(ctx context.Context, env instanceEnv) error {
 		}
 	}
 	cmd.Env = append(cmd.Env, env.vars(in.addr)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	dieWithParent(cmd)
-	err = cmd.Start()
-	logf.Close()
+	exited, err := startLogged(cmd, logf)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", env.bin, err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	in.mu.Lock()
 	in.cmd, in.exited = cmd, exited
 	in.mu.Unlock()
@@ -187,18 +182,13 @@ func (in *instance) stop() error {
 	if cmd == nil {
 		return nil
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-		if code := cmd.ProcessState.ExitCode(); code != 0 {
-			return fmt.Errorf("quotad %d exited with status %d; see %s", in.n, code, in.logPath)
-		}
-		return nil
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
+	if stopLogged(cmd, exited, syscall.SIGTERM, 20*time.Second) {
 		return fmt.Errorf("quotad %d ignored SIGTERM for 20s; killed", in.n)
 	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		return fmt.Errorf("quotad %d exited with status %d; see %s", in.n, code, in.logPath)
+	}
+	return nil
 }
 
 // logCounts is how many lines of an instance's JSON log have each level,

@@ -79,16 +79,11 @@ func (s *redisServer) start(ctx context.Context) error {
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", s.dir,
 		"--daemonize", "no", "--logfile", "")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	dieWithParent(cmd)
-	err = cmd.Start()
-	logf.Close() // the child has its own copy
+	exited, err := startLogged(cmd, logf)
 	if err != nil {
 		s.mu.Unlock()
 		return fmt.Errorf("start redis-server: %w", err)
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
 	s.cmd, s.exited = cmd, exited
 	s.mu.Unlock()
 
@@ -130,15 +125,10 @@ func (s *redisServer) signal(sig syscall.Signal) error {
 	if cmd == nil {
 		return nil
 	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-exited:
-		return nil
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
+	if stopLogged(cmd, exited, sig, 10*time.Second) {
 		return fmt.Errorf("redis-server on port %d ignored %v for 10s; killed", s.port, sig)
 	}
+	return nil
 }
 
 // pingRedis reports whether a Redis at addr answers PING with PONG.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/quotad/quotad/bench/internal/benchenv"
 )
 
 // report is everything the markdown page is made from.
@@ -52,18 +54,11 @@ func (r *report) render() []byte {
 
 func (r *report) renderMachine(w io.Writer) {
 	m := r.machine
-	fmt.Fprintln(w, "## Machine")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| | |")
-	fmt.Fprintln(w, "|---|---|")
-	fmt.Fprintf(w, "| CPU | %s, %d logical CPUs (nproc) |\n", m.cpuModel, m.nproc)
-	fmt.Fprintf(w, "| memory | %s |\n", m.memory)
-	fmt.Fprintf(w, "| OS | %s |\n", m.kernel)
-	fmt.Fprintf(w, "| Go | %s |\n", m.goVersion)
-	fmt.Fprintf(w, "| Redis | %s, a private redis-server on loopback (no persistence) |\n", m.redisVersion)
-	fmt.Fprintf(w, "| Postgres | %s |\n", m.postgresVersion)
-	fmt.Fprintf(w, "| load average (1, 5, 15 min) | %s at start of load, %s at end |\n", m.loadStart, m.loadEnd)
-	fmt.Fprintln(w)
+	m.WriteMarkdown(w,
+		benchenv.Row{Name: "Go", Value: m.GoVersion},
+		benchenv.Row{Name: "Redis", Value: m.redisVersion + ", a private redis-server on loopback (no persistence)"},
+		benchenv.Row{Name: "Postgres", Value: m.postgresVersion},
+		benchenv.Row{Name: "load average (1, 5, 15 min)", Value: m.loadStart + " at start of load, " + m.loadEnd + " at end"})
 	fmt.Fprintln(w, "Everything runs on this one machine: the quotad instances, Redis, Postgres and the load generator share its CPUs.")
 	fmt.Fprintln(w)
 }
@@ -193,9 +188,9 @@ func (r *report) renderThroughput(w io.Writer) {
 		all.errors += in.errors
 	}
 	row := func(name string, s instStats) {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", name, fmtInt(s.requests),
-			fmtInt(int64(float64(s.requests)/secs)), fmtInt(s.admitted), fmtInt(s.limited),
-			fmtInt(s.degraded), fmtInt(s.status5xx), fmtInt(s.errors))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", name, benchenv.FormatInt(s.requests),
+			benchenv.FormatInt(int64(float64(s.requests)/secs)), benchenv.FormatInt(s.admitted), benchenv.FormatInt(s.limited),
+			benchenv.FormatInt(s.degraded), benchenv.FormatInt(s.status5xx), benchenv.FormatInt(s.errors))
 	}
 	row("**all**", all)
 	for i, in := range a.byInst {
@@ -213,16 +208,16 @@ func (r *report) renderThroughput(w io.Writer) {
 		if c == 0 {
 			name = "transport error"
 		}
-		parts = append(parts, fmt.Sprintf("%s: %s", name, fmtInt(a.byStatus[c])))
+		parts = append(parts, fmt.Sprintf("%s: %s", name, benchenv.FormatInt(a.byStatus[c])))
 	}
-	fmt.Fprintf(w, "By status: %s. The hog sent %s requests, %.1f %% of all.\n\n", strings.Join(parts, ", "), fmtInt(a.hogSent), 100*a.hogShare)
+	fmt.Fprintf(w, "By status: %s. The hog sent %s requests, %.1f %% of all.\n\n", strings.Join(parts, ", "), benchenv.FormatInt(a.hogSent), 100*a.hogShare)
 	fmt.Fprintln(w, "Instance logs (lines by level):")
 	fmt.Fprintln(w)
 	for i, lc := range r.logs {
 		var lv []string
 		for _, l := range []string{"DEBUG", "INFO", "WARN", "ERROR", "(not JSON)"} {
 			if n := lc.levels[l]; n > 0 {
-				lv = append(lv, fmt.Sprintf("%s %s", l, fmtInt(int64(n))))
+				lv = append(lv, fmt.Sprintf("%s %s", l, benchenv.FormatInt(int64(n))))
 			}
 		}
 		line := fmt.Sprintf("* quotad %d: %s", i+1, strings.Join(lv, ", "))
@@ -244,7 +239,7 @@ func (r *report) renderLatency(w io.Writer) {
 	fmt.Fprintln(w, "| | responses | p50 | p90 | p99 | max |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	row := func(name string, l latency) {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", name, fmtInt(int64(l.n)), fmtLat(l.p50), fmtLat(l.p90), fmtLat(l.p99), fmtLat(l.max))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", name, benchenv.FormatInt(int64(l.n)), fmtLat(l.p50), fmtLat(l.p90), fmtLat(l.p99), fmtLat(l.max))
 	}
 	row("**all**", a.lat)
 	row("admitted (200)", a.latOK)
@@ -272,7 +267,7 @@ func (r *report) renderExactness(w io.Writer) {
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	row := func(name string, t tally) {
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %s | %s |\n", name, t.checked, t.exact, t.checked-t.exact,
-			t.oversubscribed, fmtInt(t.excess), fmtInt(t.short))
+			t.oversubscribed, benchenv.FormatInt(t.excess), benchenv.FormatInt(t.short))
 	}
 	row("outside the fault", a.outside)
 	if a.hasFault {
@@ -309,7 +304,8 @@ func (r *report) renderPhases(w io.Writer) {
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for ph, p := range a.phases {
 		fmt.Fprintf(w, "| %s | %.1f–%.1f s | %s | %s | %s | %s | %s | %s |\n", phase(ph), p.from.Seconds(), p.to.Seconds(),
-			fmtInt(p.requests), fmtInt(p.admitted), fmtInt(p.limited), fmtInt(p.degraded), fmtInt(p.status5xx), fmtInt(p.errors))
+			benchenv.FormatInt(p.requests), benchenv.FormatInt(p.admitted), benchenv.FormatInt(p.limited),
+			benchenv.FormatInt(p.degraded), benchenv.FormatInt(p.status5xx), benchenv.FormatInt(p.errors))
 	}
 	fmt.Fprintln(w)
 }
@@ -321,7 +317,7 @@ func (r *report) renderHog(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "`%s` on `%s` (%d per window), %d requests in flight, flat out: %s requests, %.1f %% of all requests. "+
 		"Once a window's limit is reached, each instance refuses it from memory (no Redis round trip) until the window ends.\n\n",
-		hog.name, hog.tier, hog.limit, hogConns, fmtInt(a.hogSent), 100*a.hogShare)
+		hog.name, hog.tier, hog.limit, hogConns, benchenv.FormatInt(a.hogSent), 100*a.hogShare)
 	var ws []windowStat
 	for _, x := range a.windows {
 		if x.id == a.hog {
@@ -346,15 +342,15 @@ func (r *report) renderFaultNotes(w io.Writer) {
 		"with `QUOTA_REDIS_FAILURE=open` the request is admitted with `X-RateLimit-Degraded: 1` and no rate-limit "+
 		"headers, since nothing true can be said. After 5 failures in a row an instance's circuit breaker stops "+
 		"calling Redis for 1 s, so a dead Redis costs nothing per request. This run: %s degraded admissions, "+
-		"%s during the fault period.\n", r.cfg.redisTimeout, fmtInt(a.degraded), fmtInt(a.phases[phaseDuring].degraded))
+		"%s during the fault period.\n", r.cfg.redisTimeout, benchenv.FormatInt(a.degraded), benchenv.FormatInt(a.phases[phaseDuring].degraded))
 	fmt.Fprintf(w, "* **Redis comes back empty**: the counts of the window in progress are lost, so a window "+
 		"spanning the restart may admit up to its limit again on top of what it admitted before the stop, plus the "+
 		"fail-open admissions. This run: %s admissions beyond the limit in the %d windows overlapping the fault.\n",
-		fmtInt(a.inside.excess), a.inside.checked)
+		benchenv.FormatInt(a.inside.excess), a.inside.checked)
 	fmt.Fprintf(w, "* **The hog** is refused from each instance's memory once it is over its limit in a window, "+
 		"until that window ends, Redis or no Redis; so a window that began before the stop stays closed to it. A "+
 		"window that *begins* while Redis is down has no such knowledge: fail-open admits the hog at its full rate "+
-		"until Redis answers again. This run: the hog was admitted %s times beyond its limit.\n", fmtInt(a.hogExcess))
+		"until Redis answers again. This run: the hog was admitted %s times beyond its limit.\n", benchenv.FormatInt(a.hogExcess))
 	fmt.Fprintf(w, "* **After the fault period** (Redis up + %v) windows start afresh in the new Redis and are held "+
 		"to exactness again, as are the windows that ended before the stop: %d of %d such windows are exact.\n",
 		faultGrace, a.outside.exact, a.outside.checked)
@@ -402,22 +398,4 @@ func fmtLat(d time.Duration) string {
 		return fmt.Sprintf("%d µs", d.Microseconds())
 	}
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
-}
-
-// fmtInt formats 10000 as "10,000".
-func fmtInt(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }

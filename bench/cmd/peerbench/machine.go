@@ -2,28 +2,21 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 
+	"github.com/quotad/quotad/bench/internal/benchenv"
 	"github.com/redis/go-redis/v9"
 )
 
-// machine describes where the numbers come from.
+// machine describes where the numbers come from: the hardware, and the
+// versions of what the contenders ran against and were built from.
 type machine struct {
-	cpuModel        string
-	nproc           int
-	memory          string
-	kernel          string
-	goVersion       string
-	gomaxprocs      int
-	redisVersion    string
-	postgresVersion string // set by the HTTP scenario
-	loadStart       string
-	loadEnd         string
+	benchenv.Machine
+	redisVersion    string   // the shared Redis's, from INFO server
+	postgresVersion string   // set by the HTTP scenario
+	loadStart       string   // benchenv.LoadAverage before the first scenario
+	loadEnd         string   // and after the last
 	modules         []string // peers and libraries, path@version
 }
 
@@ -36,36 +29,7 @@ var peerModules = []string{
 }
 
 func readMachine(ctx context.Context, admin *redis.Client) machine {
-	m := machine{
-		cpuModel:   "unknown",
-		nproc:      runtime.NumCPU(),
-		memory:     "unknown",
-		kernel:     "unknown",
-		goVersion:  runtime.Version(),
-		gomaxprocs: runtime.GOMAXPROCS(0),
-		loadStart:  loadAverage(),
-	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpuModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		for line := range strings.Lines(string(b)) {
-			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
-				kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-				if err == nil {
-					m.memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
-				}
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.kernel = "Linux " + strings.TrimSpace(string(b))
-	}
+	m := machine{Machine: benchenv.ReadMachine(), loadStart: benchenv.LoadAverage()}
 	m.redisVersion = "unknown"
 	if text, err := admin.Info(ctx, "server").Result(); err == nil {
 		for line := range strings.Lines(text) {
@@ -84,18 +48,4 @@ func readMachine(ctx context.Context, admin *redis.Client) machine {
 		}
 	}
 	return m
-}
-
-// loadAverage is /proc/loadavg's 1, 5 and 15 minute figures: other work on
-// the machine shows here.
-func loadAverage() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

@@ -25,33 +25,20 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
+	"github.com/quotad/quotad/bench/internal/benchenv"
 	"github.com/redis/go-redis/v9"
 )
 
-const (
-	defaultRedisURL    = "redis://127.0.0.1:6379/0"
-	defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-)
+const defaultRedisURL = "redis://127.0.0.1:6379/0"
 
 var allScenarios = []string{"decision", "hog", "http"}
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "peerbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchenv.Main("peerbench", run) }
 
 // config is peerbench's flags, parsed.
 type config struct {
@@ -80,19 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	// Progress lines and the child servers' stderr share the writer.
-	return bench(ctx, cfg, stdout, &lockedWriter{w: stderr})
-}
-
-// lockedWriter serializes writes from several goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return bench(ctx, cfg, stdout, benchenv.NewLockedWriter(stderr))
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -100,7 +75,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	var cfg config
 	fs.StringVar(&cfg.redisURL, "redis", defaultRedisURL, "Redis `URL`")
-	fs.StringVar(&cfg.postgresURL, "postgres", defaultPostgresURL, "Postgres `URL` of a database to create the http scenario's throwaway database from")
+	fs.StringVar(&cfg.postgresURL, "postgres", benchenv.DefaultPostgresURL, "Postgres `URL` of a database to create the http scenario's throwaway database from")
 	fs.IntVar(&cfg.rounds, "rounds", 5, "interleaved rounds per scenario")
 	fs.DurationVar(&cfg.duration, "duration", 3*time.Second, "timed length of one measurement")
 	callers := fs.String("callers", "1,16,64", "concurrent callers of the decision and hog scenarios, comma-separated")
@@ -135,10 +110,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			cfg.scenarios = append(cfg.scenarios, s)
 		}
 	}
-	cfg.command = "cd bench && go run ./cmd/peerbench"
-	for _, a := range args[1:] {
-		cfg.command += " " + shellQuote(a)
-	}
+	cfg.command = benchenv.RerunCommand("peerbench", args[1:])
 	return cfg, nil
 }
 
@@ -153,15 +125,6 @@ func intList(flagName, s string) ([]int, error) {
 		out = append(out, n)
 	}
 	return out, nil
-}
-
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // bench runs the scenarios and writes the report.
@@ -207,17 +170,9 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 			return fmt.Errorf("%s scenario: %w", sc, err)
 		}
 	}
-	rep.machine.loadEnd = loadAverage()
+	rep.machine.loadEnd = benchenv.LoadAverage()
 
-	page := rep.render()
-	if cfg.out != "" {
-		if err := os.WriteFile(cfg.out, page, 0o644); err != nil {
-			return err
-		}
-		fmt.Fprintf(stderr, "wrote %s\n", cfg.out)
-	}
-	_, err = stdout.Write(page)
-	return err
+	return benchenv.WriteReport(rep.render(), cfg.out, stdout, stderr)
 }
 
 // benchHTTP runs the http scenario on a throwaway database.
@@ -227,11 +182,11 @@ func benchHTTP(ctx context.Context, cfg config, prefix string, rep *report, stde
 		return nil, err
 	}
 	defer func() {
-		if derr := db.drop(context.WithoutCancel(ctx)); derr != nil && err == nil {
+		if derr := db.Drop(context.WithoutCancel(ctx)); derr != nil && err == nil {
 			err = derr
 		}
 	}()
-	rep.machine.postgresVersion = db.version
+	rep.machine.postgresVersion = db.Version
 	return runHTTPScenario(ctx, cfg, prefix, db, stderr, stderr)
 }
 

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/quotad/quotad/bench/internal/benchenv"
 )
 
 // report is everything the markdown page is made from.
@@ -49,23 +51,18 @@ func (r *report) render() []byte {
 
 func (r *report) renderMachine(w io.Writer) {
 	m := r.machine
-	fmt.Fprintln(w, "## Machine")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| | |")
-	fmt.Fprintln(w, "|---|---|")
-	fmt.Fprintf(w, "| CPU | %s, %d logical CPUs (nproc) |\n", m.cpuModel, m.nproc)
-	fmt.Fprintf(w, "| memory | %s |\n", m.memory)
-	fmt.Fprintf(w, "| OS | %s |\n", m.kernel)
-	fmt.Fprintf(w, "| Go | %s, GOMAXPROCS %d |\n", m.goVersion, m.gomaxprocs)
-	fmt.Fprintf(w, "| Redis | %s on loopback, shared by every contender (one runs at a time) |\n", m.redisVersion)
-	if m.postgresVersion != "" {
-		fmt.Fprintf(w, "| Postgres | %s |\n", m.postgresVersion)
+	rows := []benchenv.Row{
+		{Name: "Go", Value: fmt.Sprintf("%s, GOMAXPROCS %d", m.GoVersion, m.GOMAXPROCS)},
+		{Name: "Redis", Value: m.redisVersion + " on loopback, shared by every contender (one runs at a time)"},
+	}
+	if m.postgresVersion != "" { // the http scenario ran
+		rows = append(rows, benchenv.Row{Name: "Postgres", Value: m.postgresVersion})
 	}
 	if len(m.modules) > 0 {
-		fmt.Fprintf(w, "| modules | %s |\n", strings.Join(m.modules, ", "))
+		rows = append(rows, benchenv.Row{Name: "modules", Value: strings.Join(m.modules, ", ")})
 	}
-	fmt.Fprintf(w, "| load average (1, 5, 15 min) | %s at start, %s at end |\n", m.loadStart, m.loadEnd)
-	fmt.Fprintln(w)
+	rows = append(rows, benchenv.Row{Name: "load average (1, 5, 15 min)", Value: m.loadStart + " at start, " + m.loadEnd + " at end"})
+	m.WriteMarkdown(w, rows...)
 }
 
 func (r *report) renderContenders(w io.Writer, res *redisResults) {
@@ -76,7 +73,7 @@ func (r *report) renderContenders(w io.Writer, res *redisResults) {
 }
 
 func (r *report) renderDecision(w io.Writer, res *redisResults) {
-	fmt.Fprintf(w, "## Decisions: %s keys, limit never reached\n\n", fmtInt(int64(res.keys)))
+	fmt.Fprintf(w, "## Decisions: %s keys, limit never reached\n\n", benchenv.FormatInt(int64(res.keys)))
 	fmt.Fprintf(w, "Every contender decides requests for %s keys under %s per %v, so every decision is admitted "+
 		"(a refusal would count as an error); every key is decided once before the first round, so no measurement pays for creating keys. "+
 		"One process, one Redis, each contender on its own go-redis v9 client "+
@@ -85,7 +82,7 @@ func (r *report) renderDecision(w io.Writer, res *redisResults) {
 		"`quota` and `seed` at boundaries aligned to the epoch (`HLEN` + `EXPIREAT` in the script; a new key), `ulule` "+
 		"when its key has expired (`PEXPIRE`), so a measurement that spans an aligned boundary pays that setup once per key "+
 		"for `quota` and `seed`.\n\n",
-		fmtInt(int64(res.keys)), fmtInt(res.lim.requests), res.lim.per, res.poolSize)
+		benchenv.FormatInt(int64(res.keys)), benchenv.FormatInt(res.lim.requests), res.lim.per, res.poolSize)
 	r.renderContenders(w, res)
 
 	fmt.Fprintln(w, "### Throughput and latency")
@@ -175,7 +172,7 @@ func (r *report) renderHog(w io.Writer, res *redisResults) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "One key under %s per %v, exhausted before the measurement, so every limiter refuses every call "+
 		"(an admission would count as an error). `incr` decides nothing and is there as the round-trip floor.\n\n",
-		fmtInt(res.lim.requests), res.lim.per)
+		benchenv.FormatInt(res.lim.requests), res.lim.per)
 	fmt.Fprintln(w, "| contender | callers | decisions/s | ÷ `incr`, median (min–max) | p50 | p99 | round-trip commands | all Redis commands | client CPU | Redis CPU | errors |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range res.callers {
@@ -218,7 +215,7 @@ func (r *report) renderHTTP(w io.Writer, res *httpResults) {
 			fmt.Fprintf(w, "| `%s` | %d | %s | %s | %s | %s | %.1f | %s | %s | %d | %d |\n", kind, n,
 				fmtRate(medianOf(ms, httpRate)), ratioCell(ms, base),
 				fmtDur(medianOf(ms, httpP50)), fmtDur(medianOf(ms, httpP99)),
-				medianOf(ms, serverAllocs), fmtInt(int64(medianOf(ms, serverBytes))),
+				medianOf(ms, serverAllocs), benchenv.FormatInt(int64(medianOf(ms, serverBytes))),
 				fmtDur(medianOf(ms, serverCPU)), errs, degraded)
 		}
 	}

@@ -1,0 +1,108 @@
+package benchenv
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+func TestFormatInt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{
+		{0, "0"}, {999, "999"}, {1000, "1,000"}, {10000, "10,000"},
+		{1_234_567, "1,234,567"}, {-1_234_567, "-1,234,567"}, {-12, "-12"},
+	} {
+		if got := FormatInt(tc.n); got != tc.want {
+			t.Errorf("FormatInt(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}
+
+func TestRerunCommand(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "cd bench && go run ./cmd/loadtest"},
+		{[]string{"-out", "/tmp/x.md", "-duration", "4s"}, "cd bench && go run ./cmd/loadtest -out /tmp/x.md -duration 4s"},
+		{[]string{"-scenarios", "a b"}, "cd bench && go run ./cmd/loadtest -scenarios 'a b'"},
+		{[]string{"it's", ""}, `cd bench && go run ./cmd/loadtest 'it'\''s' ''`},
+	} {
+		if got := RerunCommand("loadtest", tc.args); got != tc.want {
+			t.Errorf("RerunCommand(%q) = %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+func TestMachine_WriteMarkdown(t *testing.T) {
+	t.Parallel()
+	m := Machine{CPUModel: "Test CPU", NProc: 8, Memory: "31.3 GiB", Kernel: "Linux 6.8.0"}
+	var b bytes.Buffer
+	m.WriteMarkdown(&b, Row{Name: "Go", Value: "go1.26.0"})
+	want := "## Machine\n\n| | |\n|---|---|\n| CPU | Test CPU, 8 logical CPUs (nproc) |\n" +
+		"| memory | 31.3 GiB |\n| OS | Linux 6.8.0 |\n| Go | go1.26.0 |\n\n"
+	if b.String() != want {
+		t.Errorf("WriteMarkdown wrote\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestReadMachine(t *testing.T) {
+	t.Parallel()
+	m := ReadMachine()
+	if m.NProc < 1 || m.GOMAXPROCS < 1 || !strings.HasPrefix(m.GoVersion, "go") {
+		t.Errorf("ReadMachine = %+v", m)
+	}
+	if la := LoadAverage(); la == "" {
+		t.Error("LoadAverage is empty")
+	}
+}
+
+// TestCreateDatabase uses the machine's Postgres, as the programs' smoke
+// tests do.
+func TestCreateDatabase(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	db, err := CreateDatabase(ctx, DefaultPostgresURL, "benchenv_test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Drop(context.Background()) })
+	if !strings.HasPrefix(db.Name, "benchenv_test_") || len(db.Name) != len("benchenv_test_")+12 || db.Version == "" {
+		t.Errorf("CreateDatabase = %+v", db)
+	}
+	conn, err := pgx.Connect(ctx, db.URL)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", db.Name, err)
+	}
+	// Open on purpose: Drop must disconnect it.
+	defer conn.Close(context.Background())
+	if err := db.Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if exists(ctx, t, db.Name) {
+		t.Errorf("database %s still exists after Drop", db.Name)
+	}
+}
+
+func exists(ctx context.Context, tb testing.TB, name string) bool {
+	tb.Helper()
+	conn, err := pgx.Connect(ctx, DefaultPostgresURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
+		tb.Fatal(err)
+	}
+	return n > 0
+}

@@ -1,0 +1,100 @@
+package benchenv
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// Machine describes where the numbers come from: the same hardware and
+// software facts head both reports, so that two runs can be compared
+// knowing whether they ran on comparable machines. A figure that cannot be
+// read (outside Linux, say) is "unknown" rather than an error: a report
+// without it is still worth having.
+type Machine struct {
+	CPUModel   string // /proc/cpuinfo's first "model name"
+	NProc      int    // logical CPUs this process may use, as nproc counts them
+	Memory     string // MemTotal, e.g. "15.6 GiB"
+	Kernel     string // e.g. "Linux 6.8.0-45-generic"
+	GoVersion  string // the toolchain the program was built with, e.g. "go1.26.0"
+	GOMAXPROCS int    // Go's parallelism at the time of reading
+}
+
+// ReadMachine reads the Machine this process runs on.
+func ReadMachine() Machine {
+	m := Machine{
+		CPUModel:   "unknown",
+		NProc:      runtime.NumCPU(),
+		Memory:     "unknown",
+		Kernel:     "unknown",
+		GoVersion:  runtime.Version(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				if kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64); err == nil {
+					m.Memory = fmt.Sprintf("%.1f GiB", kb/(1<<20))
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = "Linux " + strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// LoadAverage is /proc/loadavg's 1, 5 and 15 minute figures, e.g.
+// "0.52 0.61 0.70", or "unknown". Other work on the machine shows here, so
+// the reports give it at the start and at the end of the load.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// Row is one line of the machine table: | Name | Value |.
+type Row struct {
+	Name  string
+	Value string
+}
+
+// WriteMarkdown writes the report's "## Machine" section: a two-column
+// table with the CPU, memory and OS rows, then rows (each program has its
+// own Go, Redis, Postgres and load average rows, since what it runs on
+// differs), then a blank line. For example
+//
+//	| CPU | AMD EPYC 7B13, 8 logical CPUs (nproc) |
+//	| memory | 31.3 GiB |
+//	| OS | Linux 6.8.0-45-generic |
+func (m Machine) WriteMarkdown(w io.Writer, rows ...Row) {
+	fmt.Fprintln(w, "## Machine")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| | |")
+	fmt.Fprintln(w, "|---|---|")
+	fmt.Fprintf(w, "| CPU | %s, %d logical CPUs (nproc) |\n", m.CPUModel, m.NProc)
+	fmt.Fprintf(w, "| memory | %s |\n", m.Memory)
+	fmt.Fprintf(w, "| OS | %s |\n", m.Kernel)
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %s |\n", r.Name, r.Value)
+	}
+	fmt.Fprintln(w)
+}
