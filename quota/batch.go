@@ -2,6 +2,8 @@ package quota
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -143,6 +145,10 @@ func (b *batcher) flush(batch []*call) {
 		g.settle(nil)
 		return
 	}
+	if b.store.singleServer {
+		b.many(ctx, groups)
+		return
+	}
 	err := b.pipeline(ctx, groups, false)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
 		// Redis lost its script cache (a restart): EVAL loads it again.
@@ -168,6 +174,32 @@ func (b *batcher) pipeline(ctx context.Context, groups []*group, eval bool) erro
 	return err
 }
 
+// many decides a batch's groups in one allowManyScript call.
+func (b *batcher) many(ctx context.Context, groups []*group) {
+	keys := make([]string, len(groups))
+	args := make([]any, 0, 3*len(groups))
+	for i, g := range groups {
+		keys[i] = g.key
+		args = append(args, g.lim.seconds(), g.lim.Requests, len(g.calls))
+	}
+	text, err := allowManyScript.Run(ctx, b.store.client, keys, args...).Text()
+	var fields []string
+	if err == nil {
+		fields = strings.Fields(text)
+		if len(fields) != 2*len(groups)+2 {
+			err = fmt.Errorf("quota: redis script replied %d fields for %d keys", len(fields), len(groups))
+		}
+	}
+	for i, g := range groups {
+		var r reply
+		gerr := err
+		if gerr == nil {
+			r, gerr = parseReply(strings.Join([]string{fields[2*i], fields[2*i+1], fields[len(fields)-2], fields[len(fields)-1]}, " "))
+		}
+		g.give(r, gerr)
+	}
+}
+
 // settle hands each call its share of the group's reply: the first
 // `admitted` calls are admitted with successive counts, the rest refused.
 func (g *group) settle(batchErr error) {
@@ -180,6 +212,12 @@ func (g *group) settle(batchErr error) {
 			err = cerr
 		}
 	}
+	g.give(r, err)
+}
+
+// give hands each call its share of the group's reply r: the first
+// r.admitted calls are admitted with successive counts, the rest refused.
+func (g *group) give(r reply, err error) {
 	for i, c := range g.calls {
 		if err != nil {
 			c.err = wrapRedisErr("allow", err)

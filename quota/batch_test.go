@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -102,4 +103,62 @@ func TestNewRedisStore_BadBatchConfig(t *testing.T) {
 			t.Errorf("NewRedisStore(%+v) accepted", cfg)
 		}
 	}
+}
+
+// TestRedisStore_BatchManyKeysExact races 64 goroutines over 200 keys with
+// a limit of 3, each key asked 8 times: batches carry many keys, which a
+// single-server store sends as one multi-key script call (fewer commands
+// than decisions, though no two calls share a key within a goroutine), and
+// every key admits exactly 3.
+func TestRedisStore_BatchManyKeysExact(t *testing.T) {
+	t.Parallel()
+	client, prefix := newTestRedis(t)
+	var cmds atomic.Int64
+	client.AddHook(countHook{&cmds})
+	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.singleServer {
+		t.Fatal("a *redis.Client store does not use multi-key calls")
+	}
+	lim := Limit{Name: "three", Requests: 3, Per: MaxPer}
+	if _, err := s.Allow(context.Background(), "warm", lim); err != nil {
+		t.Fatal(err)
+	}
+	cmds.Store(0)
+	const keys, asks = 200, 8
+	var mu sync.Mutex
+	admitted := map[string]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for g := range 64 {
+		wg.Go(func() {
+			<-start
+			for i := g; i < keys*asks; i += 64 {
+				key := "k" + strconv.Itoa(i%keys)
+				d, err := s.Allow(context.Background(), key, lim)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if d.Allowed {
+					mu.Lock()
+					admitted[key]++
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i := range keys {
+		if n := admitted["k"+strconv.Itoa(i)]; n != 3 {
+			t.Fatalf("key k%d admitted %d of %d, want exactly 3", i, n, asks)
+		}
+	}
+	if n := cmds.Load(); n >= keys*asks/2 {
+		t.Fatalf("%d Redis commands for %d decisions over %d keys: batches did not go as multi-key calls", n, keys*asks, keys)
+	}
+	t.Logf("%d decisions over %d keys in %d script calls", keys*asks, keys, cmds.Load())
 }

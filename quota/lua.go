@@ -51,6 +51,47 @@ end
 return admitted .. ' ' .. n .. ' ' .. t[1] .. ' ' .. t[2]
 `)
 
+// allowManyScript is allowScript for several keys at once: KEYS[i] with
+// ARGV[3i-2], ARGV[3i-1], ARGV[3i] as allowScript's three arguments. A
+// batch on one Redis server goes as one call, so Redis runs the script
+// machinery (and TIME) once per batch instead of once per key. Keys of
+// different clients may sit on different Cluster slots, so it is used only
+// with a single-server client.
+//
+// Reply: "<admitted> <count>" for each key, in order, then "<Unix seconds>
+// <microseconds>".
+var allowManyScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1])
+local out = {}
+for i = 1, #KEYS do
+  local per = tonumber(ARGV[3 * i - 2])
+  local limit = tonumber(ARGV[3 * i - 1])
+  local k = tonumber(ARGV[3 * i])
+  local key = KEYS[i]
+  local start = now - (now % per)
+  local n = redis.call('HINCRBY', key, start, k)
+  if n == k then
+    if redis.call('HLEN', key) > 1 then
+      redis.call('DEL', key)
+      redis.call('HSET', key, start, n)
+    end
+    redis.call('EXPIREAT', key, start + per)
+  end
+  local admitted = k
+  if n > limit then
+    local over = math.min(n - limit, k)
+    admitted = k - over
+    n = redis.call('HINCRBY', key, start, -over)
+  end
+  out[#out + 1] = admitted
+  out[#out + 1] = n
+end
+out[#out + 1] = t[1]
+out[#out + 1] = t[2]
+return table.concat(out, ' ')
+`)
+
 // peekScript reads the current window of ARGV[1] seconds held in KEYS[1]
 // without writing; its reply has allowScript's shape, admitted being 1 when
 // one more request would be admitted under the limit ARGV[2].

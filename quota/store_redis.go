@@ -50,6 +50,9 @@ type RedisStore struct {
 	prefix string
 	batch  *batcher // nil when batching is disabled
 	args   sync.Map // argsKey → []any, the script's arguments boxed once per limit
+	// singleServer is set for a client that talks to one server (not a
+	// Cluster or Ring), where a batch may go as one multi-key script call.
+	singleServer bool
 }
 
 type argsKey struct{ per, requests int64 }
@@ -95,6 +98,7 @@ func NewRedisStore(client redis.UniversalClient, cfg RedisConfig) (*RedisStore, 
 		cfg.BatchPipelines = DefaultBatchPipelines
 	}
 	s := &RedisStore{client: client, prefix: cfg.Prefix}
+	_, s.singleServer = client.(*redis.Client)
 	if !cfg.DisableBatching {
 		s.batch = &batcher{store: s, size: cfg.BatchSize, max: cfg.BatchPipelines}
 	}
