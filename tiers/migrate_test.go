@@ -4,11 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io/fs"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -228,22 +225,12 @@ func TestMigrate_RawSQLCannotRemoveBuiltInTiers(t *testing.T) {
 	}
 }
 
-// migrationVersions lists the versions of the embedded migration files.
+// migrationVersions lists the versions of the embedded migrations.
 func migrationVersions(tb testing.TB) []int64 {
 	tb.Helper()
-	names, err := fs.Glob(migrations.FS, "*.sql")
-	if err != nil || len(names) == 0 {
+	versions, err := migrations.Versions()
+	if err != nil || len(versions) == 0 {
 		tb.Fatalf("no migrations embedded: %v", err)
 	}
-	var versions []int64
-	for _, name := range names {
-		prefix, _, _ := strings.Cut(name, "_")
-		v, err := strconv.ParseInt(prefix, 10, 64)
-		if err != nil {
-			tb.Fatalf("migration %s: version prefix: %v", name, err)
-		}
-		versions = append(versions, v)
-	}
-	slices.Sort(versions)
 	return versions
 }

@@ -34,33 +34,15 @@ func freeAddr(tb testing.TB) string {
 	return ln.Addr().String()
 }
 
-// syncBuffer is a bytes.Buffer safe to write from the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // startQuotad runs quotad in the background until the test ends, waits for
 // /healthz, and returns its base URL, its log and the channel run's error
 // arrives on.
-func startQuotad(tb testing.TB, vars map[string]string) (string, *syncBuffer, context.CancelFunc, chan error) {
+func startQuotad(tb testing.TB, vars map[string]string) (string, *testenv.Buffer, context.CancelFunc, chan error) {
 	tb.Helper()
 	addr := freeAddr(tb)
 	vars["QUOTA_ADDR"] = addr
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &syncBuffer{}
+	logs := &testenv.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"quotad"}, env(vars), logs, logs) }()
 	tb.Cleanup(func() {
@@ -193,7 +175,7 @@ func TestRun_ShutdownDrainsInFlight(t *testing.T) {
 	done <- nil
 }
 
-func waitLog(tb testing.TB, logs *syncBuffer, s string) {
+func waitLog(tb testing.TB, logs *testenv.Buffer, s string) {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(logs.String(), s) {

@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io/fs"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,22 +69,12 @@ func TestFourInstancesMigrateOnce(t *testing.T) {
 	wg.Wait()
 }
 
-// migrationVersions lists the versions of the embedded migrations, from
-// their file names (00001_create_tiers.sql is version 1).
+// migrationVersions lists the versions of the embedded migrations.
 func migrationVersions(tb testing.TB) []int64 {
 	tb.Helper()
-	names, err := fs.Glob(migrations.FS, "*.sql")
-	if err != nil || len(names) == 0 {
+	versions, err := migrations.Versions()
+	if err != nil || len(versions) == 0 {
 		tb.Fatalf("no migrations embedded: %v", err)
 	}
-	var out []int64
-	for _, name := range names {
-		prefix, _, _ := strings.Cut(name, "_")
-		v, err := strconv.ParseInt(prefix, 10, 64)
-		if err != nil {
-			tb.Fatalf("migration %s: %v", name, err)
-		}
-		out = append(out, v)
-	}
-	return out
+	return versions
 }

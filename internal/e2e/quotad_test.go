@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -26,8 +24,8 @@ type quotad struct {
 	tb     testing.TB
 	URL    string // http://127.0.0.1:port
 	cmd    *exec.Cmd
-	stdout *syncBuffer // the JSON log
-	stderr *syncBuffer // main's one-line error, race reports
+	stdout *testenv.Buffer // the JSON log
+	stderr *testenv.Buffer // main's one-line error, race reports
 	exited chan struct{}
 	state  *os.ProcessState // set before exited closes
 }
@@ -73,7 +71,7 @@ func launchQuotad(tb testing.TB, vars map[string]string) *quotad {
 	for k, v := range vars {
 		environ = append(environ, k+"="+v)
 	}
-	q := &quotad{tb: tb, URL: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	q := &quotad{tb: tb, URL: "http://" + addr, stdout: &testenv.Buffer{}, stderr: &testenv.Buffer{}, exited: make(chan struct{})}
 	q.cmd = exec.Command(quotadBin)
 	q.cmd.Env = environ
 	q.cmd.Stdout, q.cmd.Stderr = q.stdout, q.stderr
@@ -176,24 +174,6 @@ func (q *quotad) waitLog(msg string, timeout time.Duration) {
 		}
 		time.Sleep(10 * time.Millisecond) // poll the log
 	}
-}
-
-// syncBuffer is a bytes.Buffer a child process and the test can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // tail returns the last n lines of s.
