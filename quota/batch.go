@@ -3,7 +3,6 @@ package quota
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -96,19 +95,33 @@ func (b *batcher) take() []*call {
 
 // next hands what queued during a round trip to a new pipeline, or gives
 // the pipeline slot back.
+//
+// The pipeline goroutine it starts keeps flushing for as long as calls
+// queue: a goroutine per batch would start on a small stack and grow it
+// again in go-redis's deep call chain every time.
 func (b *batcher) next() {
-	b.mu.Lock()
-	if len(b.queue) == 0 {
-		b.active--
-		b.mu.Unlock()
+	batch := b.takeNext()
+	if batch == nil {
 		return
 	}
-	batch := b.take()
-	b.mu.Unlock()
 	go func() {
-		b.flush(batch)
-		b.next()
+		for batch != nil {
+			b.flush(batch)
+			batch = b.takeNext()
+		}
 	}()
+}
+
+// takeNext takes what queued, or gives the pipeline slot back and returns
+// nil when nothing did.
+func (b *batcher) takeNext() []*call {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		b.active--
+		return nil
+	}
+	return b.take()
 }
 
 // group is the calls of one batch for one key and limit, in arrival order.
@@ -182,21 +195,16 @@ func (b *batcher) many(ctx context.Context, groups []*group) {
 		keys[i] = g.key
 		args = append(args, g.lim.seconds(), g.lim.Requests, len(g.calls))
 	}
-	text, err := allowManyScript.Run(ctx, b.store.client, keys, args...).Text()
-	var fields []string
-	if err == nil {
-		fields = strings.Fields(text)
-		if len(fields) != 2*len(groups)+2 {
-			err = fmt.Errorf("quota: redis script replied %d fields for %d keys", len(fields), len(groups))
-		}
+	ints, err := allowManyScript.Run(ctx, b.store.client, keys, args...).Int64Slice()
+	if err == nil && len(ints) != 2*len(groups)+2 {
+		err = fmt.Errorf("quota: redis script replied %d integers for %d keys", len(ints), len(groups))
 	}
 	for i, g := range groups {
 		var r reply
-		gerr := err
-		if gerr == nil {
-			r, gerr = parseReply(strings.Join([]string{fields[2*i], fields[2*i+1], fields[len(fields)-2], fields[len(fields)-1]}, " "))
+		if err == nil {
+			r = reply{admitted: ints[2*i], count: ints[2*i+1], sec: ints[len(ints)-2], usec: ints[len(ints)-1]}
 		}
-		g.give(r, gerr)
+		g.give(r, err)
 	}
 }
 

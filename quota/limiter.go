@@ -28,7 +28,10 @@ var errOpen = fmt.Errorf("%w: circuit breaker open after repeated store failures
 
 // LimiterConfig configures a Limiter.
 type LimiterConfig struct {
-	// Timeout is the deadline of one decision's store call.
+	// Timeout is the deadline of one decision's store call, rounded up to
+	// the next millisecond, or the caller's deadline if that comes first.
+	// A decision already under way is not cut short when its caller's
+	// context is cancelled: it ends by this deadline.
 	// Optional. Default value DefaultTimeout.
 	Timeout time.Duration
 	// HogCacheSize bounds the in-process cache of keys over their limit;
@@ -50,11 +53,12 @@ type LimiterConfig struct {
 // Limiter decides whether a request under a key may proceed. It is safe for
 // concurrent use; share one per process.
 type Limiter struct {
-	store   Store
-	timeout time.Duration
-	hogs    *hogCache // nil when disabled
-	breaker *breaker
-	now     func() time.Time
+	store     Store
+	timeout   time.Duration
+	deadlines deadlines
+	hogs      *hogCache // nil when disabled
+	breaker   *breaker
+	now       func() time.Time
 }
 
 // NewLimiter returns a Limiter over store.
@@ -84,10 +88,11 @@ func NewLimiter(store Store, cfg LimiterConfig) (*Limiter, error) {
 		cfg.Now = time.Now
 	}
 	l := &Limiter{
-		store:   store,
-		timeout: cfg.Timeout,
-		breaker: newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Now),
-		now:     cfg.Now,
+		store:     store,
+		timeout:   cfg.Timeout,
+		deadlines: deadlines{timeout: cfg.Timeout},
+		breaker:   newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Now),
+		now:       cfg.Now,
 	}
 	if cfg.HogCacheSize > 0 {
 		l.hogs = newHogCache(cfg.HogCacheSize)
@@ -113,7 +118,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, e
 	if !l.breaker.allow() {
 		return Decision{Limit: lim}, errOpen
 	}
-	tctx, cancel := context.WithTimeout(ctx, l.timeout)
+	tctx, cancel := l.deadlines.decisionContext(ctx, time.Now())
 	d, err := l.store.Allow(tctx, key, lim)
 	cancel()
 	if err != nil {

@@ -1,0 +1,65 @@
+package quota
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+type ctxKey struct{}
+
+func TestDecisionContext(t *testing.T) {
+	d := &deadlines{timeout: 50 * time.Millisecond}
+	parent := context.WithValue(context.Background(), ctxKey{}, "v")
+
+	t.Run("shares the tick and keeps values", func(t *testing.T) {
+		now := time.Now()
+		ctx, cancel := d.decisionContext(parent, now)
+		defer cancel()
+		if got := ctx.Value(ctxKey{}); got != "v" {
+			t.Fatalf("Value = %v, want the parent's value", got)
+		}
+		dl, ok := ctx.Deadline()
+		if !ok {
+			t.Fatal("no deadline")
+		}
+		if lo, hi := now.Add(d.timeout), now.Add(d.timeout+time.Millisecond); dl.Before(lo) || dl.After(hi) {
+			t.Fatalf("deadline %v not within [%v, %v]", dl, lo, hi)
+		}
+		other, cancel2 := d.decisionContext(context.Background(), now)
+		defer cancel2()
+		if od, _ := other.Deadline(); !od.Equal(dl) {
+			t.Fatalf("same millisecond, different deadlines: %v and %v", od, dl)
+		}
+	})
+
+	t.Run("ends at its deadline", func(t *testing.T) {
+		ctx, cancel := d.decisionContext(parent, time.Now())
+		defer cancel()
+		<-ctx.Done()
+		if ctx.Err() != context.DeadlineExceeded {
+			t.Fatalf("Err = %v, want DeadlineExceeded", ctx.Err())
+		}
+	})
+
+	t.Run("an earlier caller deadline wins", func(t *testing.T) {
+		early, cancelEarly := context.WithTimeout(parent, time.Millisecond)
+		defer cancelEarly()
+		pd, _ := early.Deadline()
+		ctx, cancel := d.decisionContext(early, time.Now())
+		defer cancel()
+		if dl, _ := ctx.Deadline(); !dl.Equal(pd) {
+			t.Fatalf("deadline %v, want the caller's %v", dl, pd)
+		}
+	})
+
+	t.Run("a cancelled caller gets a done context", func(t *testing.T) {
+		gone, cancelGone := context.WithCancel(parent)
+		cancelGone()
+		ctx, cancel := d.decisionContext(gone, time.Now())
+		defer cancel()
+		if ctx.Err() == nil {
+			t.Fatal("context of a cancelled caller is not done")
+		}
+	})
+}
