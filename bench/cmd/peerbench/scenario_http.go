@@ -83,7 +83,7 @@ func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *benchen
 	}()
 	for _, kind := range serverKinds {
 		args := []string{"serve-http", "-kind", kind}
-		if kind == serverQuotad {
+		if kind == serverQuotad || kind == serverQuotadMem {
 			args = append(args, "-redis", cfg.redisURL, "-database", db.URL, "-prefix", prefix+":quotad")
 		}
 		s, err := startServer(ctx, launcher, exe, kind, args, secretText, stderr)

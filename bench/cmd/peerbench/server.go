@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -33,23 +35,28 @@ const (
 	serverEcho      = "echo"           // a bare Echo JSON handler
 	serverEchoLimit = "echo-ratelimit" // plus Echo's RateLimiter, memory store
 	serverQuotad    = "quotad"         // api.NewServer, wired as cmd/quotad does
+	serverQuotadMem = "quotad-memory"  // the same with quota's memory store
 )
 
-var serverKinds = []string{serverEcho, serverEchoLimit, serverQuotad}
+var serverKinds = []string{serverEcho, serverEchoLimit, serverQuotad, serverQuotadMem}
 
 // serverAbout describes each server for the report.
 var serverAbout = map[string]string{
 	serverEcho:      "a bare Echo v4 handler answering the same JSON as quotad's `/rate-limited`",
 	serverEchoLimit: "the same behind Echo's `middleware.RateLimiter` with its memory store (1e9/s, burst 1e9: never refuses)",
 	serverQuotad:    "quotad's real stack: `api.NewServer` wired as `cmd/quotad/serve.go` does (request IDs, JSON request log to a discarding writer, Prometheus metrics, JWT auth, tier cache on Postgres, `quota` limiter on Redis), `free` tier set to 1,000,000,000 per 3600 s",
+	serverQuotadMem: "the same stack with `quota.NewMemoryStore` in place of Redis: not a way to run quotad (instances would not share counts), but it shows what the Redis round trip costs",
 }
 
 // Child process protocol: the child prints "listening <addr>" on stdout once
 // it serves, and stops when its stdin closes (so it never outlives
 // peerbench). statsPath answers its serverStats.
 const (
-	childEnv     = "PEERBENCH_CHILD" // set in the child's environment
-	secretEnv    = "PEERBENCH_JWT_SECRET"
+	childEnv  = "PEERBENCH_CHILD" // set in the child's environment
+	secretEnv = "PEERBENCH_JWT_SECRET"
+	// profileEnv names a directory: each server child writes its CPU
+	// profile there as <kind>-<pid>.pprof, for `go tool pprof`.
+	profileEnv   = "PEERBENCH_CPUPROFILE_DIR"
 	statsPath    = "/_peerbench/stats"
 	listenPrefix = "listening "
 )
@@ -103,12 +110,24 @@ func serveChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		cancel()
 	}()
 
+	if dir := os.Getenv(profileEnv); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", *kind, os.Getpid())))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
 	var app http.Handler
 	switch *kind {
 	case serverEcho, serverEchoLimit:
 		app = newEchoServer(*kind == serverEchoLimit)
-	case serverQuotad:
-		h, closeAll, err := newQuotadServer(ctx, *redisURL, *dbURL, *prefix, []byte(os.Getenv(secretEnv)))
+	case serverQuotad, serverQuotadMem:
+		h, closeAll, err := newQuotadServer(ctx, *redisURL, *dbURL, *prefix, []byte(os.Getenv(secretEnv)), *kind == serverQuotadMem)
 		if err != nil {
 			return err
 		}
@@ -184,7 +203,7 @@ func newEchoServer(limited bool) http.Handler {
 // with its defaults (QUOTA_REDIS_FAILURE=open, QUOTA_REDIS_TIMEOUT=100ms,
 // no trusted proxies, JSON logs), except that the log goes nowhere and the
 // Redis keys start with prefix.
-func newQuotadServer(ctx context.Context, redisURL, dbURL, prefix string, secret []byte) (http.Handler, func(), error) {
+func newQuotadServer(ctx context.Context, redisURL, dbURL, prefix string, secret []byte, memory bool) (http.Handler, func(), error) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
@@ -207,7 +226,12 @@ func newQuotadServer(ctx context.Context, redisURL, dbURL, prefix string, secret
 		closeAll()
 		return nil, nil, fmt.Errorf("quotad server: %w", err)
 	}
-	store, err := quota.NewRedisStore(rdb, quota.RedisConfig{Prefix: prefix})
+	var store quota.Store
+	if memory {
+		store, err = quota.NewMemoryStore(quota.MemoryConfig{})
+	} else {
+		store, err = quota.NewRedisStore(rdb, quota.RedisConfig{Prefix: prefix})
+	}
 	if err != nil {
 		return fail(err)
 	}
