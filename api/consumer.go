@@ -9,9 +9,14 @@ import (
 	"github.com/quotad/quotad/tiers"
 )
 
+// rateLimitedBody is the seed's limited endpoint's answer, encoded once:
+// the body never changes, so encoding it per request would only cost
+// allocations. The newline matches what c.JSON writes.
+var rateLimitedBody = []byte(`{"response":"This is a rate limited response"}` + "\n")
+
 // rateLimited is the seed's limited endpoint.
 func (s *server) rateLimited(c echo.Context) error {
-	return c.JSON(http.StatusOK, map[string]string{"response": "This is a rate limited response"})
+	return c.JSONBlob(http.StatusOK, rateLimitedBody)
 }
 
 // QuotaView is the body of GET /v1/quota and GET /v1/admin/clients/{id}/quota.

@@ -47,6 +47,9 @@ func TestRateLimited_TierLimitsInHeaders(t *testing.T) {
 				}
 				if i < tc.limit {
 					mustStatus(t, r, http.StatusOK)
+					if got := string(r.Body); got != `{"response":"This is a rate limited response"}`+"\n" || r.Header.Get("Content-Type") != "application/json" {
+						t.Fatalf("request %d: %s body %q", i+1, r.Header.Get("Content-Type"), got)
+					}
 					if got := r.Header.Get("X-RateLimit-Remaining"); got != strconv.Itoa(tc.limit-i-1) {
 						t.Fatalf("request %d: remaining %q, want %d", i+1, got, tc.limit-i-1)
 					}

@@ -3,7 +3,6 @@ package quota
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -57,18 +56,55 @@ const (
 // Retry-After. Seconds are rounded up, so a client that waits them out
 // lands in the next window rather than just before it.
 func SetHeaders(h http.Header, d Decision, style HeaderStyle) {
+	// Every value is appended to one buffer and the header map gets
+	// substrings of one string and one-element windows of one slice: two
+	// allocations per response instead of a dozen.
+	var buf [192]byte
+	b := buf[:0]
+	var keys [6]string
+	var ends [6]int
+	n := 0
+	end := func(key string) {
+		keys[n], ends[n] = key, len(b)
+		n++
+	}
 	if style == HeadersAll || style == HeadersLegacy {
-		h[canonLimit] = []string{strconv.FormatInt(d.Limit.Requests, 10)}
-		h[canonRemaining] = []string{strconv.FormatInt(d.Remaining, 10)}
-		h[canonReset] = []string{strconv.FormatInt(d.Reset.Unix(), 10)}
+		b = strconv.AppendInt(b, d.Limit.Requests, 10)
+		end(canonLimit)
+		b = strconv.AppendInt(b, d.Remaining, 10)
+		end(canonRemaining)
+		b = strconv.AppendInt(b, d.Reset.Unix(), 10)
+		end(canonReset)
 	}
 	if style == HeadersAll || style == HeadersIETF {
-		name := sfString(d.Limit.PolicyName())
-		h[canonPolicy] = []string{name + ";q=" + strconv.FormatInt(d.Limit.Requests, 10) + ";w=" + strconv.FormatInt(d.Limit.seconds(), 10)}
-		h[canonRateLimit] = []string{name + ";r=" + strconv.FormatInt(d.Remaining, 10) + ";t=" + strconv.FormatInt(ceilSeconds(d.ResetAfter), 10)}
+		name := d.Limit.PolicyName()
+		b = appendSFString(b, name)
+		b = append(b, ";q="...)
+		b = strconv.AppendInt(b, d.Limit.Requests, 10)
+		b = append(b, ";w="...)
+		b = strconv.AppendInt(b, d.Limit.seconds(), 10)
+		end(canonPolicy)
+		b = appendSFString(b, name)
+		b = append(b, ";r="...)
+		b = strconv.AppendInt(b, d.Remaining, 10)
+		b = append(b, ";t="...)
+		b = strconv.AppendInt(b, ceilSeconds(d.ResetAfter), 10)
+		end(canonRateLimit)
 	}
 	if !d.Allowed {
-		h[canonRetryAfter] = []string{strconv.FormatInt(max(ceilSeconds(d.RetryAfter), 1), 10)}
+		b = strconv.AppendInt(b, max(ceilSeconds(d.RetryAfter), 1), 10)
+		end(canonRetryAfter)
+	}
+	if n == 0 {
+		return
+	}
+	all := string(b)
+	vals := make([]string, n)
+	start := 0
+	for i := range n {
+		vals[i] = all[start:ends[i]]
+		h[keys[i]] = vals[i : i+1 : i+1]
+		start = ends[i]
 	}
 }
 
@@ -80,25 +116,21 @@ func ceilSeconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }
 
-// sfString renders s as a structured-field string (RFC 9651 §3.3.3): quoted,
-// with `"` and `\` escaped; bytes outside printable ASCII become '?', since
-// the grammar has no escape for them.
-func sfString(s string) string {
-	var b strings.Builder
-	b.Grow(len(s) + 2)
-	b.WriteByte('"')
+// appendSFString appends s as a structured-field string (RFC 9651
+// §3.3.3): quoted, with `"` and `\` escaped; bytes outside printable ASCII
+// become '?', since the grammar has no escape for them.
+func appendSFString(b []byte, s string) []byte {
+	b = append(b, '"')
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
+			b = append(b, '\\', c)
 		case c < 0x20 || c > 0x7e:
-			b.WriteByte('?')
+			b = append(b, '?')
 		default:
-			b.WriteByte(c)
+			b = append(b, c)
 		}
 	}
-	b.WriteByte('"')
-	return b.String()
+	return append(b, '"')
 }

@@ -41,3 +41,27 @@ func TestHeaders_CanonicalForms(t *testing.T) {
 		}
 	}
 }
+
+// TestSetHeaders_ValuesStayApart: the values share one backing slice, so
+// adding to one header must not overwrite the next, and the writes cost
+// two allocations whatever the style.
+func TestSetHeaders_ValuesStayApart(t *testing.T) {
+	d := Decision{Allowed: true, Limit: Limit{Name: "pro", Requests: 100, Per: time.Minute}, Remaining: 99,
+		Reset: time.Unix(1_700_000_100, 0), ResetAfter: time.Second}
+	h := http.Header{}
+	SetHeaders(h, d, HeadersAll)
+	h.Add(HeaderLimit, "extra")
+	if got := h.Values(HeaderLimit); len(got) != 2 || got[0] != "100" || got[1] != "extra" {
+		t.Errorf("%s = %q, want [100 extra]", HeaderLimit, got)
+	}
+	if got := h.Get(HeaderRemaining); got != "99" {
+		t.Errorf("%s = %q after adding to %s, want 99", HeaderRemaining, got, HeaderLimit)
+	}
+	if got := h.Get(HeaderRateLimit); got != `"pro";r=99;t=1` {
+		t.Errorf("%s = %q", HeaderRateLimit, got)
+	}
+	h = http.Header{}
+	if n := testing.AllocsPerRun(100, func() { SetHeaders(h, d, HeadersAll) }); n > 2 {
+		t.Errorf("SetHeaders allocates %v times, want 2", n)
+	}
+}
