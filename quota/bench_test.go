@@ -176,7 +176,7 @@ func BenchmarkRedisStore_BatchPipelines(b *testing.B) {
 	client, prefix := newTestRedis(b)
 	lim := Limit{Requests: MaxRequests, Per: MaxPer}
 	keys := benchKeys(10_000)
-	for _, pipelines := range []int{1, 2, 4, 8} {
+	for _, pipelines := range []int{1, 2, 4, 8, 16} {
 		s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, BatchPipelines: pipelines})
 		if err != nil {
 			b.Fatal(err)
