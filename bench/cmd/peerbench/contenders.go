@@ -66,7 +66,7 @@ func newContenders(redisURL, prefix string) ([]*contender, error) {
 			c.about = "bare go-redis `INCR` on the key: the one-round-trip floor; decides nothing"
 			c.prepare = prepareIncr(rdb, base)
 		case "quota":
-			c.about = "`quota.Limiter` over `quota.NewRedisStore` (batching on, the default): one `EVALSHA` per decision, pipelined with whatever else is in flight"
+			c.about = "`quota.Limiter` over `quota.NewRedisStore` (batching on, the default): decisions that queue while round trips are in flight go to Redis together, as one multi-key `EVALSHA` (on a single server); a lone caller's decision goes alone"
 			c.prepare = prepareQuota(rdb, base, false)
 		case "quota-unbatched":
 			c.about = "the same with `RedisConfig.DisableBatching`: one `EVALSHA` round trip per decision"
