@@ -52,7 +52,10 @@ type batcher struct {
 // would otherwise go alone. Yielding costs a lone caller a trip through
 // the scheduler (with idle CPUs, another thread may wake to take it), so
 // a yield that brings no company counts as a miss, and after a few misses
-// in a row the next callers skip it for a while before trying again.
+// in a row the next callers skip it for a while before trying again. The
+// price under load: the send waits for the goroutines queued ahead of it to
+// block or be preempted, so a process full of long CPU-bound goroutines
+// delays its decisions by up to a scheduling slice.
 type yielder struct {
 	misses atomic.Int32 // yields in a row that brought no company
 	skip   atomic.Int32 // callers left to send without yielding
