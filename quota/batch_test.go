@@ -268,3 +268,37 @@ func TestYielder(t *testing.T) {
 		t.Fatal("still skipping after yieldSkip callers")
 	}
 }
+
+// TestGroupCalls: a batch groups by key and limit, groups in order of
+// first arrival and calls in arrival order within each.
+func TestGroupCalls(t *testing.T) {
+	for _, n := range []int{2, 5, 100} {
+		var batch []*call
+		for i := range n {
+			lim := Limit{Requests: int64(1 + i%2), Per: time.Minute}
+			batch = append(batch, &call{key: "k" + strconv.Itoa(i%3), lim: lim})
+		}
+		groups := groupCalls(batch)
+		if want := min(n, 6); len(groups) != want {
+			t.Fatalf("%d calls: %d groups, want %d", n, len(groups), want)
+		}
+		seen := 0
+		for gi, g := range groups {
+			if g.calls[0] != batch[gi] {
+				t.Fatalf("%d calls: group %d starts with a later call", n, gi)
+			}
+			for j, c := range g.calls {
+				if c.key != g.key || c.lim != g.lim {
+					t.Fatalf("%d calls: group %s/%v holds %s/%v", n, g.key, g.lim, c.key, c.lim)
+				}
+				if j > 0 && slices.Index(batch, c) < slices.Index(batch, g.calls[j-1]) {
+					t.Fatalf("%d calls: group %d out of arrival order", n, gi)
+				}
+			}
+			seen += len(g.calls)
+		}
+		if seen != n {
+			t.Fatalf("%d calls: groups hold %d", n, seen)
+		}
+	}
+}

@@ -63,3 +63,25 @@ func TestDecisionContext(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchContext: a batch gets the earliest deadline of its callers,
+// free of their cancellation.
+func TestBatchContext(t *testing.T) {
+	d := &deadlines{timeout: time.Second}
+	b, _ := d.decisionContext(context.Background(), time.Now())
+	soon, cancelSoon := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := batchContext([]*call{{ctx: b}, {ctx: soon}})
+	defer cancel()
+	if got, want := deadlineOf(ctx), deadlineOf(soon); !got.Equal(want) {
+		t.Fatalf("deadline %v, want the earliest caller's %v", got, want)
+	}
+	cancelSoon()
+	if ctx.Err() != nil {
+		t.Fatal("a caller's cancellation ended the batch")
+	}
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
+}
