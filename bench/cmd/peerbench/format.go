@@ -31,12 +31,7 @@ func median(xs []float64) float64 {
 
 // ratioCell is "0.82× (0.79–0.85)": per round, ms's rate over base's.
 func ratioCell[M rated](ms, base []M) string {
-	var rs []float64
-	for i := range min(len(ms), len(base)) {
-		if b := base[i].rate(); b > 0 {
-			rs = append(rs, ms[i].rate()/b)
-		}
-	}
+	rs := roundRatios(ms, base)
 	if len(rs) == 0 {
 		return "–"
 	}

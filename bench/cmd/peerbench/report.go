@@ -36,6 +36,7 @@ func (r *report) render() []byte {
 		"so drift in the machine's load hits all contenders alike; tables show the median across rounds.\n\n",
 		r.cfg.rounds, r.cfg.duration, warmupFor(r.cfg.duration))
 	r.renderMachine(w)
+	r.renderTargets(w)
 	if r.decision != nil {
 		r.renderDecision(w, r.decision)
 	}
@@ -191,7 +192,7 @@ func (r *report) renderHog(w io.Writer, res *redisResults) {
 func (r *report) renderHTTP(w io.Writer, res *httpResults) {
 	fmt.Fprintln(w, "## HTTP: `GET /rate-limited` over loopback")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Three servers, each a child process with the same `http.Server` settings as `cmd/quotad`:")
+	fmt.Fprintf(w, "%d servers, each a child process with the same `http.Server` settings as `cmd/quotad`:\n", len(serverKinds))
 	fmt.Fprintln(w)
 	for _, kind := range serverKinds {
 		fmt.Fprintf(w, "* `%s` (GOMAXPROCS %d): %s.\n", kind, res.gomaxprocs[kind], serverAbout[kind])

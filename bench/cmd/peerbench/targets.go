@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+)
+
+// target is one of the performance goals the report checks: a ratio of
+// two contenders' rates, per round, that should reach at least min.
+type target struct {
+	what  string  // "batched, 64 callers: ÷ bare INCR"
+	min   float64 // the goal
+	rs    []float64
+	extra string // a further condition and whether it held, or ""
+	ok    bool   // extra held (true when there is none)
+}
+
+// roundRatios is, per round, ms's rate over base's.
+func roundRatios[M rated](ms, base []M) []float64 {
+	var rs []float64
+	for i := range min(len(ms), len(base)) {
+		if b := base[i].rate(); b > 0 {
+			rs = append(rs, ms[i].rate()/b)
+		}
+	}
+	return rs
+}
+
+// bestPeer is, per round, the faster of redis_rate and ulule.
+func bestPeer(res *redisResults, n int) []redisMeasurement {
+	a, b := res.rounds[runKey{"redis_rate", n}], res.rounds[runKey{"ulule", n}]
+	out := make([]redisMeasurement, min(len(a), len(b)))
+	for i := range out {
+		out[i] = a[i]
+		if b[i].rate() > a[i].rate() {
+			out[i] = b[i]
+		}
+	}
+	return out
+}
+
+// targets lists the goals this run has data for.
+func (r *report) targets() []target {
+	var ts []target
+	if res := r.decision; res != nil {
+		for _, n := range res.callers {
+			quota, incr := res.rounds[runKey{"quota", n}], res.rounds[runKey{"incr", n}]
+			goal := map[int]float64{1: 0.8, 16: 1.0, 64: 1.5}[n]
+			if goal == 0 {
+				continue
+			}
+			ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %d caller(s): ÷ `incr`", n), min: goal, rs: roundRatios(quota, incr), ok: true})
+			if n > 1 {
+				ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %d callers: ÷ the faster of `redis_rate` and `ulule`", n),
+					min: 1.5, rs: roundRatios(quota, bestPeer(res, n)), ok: true})
+				ts = append(ts, target{what: fmt.Sprintf("`quota-unbatched`, %d callers: ÷ `incr`", n), min: 0.8,
+					rs: roundRatios(res.rounds[runKey{"quota-unbatched", n}], incr), ok: true})
+			}
+		}
+	}
+	if res := r.hog; res != nil {
+		for _, n := range res.callers {
+			ms := res.rounds[runKey{"quota", n}]
+			cmds := medianOf(ms, allCommands)
+			ts = append(ts, target{what: fmt.Sprintf("hog, `quota`, %d caller(s): ÷ `incr`", n), min: 10,
+				rs: roundRatios(ms, res.rounds[runKey{"incr", n}]), extra: fmt.Sprintf("Redis commands per decision %s (want 0)", fmtPer(cmds)), ok: cmds == 0})
+		}
+	}
+	if res := r.http; res != nil {
+		for _, n := range res.conns {
+			ts = append(ts, target{what: fmt.Sprintf("HTTP, `quotad`, %d connections: ÷ `echo`", n), min: 0.5,
+				rs: roundRatios(res.rounds[runKey{serverQuotad, n}], res.rounds[runKey{serverEcho, n}]), ok: true})
+		}
+	}
+	return ts
+}
+
+// renderTargets writes the goals, what this run measured, and by how much
+// each missed one fell short (on the median across rounds).
+func (r *report) renderTargets(w io.Writer) {
+	ts := r.targets()
+	if len(ts) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "## Targets")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Each goal is a ratio of rates measured in the same round; the median across rounds decides it. "+
+		"The README's \"Performance numbers\" section says why a missed one is missed and what would close it.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| goal | at least | measured, median (min–max) | |")
+	fmt.Fprintln(w, "|---|---:|---:|---|")
+	for _, t := range ts {
+		if len(t.rs) == 0 {
+			continue
+		}
+		m := median(t.rs)
+		verdict := "met"
+		if m < t.min {
+			verdict = fmt.Sprintf("**missed** by %.0f %%", 100*(t.min-m)/t.min)
+		}
+		if t.extra != "" {
+			verdict += "; " + t.extra
+			if !t.ok {
+				verdict += ": **missed**"
+			}
+		}
+		fmt.Fprintf(w, "| %s | %.2f× | %.2f× (%.2f–%.2f) | %s |\n", t.what, t.min, m, slices.Min(t.rs), slices.Max(t.rs), verdict)
+	}
+	fmt.Fprintln(w)
+}
