@@ -5,9 +5,11 @@ FUZZTIME ?= 5s
 
 .PHONY: test lint fuzz services run bench bench-go loadtest
 
-## test: start Postgres and Redis if needed, lint, run every test with -race, then a short fuzz run
+## test: start Postgres and Redis if needed, lint, run every test with -race
+## (the bench module's too), then a short fuzz run
 test: services lint
 	$(GO) test $(GOTESTFLAGS) ./...
+	cd bench && $(GO) test $(GOTESTFLAGS) ./...
 	@$(MAKE) --no-print-directory fuzz
 
 ## fuzz: run each fuzz target for FUZZTIME (seed corpora live in testdata/fuzz)
@@ -17,12 +19,13 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTier$$' -fuzztime $(FUZZTIME) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAssignment$$' -fuzztime $(FUZZTIME) ./api
 
-## lint: gofmt, go vet, staticcheck
+## lint: gofmt, go vet, staticcheck (the bench module too)
 lint:
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
+	cd bench && $(GO) vet ./... && $(GO) tool staticcheck ./...
 
 ## run: start Postgres, Redis and quotad on :8080 (development secret)
 run:

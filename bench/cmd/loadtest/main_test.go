@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quotad/quotad/bench/internal/benchenv"
 )
 
 // TestRun_Smoke runs a short load with a Redis restart against the local
@@ -16,7 +18,8 @@ func TestRun_Smoke(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "loadtest.md")
 	var stdout, stderr bytes.Buffer
-	args := []string{"loadtest", "-instances", "2", "-duration", "4s", "-window", "2", "-fault", "redis-restart", "-out", out}
+	args := append([]string{"loadtest", "-instances", "2", "-duration", "4s", "-window", "2", "-fault", "redis-restart", "-out", out},
+		benchenv.TestServers(false)...)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	if err := run(ctx, args, &stdout, &stderr); err != nil {

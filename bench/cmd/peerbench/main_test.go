@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/quotad/quotad/bench/internal/benchenv"
 )
 
 // TestMain lets the test binary stand in for peerbench when the http
@@ -43,8 +45,8 @@ func TestRun_Scenarios(t *testing.T) {
 		t.Run(tc.scenario, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "PERFORMANCE.md")
 			var stdout, stderr bytes.Buffer
-			args := []string{"peerbench", "-rounds", "1", "-duration", "50ms", "-callers", "1,4", "-conns", "2",
-				"-keys", "50", "-scenarios", tc.scenario, "-out", out}
+			args := append([]string{"peerbench", "-rounds", "1", "-duration", "50ms", "-callers", "1,4", "-conns", "2",
+				"-keys", "50", "-scenarios", tc.scenario, "-out", out}, benchenv.TestServers(true)...)
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 			defer cancel()
 			if err := run(ctx, args, &stdout, &stderr); err != nil {

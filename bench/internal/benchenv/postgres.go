@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +16,21 @@ import (
 // server `make services` starts, reached through its maintenance database,
 // since the run's own database does not exist yet.
 const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// TestServers returns the -postgres (and, withRedis, -redis) flags that
+// point a smoke test at the servers the project's tests use:
+// QUOTA_TEST_DATABASE_URL and QUOTA_TEST_REDIS_URL when set, none
+// otherwise, so the programs' loopback defaults apply.
+func TestServers(withRedis bool) []string {
+	var flags []string
+	if u := os.Getenv("QUOTA_TEST_DATABASE_URL"); u != "" {
+		flags = append(flags, "-postgres", u)
+	}
+	if u := os.Getenv("QUOTA_TEST_REDIS_URL"); withRedis && u != "" {
+		flags = append(flags, "-redis", u)
+	}
+	return flags
+}
 
 // Database is a run's throwaway Postgres database. It has a random name so
 // that runs (and the smoke tests, in parallel) never share one, and it is
