@@ -25,12 +25,12 @@ const (
 // There is no timer: a caller that finds fewer than max pipelines in flight
 // sends what has queued, its own decision included, once the goroutines
 // ready to run have had their turn (see yielder; a lone caller waits for
-// nothing), and while a pipeline is out, later callers queue. The caller whose pipeline returns
-// hands what queued meanwhile to a new goroutine and goes back to its
-// request, so nobody waits for more than the round trip in flight plus its
-// own. Decisions for the same key and limit in one batch become one script
-// call that admits as many as fit, in arrival order: the script is atomic,
-// so exactness is the script's, batch or not.
+// nothing), and while a pipeline is out, later callers queue. The caller
+// whose pipeline returns hands what queued meanwhile to a new goroutine and
+// goes back to its request, so nobody waits for more than the round trip
+// in flight plus its own. Decisions for the same key and limit in one batch
+// become one script call that admits as many as fit, in arrival order: the
+// script is atomic, so exactness is the script's, batch or not.
 type batcher struct {
 	store *RedisStore
 	size  int
