@@ -36,8 +36,8 @@ func TestRun_Scenarios(t *testing.T) {
 		headings []string
 	}{
 		{"decision", []string{"## Decisions: 50 keys", "### Cost per decision", "| `quota` | 4 |", "| `seed` | `exec` 1.00",
-			"## Targets", "| `quota` (batched), 1 caller(s): ÷ `incr` | 0.80× |"}},
-		{"hog", []string{"## Hog: one key far over its limit", "| `ulule` | 1 |", "| hog, `quota`, 1 caller(s): ÷ `incr` | 10.00× |"}},
+			"## Targets", "| `quota` (batched), 1 caller: ÷ `incr` | 0.80× |"}},
+		{"hog", []string{"## Hog: one key far over its limit", "| `ulule` | 1 |", "| hog, `quota`, 1 caller: ÷ `incr` | 10.00× |"}},
 		{"http", []string{"## HTTP: `GET /rate-limited`", "| `quotad` | 2 |", "Postgres", "| HTTP, `quotad`, 2 connections: ÷ `echo` | 0.50× |"}},
 	} {
 		// One scenario at a time: INFO commandstats is server-wide, so two

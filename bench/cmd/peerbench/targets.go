@@ -40,6 +40,14 @@ func bestPeer(res *redisResults, n int) []redisMeasurement {
 	return out
 }
 
+// callersText is "1 caller" or "16 callers".
+func callersText(n int) string {
+	if n == 1 {
+		return "1 caller"
+	}
+	return fmt.Sprintf("%d callers", n)
+}
+
 // targets lists the goals this run has data for.
 func (r *report) targets() []target {
 	var ts []target
@@ -50,7 +58,7 @@ func (r *report) targets() []target {
 			if goal == 0 {
 				continue
 			}
-			ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %d caller(s): ÷ `incr`", n), min: goal, rs: roundRatios(quota, incr), ok: true})
+			ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %s: ÷ `incr`", callersText(n)), min: goal, rs: roundRatios(quota, incr), ok: true})
 			if n > 1 {
 				ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %d callers: ÷ the faster of `redis_rate` and `ulule`", n),
 					min: 1.5, rs: roundRatios(quota, bestPeer(res, n)), ok: true})
@@ -63,7 +71,7 @@ func (r *report) targets() []target {
 		for _, n := range res.callers {
 			ms := res.rounds[runKey{"quota", n}]
 			cmds := medianOf(ms, allCommands)
-			ts = append(ts, target{what: fmt.Sprintf("hog, `quota`, %d caller(s): ÷ `incr`", n), min: 10,
+			ts = append(ts, target{what: fmt.Sprintf("hog, `quota`, %s: ÷ `incr`", callersText(n)), min: 10,
 				rs: roundRatios(ms, res.rounds[runKey{"incr", n}]), extra: fmt.Sprintf("Redis commands per decision %s (want 0)", fmtPer(cmds)), ok: cmds == 0})
 		}
 	}
