@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/quotad/quotad/internal/loopback"
 )
 
 // PGServer is a private Postgres cluster (initdb into a temporary
@@ -90,7 +90,7 @@ func NewPostgres() (*PGServer, error) {
 		return nil, err
 	}
 	for attempt := 1; ; attempt++ {
-		if s.port, err = freePort(); err != nil {
+		if s.port, err = loopback.FreePort(); err != nil {
 			os.RemoveAll(s.dir)
 			return nil, err
 		}
@@ -98,7 +98,7 @@ func NewPostgres() (*PGServer, error) {
 		if err == nil {
 			return s, nil
 		}
-		// Another process took the port since freePort saw it free.
+		// Another process took the port since loopback.FreePort saw it free.
 		if !strings.Contains(err.Error(), "Address already in use") || attempt == 3 {
 			os.RemoveAll(s.dir)
 			return nil, err
@@ -272,33 +272,4 @@ func pgBinDir() (string, error) {
 		}
 	}
 	return "", errors.New("postgres: initdb and pg_ctl not found on PATH or in /usr/lib/postgresql/*/bin (apt-get install postgresql)")
-}
-
-// handedOut holds every port freePort has returned in this process, so
-// that two tests asking at once never get the same one. (Another process
-// may still take a port; servers that fail to bind at first start are
-// retried on a new one.)
-var handedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
-
-// freePort is FreePort without a test: see there.
-func freePort() (int, error) {
-	handedOut.Lock()
-	defer handedOut.Unlock()
-	for range 100 {
-		port := 20000 + rand.IntN(12000) // [20000, 32000)
-		if handedOut.ports[port] {
-			continue
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		handedOut.ports[port] = true
-		return port, nil
-	}
-	return 0, errors.New("no free loopback port in [20000, 32000) after 100 tries")
 }

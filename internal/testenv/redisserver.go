@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/quotad/quotad/internal/loopback"
 )
 
 // RedisServer is a private redis-server process on a loopback port of its
@@ -96,7 +97,7 @@ func (s *RedisServer) launch() error {
 	s.mu.Unlock()
 
 	deadline := time.Now().Add(10 * time.Second)
-	for !pingRedis(s.Addr()) {
+	for !loopback.PingRedis(s.Addr()) {
 		select {
 		case <-exited:
 			s.mu.Lock()
@@ -181,29 +182,11 @@ func (s *RedisServer) kill() {
 	}
 }
 
-// pingRedis reports whether a Redis at addr answers PING with PONG.
-func pingRedis(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.TrimSpace(line) == "+PONG"
-}
-
-// FreePort returns a loopback TCP port nothing listens on, chosen below
-// the kernel's ephemeral range (32768 and up on Linux) so that outgoing
-// connections, which take their local ports from that range, cannot grab
-// it between now and a server binding it, or while a server is stopped
-// and about to be restarted on it.
+// FreePort is loopback.FreePort for a test: a free loopback port below the
+// kernel's ephemeral range, or the test fails.
 func FreePort(tb testing.TB) int {
 	tb.Helper()
-	port, err := freePort()
+	port, err := loopback.FreePort()
 	if err != nil {
 		tb.Fatal(err)
 	}

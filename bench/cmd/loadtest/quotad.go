@@ -19,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/quotad/quotad/internal/loopback"
 )
 
 // buildQuotad builds cmd/quotad of this checkout (the module the bench
@@ -90,7 +92,7 @@ func startInstances(ctx context.Context, env instanceEnv, n int, progress io.Wri
 // the one chosen was taken meanwhile.
 func startInstance(ctx context.Context, env instanceEnv, n int) (*instance, error) {
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := loopback.FreePort()
 		if err != nil {
 			return nil, err
 		}

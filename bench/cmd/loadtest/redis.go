@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/quotad/quotad/internal/loopback"
 )
 
 // redisServer is loadtest's private redis-server: a child process on a
@@ -42,7 +42,7 @@ func startRedis(ctx context.Context, dir string) (*redisServer, error) {
 	}
 	s := &redisServer{dir: dir, logPath: filepath.Join(dir, "redis.log")}
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := loopback.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -88,7 +88,7 @@ func (s *redisServer) start(ctx context.Context) error {
 	s.mu.Unlock()
 
 	deadline := time.Now().Add(10 * time.Second)
-	for !pingRedis(s.addr()) {
+	for !loopback.PingRedis(s.addr()) {
 		select {
 		case <-exited:
 			s.mu.Lock()
@@ -131,21 +131,6 @@ func (s *redisServer) signal(sig syscall.Signal) error {
 	return nil
 }
 
-// pingRedis reports whether a Redis at addr answers PING with PONG.
-func pingRedis(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return false
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(time.Second))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.TrimSpace(line) == "+PONG"
-}
-
 // redisVersion is "7.0.15", from redis-server --version.
 func redisVersion(ctx context.Context) string {
 	out, err := exec.CommandContext(ctx, "redis-server", "--version").Output()
@@ -159,35 +144,6 @@ func redisVersion(ctx context.Context) string {
 	}
 	return strings.TrimSpace(string(out))
 }
-
-// freePort returns a loopback TCP port nothing listens on, below the
-// kernel's ephemeral range (32768 and up on Linux) so that outgoing
-// connections cannot take it while Redis is down between stop and start.
-func freePort() (int, error) {
-	handedOut.Lock()
-	defer handedOut.Unlock()
-	for range 100 {
-		port := 20000 + rand.IntN(12000) // [20000, 32000)
-		if handedOut.ports[port] {
-			continue
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		handedOut.ports[port] = true
-		return port, nil
-	}
-	return 0, errors.New("no free loopback port in [20000, 32000) after 100 tries")
-}
-
-// handedOut holds every port freePort has returned, so that Redis and the
-// instances, started at once, never get the same one.
-var handedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
 
 // readFrom returns a log file's content from offset on, at most its last
 // 4,000 bytes.
