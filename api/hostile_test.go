@@ -67,7 +67,7 @@ func hostileStart(tb testing.TB, b *backend, ip *quota.IPExtractor) *instance {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, MaxHeaderBytes: 32 << 10}
+	srv := NewHTTPServer(h, ctx)
 	go func() { _ = srv.Serve(ln) }()
 	tb.Cleanup(func() {
 		_ = srv.Close()

@@ -4,13 +4,31 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
 )
+
+// NewHTTPServer returns the http.Server quotad serves handler with: a
+// slow client cannot hold a connection open by trickling headers or a body,
+// and a header block over 32 KiB is refused with 431. Requests' contexts
+// derive from base without its cancellation, so a shutdown drains them
+// instead of cancelling them.
+func NewHTTPServer(handler http.Handler, base context.Context) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10, // beyond it: 431
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(base) },
+	}
+}
 
 // DefaultBodyLimit caps request bodies; a tier is a few hundred bytes.
 const DefaultBodyLimit = 64 << 10
