@@ -213,7 +213,10 @@ func TestRedisStore_OneCPUBatches(t *testing.T) {
 	const callers, bursts = 16, 9
 	var trips []int
 	for burst := range bursts {
-		s.batch.yield = yielder{} // a bad burst's misses must not skip the next ones' yields
+		// A bad burst's misses must not skip the next ones' yields. The last
+		// burst's pipeline goroutine may still be yielding, so reset atomically.
+		s.batch.yield.misses.Store(0)
+		s.batch.yield.skip.Store(0)
 		cmds.Store(0)
 		errs := make(chan error, callers)
 		var wg sync.WaitGroup
@@ -266,6 +269,65 @@ func TestYielder(t *testing.T) {
 	}
 	if !y.before() {
 		t.Fatal("still skipping after yieldSkip callers")
+	}
+}
+
+// TestTakeAfterYield: on one CPU, a caller that is ready to run when a
+// round trip returns (one just answered, coming back with its next
+// decision) joins the next batch; without the yield, takeNext would find
+// the queue empty and give the pipeline slot back. The scheduler now and
+// then resumes the yielder first, so most attempts must see the call, not
+// all. Not parallel: GOMAXPROCS is the process's.
+func TestTakeAfterYield(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	b := &batcher{size: DefaultBatchSize, max: 1}
+	const attempts = 9
+	joined := 0
+	for range attempts {
+		b.yield.misses.Store(0)
+		b.yield.skip.Store(0)
+		b.active = 1 // the pipeline whose round trip just returned
+		c := &call{key: "k"}
+		go func() {
+			b.mu.Lock()
+			b.queue = append(b.queue, c)
+			b.mu.Unlock()
+		}()
+		batch := b.takeAfterYield()
+		if len(batch) == 1 && batch[0] == c {
+			joined++
+			continue
+		}
+		// The call came too late for this pipeline: drain it so the
+		// next attempt starts empty.
+		for {
+			b.mu.Lock()
+			n := len(b.queue)
+			b.queue = b.queue[:0]
+			b.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			runtime.Gosched()
+		}
+	}
+	if joined < attempts-2 {
+		t.Fatalf("a ready caller joined the next batch in %d of %d attempts", joined, attempts)
+	}
+	// An empty queue after the yield is a miss: a lone caller soon skips it.
+	b.yield.misses.Store(0)
+	b.yield.skip.Store(0)
+	for range yieldMissLimit {
+		b.active = 1
+		if batch := b.takeAfterYield(); batch != nil {
+			t.Fatalf("took %d calls from an empty queue", len(batch))
+		}
+		if b.active != 0 {
+			t.Fatalf("%d pipelines still active after an empty take, want 0", b.active)
+		}
+	}
+	if b.yield.before() {
+		t.Fatalf("still yielding after %d empty takes", yieldMissLimit)
 	}
 }
 
