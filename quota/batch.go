@@ -111,10 +111,10 @@ func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, e
 		b.active++
 		b.mu.Unlock()
 		yielded := b.yield.before()
-		batch := b.takeNext()
+		batch, others := b.takeNext()
 		if yielded {
 			// Another leader taking c along counts as company too.
-			b.yield.after(batch == nil || len(batch) > 1)
+			b.yield.after(batch == nil || len(batch) > 1 || others)
 		}
 		if batch != nil {
 			b.flush(batch)
@@ -178,23 +178,26 @@ func (b *batcher) next() {
 // nobody queued counts as a miss, so a lone caller soon stops paying for it.
 func (b *batcher) takeAfterYield() []*call {
 	yielded := b.yield.before()
-	batch := b.takeNext()
+	batch, others := b.takeNext()
 	if yielded {
-		b.yield.after(batch != nil)
+		b.yield.after(batch != nil || others)
 	}
 	return batch
 }
 
 // takeNext takes what queued, or gives the pipeline slot back and returns
-// nil when nothing did (or another leader took it all).
-func (b *batcher) takeNext() []*call {
+// nil when nothing did (or another leader took it all). others reports
+// whether other pipelines were in flight: then the callers are many, and a
+// yield that found nobody queued was bad luck, not a sign of a lone caller.
+func (b *batcher) takeNext() (batch []*call, others bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	others = b.active > 1
 	if len(b.queue) == 0 {
 		b.active--
-		return nil
+		return nil, others
 	}
-	return b.take()
+	return b.take(), others
 }
 
 // group is the calls of one batch for one key and limit, in arrival order.

@@ -275,7 +275,8 @@ func TestYielder(t *testing.T) {
 // TestTakeAfterYield: on one CPU, a caller that is ready to run when a
 // round trip returns (one just answered, coming back with its next
 // decision) joins the next batch; without the yield, takeNext would find
-// the queue empty and give the pipeline slot back. The scheduler now and
+// the queue empty and give the pipeline slot back. An empty queue counts
+// as a miss only when no other pipeline is in flight. The scheduler now and
 // then resumes the yielder first, so most attempts must see the call, not
 // all. Not parallel: GOMAXPROCS is the process's.
 func TestTakeAfterYield(t *testing.T) {
@@ -328,6 +329,19 @@ func TestTakeAfterYield(t *testing.T) {
 	}
 	if b.yield.before() {
 		t.Fatalf("still yielding after %d empty takes", yieldMissLimit)
+	}
+	// With another pipeline in flight the callers are many: finding the
+	// queue empty is no reason to stop yielding.
+	b.yield.misses.Store(0)
+	b.yield.skip.Store(0)
+	for range 2 * yieldMissLimit {
+		b.active = 2
+		if batch := b.takeAfterYield(); batch != nil {
+			t.Fatalf("took %d calls from an empty queue", len(batch))
+		}
+	}
+	if !b.yield.before() {
+		t.Fatal("stopped yielding while other pipelines were in flight")
 	}
 }
 
