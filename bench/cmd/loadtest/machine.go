@@ -10,4 +10,5 @@ type machine struct {
 	postgresVersion string
 	loadStart       string // benchenv.LoadAverage when the load starts
 	loadEnd         string // and when it ends
+	cpuShare        string // benchenv.CPUShare over the load
 }

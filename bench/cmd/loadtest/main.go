@@ -185,11 +185,13 @@ func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err 
 		countAssigned(ids), len(insts), propagation.Round(time.Millisecond))
 
 	mach.loadStart = benchenv.LoadAverage()
+	cpuStart := benchenv.ReadCPUTimes()
 	res, err := runLoad(ctx, cfg, insts, ids, rs, progress)
 	if err != nil {
 		return err
 	}
 	mach.loadEnd = benchenv.LoadAverage()
+	mach.cpuShare = benchenv.CPUShare(cpuStart, benchenv.ReadCPUTimes())
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -58,7 +58,8 @@ func (r *report) renderMachine(w io.Writer) {
 		benchenv.Row{Name: "Go", Value: m.GoVersion},
 		benchenv.Row{Name: "Redis", Value: m.redisVersion + ", a private redis-server on loopback (no persistence)"},
 		benchenv.Row{Name: "Postgres", Value: m.postgresVersion},
-		benchenv.Row{Name: "load average (1, 5, 15 min)", Value: m.loadStart + " at start of load, " + m.loadEnd + " at end"})
+		benchenv.Row{Name: "load average (1, 5, 15 min)", Value: m.loadStart + " at start of load, " + m.loadEnd + " at end"},
+		benchenv.Row{Name: "CPU time during the load (`/proc/stat`)", Value: m.cpuShare + " (steal: taken by the hypervisor for other guests)"})
 	fmt.Fprintln(w, "Everything runs on this one machine: the quotad instances, Redis, Postgres and the load generator share its CPUs.")
 	fmt.Fprintln(w)
 }

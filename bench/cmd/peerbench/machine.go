@@ -13,10 +13,12 @@ import (
 // versions of what the contenders ran against and were built from.
 type machine struct {
 	benchenv.Machine
-	redisVersion    string   // the shared Redis's, from INFO server
-	postgresVersion string   // set by the HTTP scenario
-	loadStart       string   // benchenv.LoadAverage before the first scenario
-	loadEnd         string   // and after the last
+	redisVersion    string // the shared Redis's, from INFO server
+	postgresVersion string // set by the HTTP scenario
+	loadStart       string // benchenv.LoadAverage before the first scenario
+	loadEnd         string // and after the last
+	cpuStart        benchenv.CPUTimes
+	cpuShare        string   // benchenv.CPUShare from the first scenario to the last
 	modules         []string // peers and libraries, path@version
 }
 
@@ -29,7 +31,7 @@ var peerModules = []string{
 }
 
 func readMachine(ctx context.Context, admin *redis.Client) machine {
-	m := machine{Machine: benchenv.ReadMachine(), loadStart: benchenv.LoadAverage()}
+	m := machine{Machine: benchenv.ReadMachine(), loadStart: benchenv.LoadAverage(), cpuStart: benchenv.ReadCPUTimes()}
 	m.redisVersion = "unknown"
 	if text, err := admin.Info(ctx, "server").Result(); err == nil {
 		for line := range strings.Lines(text) {

@@ -171,6 +171,7 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		}
 	}
 	rep.machine.loadEnd = benchenv.LoadAverage()
+	rep.machine.cpuShare = benchenv.CPUShare(rep.machine.cpuStart, benchenv.ReadCPUTimes())
 
 	return benchenv.WriteReport(rep.render(), cfg.out, stdout, stderr)
 }

@@ -62,7 +62,8 @@ func (r *report) renderMachine(w io.Writer) {
 	if len(m.modules) > 0 {
 		rows = append(rows, benchenv.Row{Name: "modules", Value: strings.Join(m.modules, ", ")})
 	}
-	rows = append(rows, benchenv.Row{Name: "load average (1, 5, 15 min)", Value: m.loadStart + " at start, " + m.loadEnd + " at end"})
+	rows = append(rows, benchenv.Row{Name: "load average (1, 5, 15 min)", Value: m.loadStart + " at start, " + m.loadEnd + " at end"},
+		benchenv.Row{Name: "CPU time during the run (`/proc/stat`)", Value: m.cpuShare + " (steal: taken by the hypervisor for other guests)"})
 	m.WriteMarkdown(w, rows...)
 }
 

@@ -54,6 +54,26 @@ func TestMachine_WriteMarkdown(t *testing.T) {
 	}
 }
 
+func TestCPUShare(t *testing.T) {
+	start := parseCPUTimes("cpu  100 0 50 800 10 0 40 0 7 0\ncpu0 1 2 3\n")
+	end := parseCPUTimes("cpu  500 0 150 1000 10 0 140 200 9 0\n")
+	// 1000 ticks in all between the two: 200 stolen, 200 idle.
+	if got, want := CPUShare(start, end), "steal 20 %, idle 20 %"; got != want {
+		t.Errorf("CPUShare = %q, want %q", got, want)
+	}
+	for _, bad := range []string{"", "intr 1 2 3\n", "cpu 1 2 3\n", "cpu 1 2 x 4 5 6 7 8\n"} {
+		if got := CPUShare(parseCPUTimes(bad), end); got != "unknown" {
+			t.Errorf("CPUShare from %q = %q, want unknown", bad, got)
+		}
+	}
+	if got := CPUShare(end, start); got != "unknown" {
+		t.Errorf("CPUShare backwards = %q, want unknown", got)
+	}
+	if got := CPUShare(ReadCPUTimes(), ReadCPUTimes()); got == "" {
+		t.Error("CPUShare of this machine is empty")
+	}
+}
+
 func TestReadMachine(t *testing.T) {
 	t.Parallel()
 	m := ReadMachine()
