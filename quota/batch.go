@@ -52,8 +52,10 @@ type batcher struct {
 // way batches form: no other caller can run while this one does, and each
 // would otherwise go alone. Yielding costs a lone caller a trip through
 // the scheduler (with idle CPUs, another thread may wake to take it), so
-// a yield that brings no company counts as a miss, and after a few misses
-// in a row the next callers skip it for a while before trying again. The
+// a yield that brings no company while no other pipeline is in flight
+// counts as a miss, and after a few misses in a row the next callers skip
+// it for a while before trying again. The pipeline whose round trip
+// returns uses the same yielder before it takes the next batch. The
 // price under load: the send waits for the goroutines queued ahead of it to
 // block or be preempted, so a process full of long CPU-bound goroutines
 // delays its decisions by up to a scheduling slice.
