@@ -18,6 +18,14 @@ func TestOps_HealthReadyMetricsSpec(t *testing.T) {
 	b := newBackend(t)
 	inst := b.start(t, instanceOpts{})
 	mustStatus(t, do(t, http.MethodGet, inst.URL+"/healthz", "", nil), http.StatusOK)
+	// Load balancers probe with HEAD: the same status and length, no body.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		get := mustStatus(t, do(t, http.MethodGet, inst.URL+path, "", nil), http.StatusOK)
+		head := mustStatus(t, do(t, http.MethodHead, inst.URL+path, "", nil), http.StatusOK)
+		if len(head.Body) != 0 || head.ContentLength != int64(len(get.Body)) {
+			t.Errorf("HEAD %s: Content-Length %d and a body of %d bytes, want %d and none", path, head.ContentLength, len(head.Body), len(get.Body))
+		}
+	}
 	var ready struct {
 		Status string
 		Checks map[string]string
@@ -168,6 +176,7 @@ func TestRedisDown_FailurePolicy(t *testing.T) {
 		}
 	}
 	mustStatus(t, do(t, http.MethodGet, open.URL+"/readyz", "", nil), http.StatusServiceUnavailable)
+	mustStatus(t, do(t, http.MethodHead, open.URL+"/readyz", "", nil), http.StatusServiceUnavailable)
 	mustStatus(t, do(t, http.MethodGet, open.URL+"/v1/quota", "", nil), http.StatusServiceUnavailable)
 	m := string(do(t, http.MethodGet, open.URL+"/metrics", "", nil).Body)
 	if !strings.Contains(m, `quotad_decisions_total{outcome="degraded",tier="anonymous"} 3`) || !strings.Contains(m, "quotad_store_failures_total 3") {

@@ -26,8 +26,12 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.DELETE("/v1/admin/clients/:id/quota", s.resetClientQuota, admin...)
 
 	// Operations.
+	// HEAD as well: load balancers often probe that way. net/http sends
+	// the headers (Content-Length included) and drops the body.
 	e.GET("/healthz", s.healthz)
+	e.HEAD("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.HEAD("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler)
 	e.GET("/openapi.yaml", s.openAPI)
 }
