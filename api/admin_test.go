@@ -119,6 +119,19 @@ func TestAdmin_TierLifecycle(t *testing.T) {
 		}
 	}
 	mustStatus(t, do(t, http.MethodDelete, inst.URL+"/v1/admin/tiers/nope", admin, nil), http.StatusNotFound)
+
+	// A name never spans path segments: an extra segment is a path that
+	// does not exist (404); an escaped slash is one
+	// segment and a bad name (422).
+	for _, method := range []string{http.MethodGet, http.MethodPut, http.MethodDelete} {
+		for _, path := range []string{"/v1/admin/tiers/pro/x", "/v1/admin/tiers/pro/", "/v1/admin/clients/amy/quota/x"} {
+			r := mustStatus(t, do(t, method, inst.URL+path, admin, map[string]any{"limit": 1, "per": 1}), http.StatusNotFound)
+			if r.errorCode(t) != CodeNotFound {
+				t.Fatalf("%s %s: %s", method, path, r.Body)
+			}
+		}
+	}
+	mustStatus(t, do(t, http.MethodGet, inst.URL+"/v1/admin/tiers/pro%2Fx", admin, nil), http.StatusUnprocessableEntity)
 }
 
 // TestAdmin_BadInputChangesNothing sends every kind of bad input and checks

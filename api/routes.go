@@ -1,11 +1,15 @@
 package api
 
-import "github.com/labstack/echo/v4"
+import (
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
 
 // routes mounts every route of quotad; openapi.yaml describes each one.
 func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	auth := s.cfg.Auth.Middleware()
-	admin := []echo.MiddlewareFunc{auth, RequireAdmin()}
+	admin := []echo.MiddlewareFunc{auth, RequireAdmin(), oneSegmentParams}
 
 	// Consumers. Only /rate-limited spends quota; /v1/quota reads it.
 	e.GET("/rate-limited", s.rateLimited, auth, limit)
@@ -34,4 +38,20 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.HEAD("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler)
 	e.GET("/openapi.yaml", s.openAPI)
+}
+
+// oneSegmentParams answers 404 when a path parameter spans several path
+// segments: Echo lets the last parameter of a route take the rest of the
+// path, so "/v1/admin/tiers/x/y" would reach the tier handlers as a tier
+// named "x/y" and get a 422 about the name, when no such resource exists.
+// An escaped slash ("x%2Fy") stays one segment: it is a bad name (422).
+func oneSegmentParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		for _, v := range c.ParamValues() {
+			if strings.Contains(v, "/") {
+				return echo.ErrNotFound
+			}
+		}
+		return next(c)
+	}
 }
