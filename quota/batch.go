@@ -177,7 +177,8 @@ func (b *batcher) next() {
 // its next decision, and without the yield the next batch would leave
 // before it, carrying only what happened to be queued (at 16 callers on two
 // CPUs, about 3 decisions a round trip instead of 5). A yield that finds
-// nobody queued counts as a miss, so a lone caller soon stops paying for it.
+// nobody queued while no other pipeline is in flight counts as a miss, so
+// a lone caller soon stops paying for it.
 func (b *batcher) takeAfterYield() []*call {
 	yielded := b.yield.before()
 	batch, others := b.takeNext()
