@@ -112,13 +112,7 @@ func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, e
 	if b.active < b.max {
 		b.active++
 		b.mu.Unlock()
-		yielded := b.yield.before()
-		batch, others := b.takeNext()
-		if yielded {
-			// Another leader taking c along counts as company too.
-			b.yield.after(batch == nil || len(batch) > 1 || others)
-		}
-		if batch != nil {
+		if batch := b.takeAfterYield(true); batch != nil {
 			b.flush(batch)
 			b.next()
 		}
@@ -160,30 +154,39 @@ func (b *batcher) take() []*call {
 // queue: a goroutine per batch would start on a small stack and grow it
 // again in go-redis's deep call chain every time.
 func (b *batcher) next() {
-	batch := b.takeAfterYield()
+	batch := b.takeAfterYield(false)
 	if batch == nil {
 		return
 	}
 	go func() {
 		for batch != nil {
 			b.flush(batch)
-			batch = b.takeAfterYield()
+			batch = b.takeAfterYield(false)
 		}
 	}()
 }
 
-// takeAfterYield is takeNext once the callers a round trip has just
-// answered have had their turn: a caller in a loop comes straight back with
-// its next decision, and without the yield the next batch would leave
-// before it, carrying only what happened to be queued (at 16 callers on two
-// CPUs, about 3 decisions a round trip instead of 5). A yield that finds
-// nobody queued while no other pipeline is in flight counts as a miss, so
-// a lone caller soon stops paying for it.
-func (b *batcher) takeAfterYield() []*call {
+// takeAfterYield is takeNext once the goroutines ready to run have had
+// their turn (see yielder). A leader about to send yields so that other
+// requests already read share its round trip; a pipeline whose round trip
+// returned yields so that the callers it has just answered, which come
+// straight back with their next decisions, join the next batch instead of
+// missing it (at 16 callers on two CPUs, about 3 decisions a round trip
+// instead of 5).
+//
+// The yield brought company if another pipeline is in flight, or if the
+// take holds a call other than the leader's own (a leader's own call is in
+// the queue; nil means another leader took it along). Otherwise it counts
+// as a miss, so a lone caller soon stops paying for it.
+func (b *batcher) takeAfterYield(leader bool) []*call {
 	yielded := b.yield.before()
 	batch, others := b.takeNext()
 	if yielded {
-		b.yield.after(batch != nil || others)
+		own := 0
+		if leader {
+			own = 1
+		}
+		b.yield.after(others || len(batch) > own || leader && batch == nil)
 	}
 	return batch
 }

@@ -294,7 +294,7 @@ func TestTakeAfterYield(t *testing.T) {
 			b.queue = append(b.queue, c)
 			b.mu.Unlock()
 		}()
-		batch := b.takeAfterYield()
+		batch := b.takeAfterYield(false)
 		if len(batch) == 1 && batch[0] == c {
 			joined++
 			continue
@@ -320,7 +320,7 @@ func TestTakeAfterYield(t *testing.T) {
 	b.yield.skip.Store(0)
 	for range yieldMissLimit {
 		b.active = 1
-		if batch := b.takeAfterYield(); batch != nil {
+		if batch := b.takeAfterYield(false); batch != nil {
 			t.Fatalf("took %d calls from an empty queue", len(batch))
 		}
 		if b.active != 0 {
@@ -336,7 +336,7 @@ func TestTakeAfterYield(t *testing.T) {
 	b.yield.skip.Store(0)
 	for range 2 * yieldMissLimit {
 		b.active = 2
-		if batch := b.takeAfterYield(); batch != nil {
+		if batch := b.takeAfterYield(false); batch != nil {
 			t.Fatalf("took %d calls from an empty queue", len(batch))
 		}
 	}

@@ -54,8 +54,7 @@ type LimiterConfig struct {
 // concurrent use; share one per process.
 type Limiter struct {
 	store     Store
-	timeout   time.Duration
-	deadlines deadlines
+	deadlines deadlines // holds the Timeout
 	hogs      *hogCache // nil when disabled
 	breaker   *breaker
 	now       func() time.Time
@@ -89,7 +88,6 @@ func NewLimiter(store Store, cfg LimiterConfig) (*Limiter, error) {
 	}
 	l := &Limiter{
 		store:     store,
-		timeout:   cfg.Timeout,
 		deadlines: deadlines{timeout: cfg.Timeout},
 		breaker:   newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Now),
 		now:       cfg.Now,
@@ -182,7 +180,7 @@ func (l *Limiter) call(ctx context.Context, op func(context.Context) (Decision, 
 	if !l.breaker.allow() {
 		return Decision{}, errOpen
 	}
-	tctx, cancel := context.WithTimeout(ctx, l.timeout)
+	tctx, cancel := context.WithTimeout(ctx, l.deadlines.timeout)
 	d, err := op(tctx)
 	cancel()
 	if err != nil {
