@@ -185,12 +185,11 @@ func (a *Authenticator) VerifyContext(ctx context.Context, raw string) (Identity
 		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	id := Identity{ClientID: cl.Subject, Admin: slices.Contains(cl.Scope, AdminScope)}
-	e := tokenEntry{id: id, notAfter: cl.ExpiresAt.Add(a.leeway)}
+	e := tokenEntry{id: id}
 	if cl.NotBefore != nil {
 		e.notBefore = cl.NotBefore.Add(-a.leeway)
 	}
-	e.notAfter = minTime(e.notAfter, now.Add(tokenCacheTTL))
-	a.cache.put(raw, e, now)
+	a.cache.put(raw, e, minTime(cl.ExpiresAt.Add(a.leeway), now.Add(tokenCacheTTL)), now)
 	return id, nil
 }
 

@@ -31,8 +31,9 @@ type tokenCache struct {
 
 type tokenEntry struct {
 	id Identity
-	// notBefore and notAfter include the leeway and the cache TTL.
-	notBefore, notAfter time.Time
+	// notBefore includes the leeway; the entry's end (exp plus the leeway,
+	// at most the cache TTL away) is the map's.
+	notBefore time.Time
 }
 
 func newTokenCache() *tokenCache {
@@ -48,10 +49,10 @@ func (c *tokenCache) get(raw string, now time.Time) (Identity, bool) {
 	return e.id, true
 }
 
-// put remembers a verified token.
-func (c *tokenCache) put(raw string, e tokenEntry, now time.Time) {
+// put remembers a verified token until notAfter.
+func (c *tokenCache) put(raw string, e tokenEntry, notAfter, now time.Time) {
 	if len(raw) > tokenCacheMaxLen {
 		return
 	}
-	c.m.Put(raw, e, e.notAfter, now)
+	c.m.Put(raw, e, notAfter, now)
 }
