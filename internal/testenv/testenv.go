@@ -9,13 +9,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/quotad/quotad/internal/scratchdb"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -52,35 +52,17 @@ func Database(tb testing.TB) string {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, DatabaseURL())
+	db, err := scratchdb.Create(ctx, DatabaseURL(), "quota_test")
 	if err != nil {
-		tb.Fatalf("cannot reach Postgres at %s (run 'make services' or set QUOTA_TEST_DATABASE_URL): %s",
+		tb.Fatalf("cannot create a database on Postgres at %s (run 'make services' or set QUOTA_TEST_DATABASE_URL): %s",
 			target(DatabaseURL()), oneLine(err))
 	}
-	defer admin.Close(context.Background())
-	name := RandomName("quota_test_")
-	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("create database %s: %v", name, err)
-	}
 	tb.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, DatabaseURL())
-		if err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("drop database %s: %v", name, err)
+		if err := db.Drop(context.Background()); err != nil {
+			tb.Errorf("drop database %s: %v", db.Name, err)
 		}
 	})
-	u, err := url.Parse(DatabaseURL())
-	if err != nil {
-		tb.Fatalf("QUOTA_TEST_DATABASE_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
+	return db.URL
 }
 
 // Redis returns a client of the test Redis that does not retry and honours

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/quotad/quotad/bench/internal/benchenv"
+	"github.com/quotad/quotad/internal/scratchdb"
 )
 
 // Faults -fault accepts.
@@ -133,7 +134,7 @@ func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err 
 	if err != nil {
 		return err
 	}
-	db, err := benchenv.CreateDatabase(ctx, cfg.postgresURL, "loadtest")
+	db, err := scratchdb.Create(ctx, cfg.postgresURL, "loadtest")
 	if err != nil {
 		return err
 	}

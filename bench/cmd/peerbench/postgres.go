@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/quotad/quotad/bench/internal/benchenv"
+	"github.com/quotad/quotad/internal/scratchdb"
 	"github.com/quotad/quotad/tiers"
 )
 
@@ -13,8 +13,8 @@ import (
 // server of adminURL, applies quotad's migrations and sets the free tier
 // to 1,000,000,000 requests per 3600 s, so the benchmark's client is never
 // refused. Drop it with Drop.
-func createDatabase(ctx context.Context, adminURL string) (*benchenv.Database, error) {
-	db, err := benchenv.CreateDatabase(ctx, adminURL, "peerbench")
+func createDatabase(ctx context.Context, adminURL string) (*scratchdb.Database, error) {
+	db, err := scratchdb.Create(ctx, adminURL, "peerbench")
 	if err != nil {
 		return nil, err
 	}

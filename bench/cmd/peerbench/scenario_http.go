@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/quotad/quotad/api"
-	"github.com/quotad/quotad/bench/internal/benchenv"
+	"github.com/quotad/quotad/internal/scratchdb"
 	"github.com/quotad/quotad/quota"
 )
 
@@ -50,7 +50,7 @@ type serverProc struct {
 // each with keep-alive connections from this process, interleaved as the
 // Redis scenarios are. With pinning, the servers run on CPU 0 and this
 // process (the load) on CPU 1; Redis and Postgres are not pinned.
-func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *benchenv.Database, progress, stderr io.Writer) (*httpResults, error) {
+func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *scratchdb.Database, progress, stderr io.Writer) (*httpResults, error) {
 	res := &httpResults{conns: cfg.conns, gomaxprocs: map[string]int{}, rounds: map[runKey][]httpMeasurement{}, pinned: "not pinned (-pin=false, no taskset, or fewer than 2 CPUs)"}
 	exe, err := os.Executable()
 	if err != nil {

@@ -2,12 +2,8 @@ package benchenv
 
 import (
 	"bytes"
-	"context"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 func TestFormatInt(t *testing.T) {
@@ -83,46 +79,4 @@ func TestReadMachine(t *testing.T) {
 	if la := LoadAverage(); la == "" {
 		t.Error("LoadAverage is empty")
 	}
-}
-
-// TestCreateDatabase uses the machine's Postgres, as the programs' smoke
-// tests do.
-func TestCreateDatabase(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	db, err := CreateDatabase(ctx, DefaultPostgresURL, "benchenv_test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Drop(context.Background()) })
-	if !strings.HasPrefix(db.Name, "benchenv_test_") || len(db.Name) != len("benchenv_test_")+12 || db.Version == "" {
-		t.Errorf("CreateDatabase = %+v", db)
-	}
-	conn, err := pgx.Connect(ctx, db.URL)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", db.Name, err)
-	}
-	// Open on purpose: Drop must disconnect it.
-	defer conn.Close(context.Background())
-	if err := db.Drop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if exists(ctx, t, db.Name) {
-		t.Errorf("database %s still exists after Drop", db.Name)
-	}
-}
-
-func exists(ctx context.Context, tb testing.TB, name string) bool {
-	tb.Helper()
-	conn, err := pgx.Connect(ctx, DefaultPostgresURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	var n int
-	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_database WHERE datname = $1", name).Scan(&n); err != nil {
-		tb.Fatal(err)
-	}
-	return n > 0
 }
