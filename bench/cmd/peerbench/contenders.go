@@ -32,8 +32,12 @@ type decideFunc func(ctx context.Context, i int) (admitted bool, err error)
 // it.
 type contender struct {
 	name string
-	// limiter is false for the bare INCR floor, which decides nothing.
+	// limiter is false for the floors (bare INCR, the clock-reading
+	// script), which decide nothing.
 	limiter bool
+	// decisionOnly keeps a contender out of the hog scenario, where it
+	// would measure nothing the decision scenario does not.
+	decisionOnly bool
 	// about is one line for the report: what a decision costs on the wire.
 	about  string
 	client *redis.Client
@@ -44,7 +48,7 @@ type contender struct {
 }
 
 // contenderNames lists every contender in the order they run and report.
-var contenderNames = []string{"incr", "quota", "quota-unbatched", "redis_rate", "ulule", "seed"}
+var contenderNames = []string{"incr", "script-floor", "quota", "quota-unbatched", "redis_rate", "ulule", "seed"}
 
 // newContenders builds every contender on its own client; prefix starts
 // every key they write.
@@ -64,7 +68,15 @@ func newContenders(redisURL, prefix string) ([]*contender, error) {
 		case "incr":
 			c.limiter = false
 			c.about = "bare go-redis `INCR` on the key: the one-round-trip floor; decides nothing"
-			c.prepare = prepareIncr(rdb, base)
+			c.prepare = prepareIncr(rdb, base, func(ctx context.Context, key string) error {
+				return rdb.Incr(ctx, key).Err()
+			})
+		case "script-floor":
+			c.limiter, c.decisionOnly = false, true
+			c.about = "`EVALSHA` of a script that reads Redis `TIME` and `INCR`s the key: the cheapest one-script decision that keeps the window on Redis's clock, as `quota` does; decides nothing"
+			c.prepare = prepareIncr(rdb, base, func(ctx context.Context, key string) error {
+				return floorScript.Run(ctx, rdb, []string{key}).Err()
+			})
 		case "quota":
 			c.about = "`quota.Limiter` over `quota.NewRedisStore` (batching on, the default): decisions that queue while round trips are in flight go to Redis together, as one multi-key `EVALSHA` (on a single server); a lone caller's decision goes alone"
 			c.prepare = prepareQuota(rdb, base, false)
@@ -102,7 +114,15 @@ func userIDs(prefix string, n int) []string {
 	return ids
 }
 
-func prepareIncr(rdb *redis.Client, base string) func(context.Context, string, int, limitSpec) (decideFunc, error) {
+// floorScript is the least a script can do and still put a decision on
+// Redis's clock: read TIME, count the request.
+var floorScript = redis.NewScript(`
+local t = redis.call('TIME')
+return redis.call('INCR', KEYS[1])
+`)
+
+// prepareIncr runs incr on keys that exist before the run, with a TTL.
+func prepareIncr(rdb *redis.Client, base string, incr func(ctx context.Context, key string) error) func(context.Context, string, int, limitSpec) (decideFunc, error) {
 	return func(ctx context.Context, ns string, nkeys int, _ limitSpec) (decideFunc, error) {
 		keys := userIDs(base+":"+ns+":", nkeys)
 		// INCR keeps a key's TTL: created with one, the keys expire even
@@ -119,7 +139,7 @@ func prepareIncr(rdb *redis.Client, base string) func(context.Context, string, i
 			}
 		}
 		return func(ctx context.Context, i int) (bool, error) {
-			return true, rdb.Incr(ctx, keys[i%nkeys]).Err()
+			return true, incr(ctx, keys[i%nkeys])
 		}, nil
 	}
 }

@@ -34,18 +34,21 @@ func TestRun_Scenarios(t *testing.T) {
 	for _, tc := range []struct {
 		scenario string
 		headings []string
+		absent   []string
 	}{
-		{"decision", []string{"## Decisions: 50 keys", "### Cost per decision", "| `quota` | 4 |", "| `seed` | `exec` 1.00",
-			"## Targets", "| `quota` (batched), 1 caller: ÷ `incr` | 0.80× |"}},
-		{"hog", []string{"## Hog: one key far over its limit", "| `ulule` | 1 |", "| hog, `quota`, 1 caller: ÷ `incr` | 10.00× |"}},
-		{"http", []string{"## HTTP: `GET /rate-limited`", "| `quotad` | 2 |", "Postgres", "| HTTP, `quotad`, 2 connections: ÷ `echo` | 0.50× |"}},
+		{"decision", []string{"## Decisions: 50 keys", "### Cost per decision", "| `quota` | 16 |", "| `seed` | `exec` 1.00",
+			"| `script-floor` | `evalsha` 1.00, `incr` 1.00, `time` 1.00 |",
+			"## Targets", "| `quota` (batched), 1 caller: ÷ `incr` | 0.80× |", "; `script-floor` reaches "}, nil},
+		{"hog", []string{"## Hog: one key far over its limit", "| `ulule` | 1 |", "| hog, `quota`, 1 caller: ÷ `incr` | 10.00× |"},
+			[]string{"`script-floor`"}},
+		{"http", []string{"## HTTP: `GET /rate-limited`", "| `quotad` | 2 |", "Postgres", "| HTTP, `quotad`, 2 connections: ÷ `echo` | 0.50× |"}, nil},
 	} {
 		// One scenario at a time: INFO commandstats is server-wide, so two
 		// scenarios on one Redis would count each other's commands.
 		t.Run(tc.scenario, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "PERFORMANCE.md")
 			var stdout, stderr bytes.Buffer
-			args := append([]string{"peerbench", "-rounds", "1", "-duration", "50ms", "-callers", "1,4", "-conns", "2",
+			args := append([]string{"peerbench", "-rounds", "1", "-duration", "50ms", "-callers", "1,16", "-conns", "2",
 				"-keys", "50", "-scenarios", tc.scenario, "-out", out}, benchenv.TestServers(true)...)
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 			defer cancel()
@@ -62,6 +65,11 @@ func TestRun_Scenarios(t *testing.T) {
 			for _, h := range tc.headings {
 				if !strings.Contains(string(page), h) {
 					t.Errorf("report lacks %q:\n%s", h, page)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(string(page), a) {
+					t.Errorf("report has %q:\n%s", a, page)
 				}
 			}
 			if bad := regexp.MustCompile(`(errors|degraded) [1-9]`).FindString(stderr.String()); bad != "" {

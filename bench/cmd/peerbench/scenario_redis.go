@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -54,6 +55,9 @@ type redisScenario struct {
 // machine's load hits every contender alike and each round's ratio to the
 // bare INCR compares neighbours in time.
 func runRedisScenario(ctx context.Context, cfg config, admin *redis.Client, cs []*contender, sc redisScenario, progress io.Writer) (*redisResults, error) {
+	if !sc.admitted { // the hog: only limiters and the INCR floor
+		cs = slices.DeleteFunc(slices.Clone(cs), func(c *contender) bool { return c.decisionOnly })
+	}
 	res := &redisResults{
 		scenario: sc.name, keys: sc.keys, lim: sc.lim, poolSize: cs[0].client.Options().PoolSize,
 		callers: cfg.callers, contenders: cs, rounds: map[runKey][]redisMeasurement{},
