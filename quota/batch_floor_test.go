@@ -17,13 +17,16 @@ import (
 //   - pipelined-incr: floorBatcher, the least a leader/follower batcher
 //     does (no merging per key, no deadlines, no yield accounting), sending
 //     each batch as a pipeline of plain INCRs;
+//   - floor-script: the same batcher sending each batch as one call of
+//     floorManyScript, the least a batch script on Redis's clock can do
+//     (TIME, then one HINCRBY per key; no limit, no TTL);
 //   - many-script: the same batcher sending each batch as one
 //     allowManyScript call, as RedisStore does on a single server.
 //
 // pipelined-incr against incr is what batching alone can win on this
-// machine; many-script against pipelined-incr is the script's price in
-// Redis; Limiter_Allow/keys=10000/callers=16 against many-script is the
-// price of RedisStore's own batcher.
+// machine; floor-script and many-script against pipelined-incr are the
+// script's price in Redis; Limiter_Allow/keys=10000/callers=16 against
+// many-script is the price of RedisStore's own batcher.
 //
 //	go test -run '^$' -bench 'BatchingFloor|Limiter_Allow$/keys=10000/callers=16$' -count 6 ./quota
 func BenchmarkBatchingFloor(b *testing.B) {
@@ -38,8 +41,14 @@ func BenchmarkBatchingFloor(b *testing.B) {
 			return client.Incr(ctx, keys[i%len(keys)]+":incr").Err()
 		})
 	})
-	for _, name := range []string{"pipelined-incr", "many-script"} {
-		fb := &floorBatcher{client: client, max: DefaultBatchPipelines, script: name == "many-script"}
+	for _, name := range []string{"pipelined-incr", "floor-script", "many-script"} {
+		fb := &floorBatcher{client: client, max: DefaultBatchPipelines, suffix: ":" + name}
+		switch name {
+		case "floor-script":
+			fb.script = floorManyScript
+		case "many-script":
+			fb.script = allowManyScript
+		}
 		b.Run(name, func(b *testing.B) {
 			runCallers(b, callers, func(ctx context.Context, i int) error {
 				return fb.do(ctx, keys[i%len(keys)])
@@ -48,13 +57,26 @@ func BenchmarkBatchingFloor(b *testing.B) {
 	}
 }
 
+// floorManyScript counts one request per key in the current second of
+// Redis's clock, and nothing more.
+var floorManyScript = redis.NewScript(`
+local t = redis.call('TIME')
+local field = t[1]
+local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('HINCRBY', KEYS[i], field, 1)
+end
+return out
+`)
+
 // floorBatcher is a minimal leader/follower batcher for
 // BenchmarkBatchingFloor: the first max callers that find a slot free send
 // what has queued after one yield; the others wait for them.
 type floorBatcher struct {
 	client *redis.Client
 	max    int
-	script bool // allowManyScript instead of a pipeline of INCRs
+	script *redis.Script // sent with allowManyScript's arguments; nil: a pipeline of INCRs
+	suffix string        // ends every key, so each variant counts in keys of its own
 
 	mu     sync.Mutex
 	queue  []*floorCall
@@ -109,18 +131,18 @@ func (fb *floorBatcher) take() []*floorCall {
 
 func (fb *floorBatcher) send(ctx context.Context, batch []*floorCall) {
 	var err error
-	if fb.script {
+	if fb.script != nil {
 		keys := make([]string, len(batch))
 		args := make([]any, 0, 3*len(batch))
 		for i, c := range batch {
-			keys[i] = c.key + ":many"
+			keys[i] = c.key + fb.suffix
 			args = append(args, int64(60), int64(MaxRequests), 1)
 		}
-		err = allowManyScript.Run(ctx, fb.client, keys, args...).Err()
+		err = fb.script.Run(ctx, fb.client, keys, args...).Err()
 	} else {
 		_, err = fb.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, c := range batch {
-				p.Incr(ctx, c.key+":incr")
+				p.Incr(ctx, c.key+fb.suffix)
 			}
 			return nil
 		})
