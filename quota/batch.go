@@ -272,22 +272,46 @@ func (b *batcher) pipeline(ctx context.Context, groups []*group, eval bool) erro
 // many decides a batch's groups in one allowManyScript call.
 func (b *batcher) many(ctx context.Context, groups []*group) {
 	keys := make([]string, len(groups))
-	args := make([]any, 0, 3*len(groups))
 	for i, g := range groups {
 		keys[i] = g.key
-		args = append(args, g.lim.seconds(), g.lim.Requests, len(g.calls))
 	}
-	ints, err := allowManyScript.Run(ctx, b.store.client, keys, args...).Int64Slice()
-	if err == nil && len(ints) != 2*len(groups)+2 {
+	ints, err := allowManyScript.Run(ctx, b.store.client, keys, manyArgs(groups)...).Int64Slice()
+	if err == nil && len(ints) != len(groups)+2 {
 		err = fmt.Errorf("quota: redis script replied %d integers for %d keys", len(ints), len(groups))
 	}
 	for i, g := range groups {
 		var r reply
 		if err == nil {
-			r = reply{admitted: ints[2*i], count: ints[2*i+1], sec: ints[len(ints)-2], usec: ints[len(ints)-1]}
+			r = manyReply(ints[i], g.lim.Requests, int64(len(g.calls)), ints[len(ints)-2], ints[len(ints)-1])
 		}
 		g.give(r, err)
 	}
+}
+
+// manyArgs is allowManyScript's ARGV for groups, in their order: each run
+// of neighbouring groups under the same limit shares one header.
+func manyArgs(groups []*group) []any {
+	args := make([]any, 0, len(groups)+3)
+	for i := 0; i < len(groups); {
+		lim := groups[i].lim
+		j := i + 1
+		for j < len(groups) && groups[j].lim == lim {
+			j++
+		}
+		args = append(args, lim.seconds(), lim.Requests, j-i)
+		for _, g := range groups[i:j] {
+			args = append(args, len(g.calls))
+		}
+		i = j
+	}
+	return args
+}
+
+// manyReply is one key's share of an allowManyScript reply: n is its count
+// just after adding k, before the script took back what went past limit.
+func manyReply(n, limit, k, sec, usec int64) reply {
+	over := min(max(n-limit, 0), k)
+	return reply{admitted: k - over, count: n - over, sec: sec, usec: usec}
 }
 
 // settle hands each call its share of the group's reply: the first

@@ -133,10 +133,11 @@ func (fb *floorBatcher) send(ctx context.Context, batch []*floorCall) {
 	var err error
 	if fb.script != nil {
 		keys := make([]string, len(batch))
-		args := make([]any, 0, 3*len(batch))
+		args := make([]any, 0, len(batch)+3)
+		args = append(args, int64(60), int64(MaxRequests), len(batch))
 		for i, c := range batch {
 			keys[i] = c.key + fb.suffix
-			args = append(args, int64(60), int64(MaxRequests), 1)
+			args = append(args, 1)
 		}
 		err = fb.script.Run(ctx, fb.client, keys, args...).Err()
 	} else {

@@ -378,3 +378,84 @@ func TestGroupCalls(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisStore_BatchMixedLimits hands a single-server store's batcher one
+// batch whose keys are under different limits, in runs that alternate (3,
+// 2, 3, 2), one of them a key already past a limit lowered since: each key
+// is decided under its own limit in arrival order, and the lowered one
+// admits nothing and keeps its count.
+func TestRedisStore_BatchMixedLimits(t *testing.T) {
+	t.Parallel()
+	s, cmds := newCountedStore(t)
+	ctx := context.Background()
+	three, two, five := Limit{Requests: 3, Per: MaxPer}, Limit{Requests: 2, Per: MaxPer}, Limit{Requests: 5, Per: MaxPer}
+	for range 4 {
+		if d, err := s.Allow(ctx, "lowered", five); err != nil || !d.Allowed {
+			t.Fatalf("filling the lowered key: %+v, %v", d, err)
+		}
+	}
+	type ask struct {
+		key string
+		lim Limit
+	}
+	asks := []ask{{"a", three}, {"b", two}, {"a", three}, {"c", three}, {"lowered", two},
+		{"b", two}, {"a", three}, {"b", two}, {"a", three}, {"c", three}, {"lowered", two}}
+	var batch []*call
+	for _, a := range asks {
+		batch = append(batch, &call{ctx: ctx, key: s.Key(a.key, a.lim), lim: a.lim, done: make(chan struct{}, 1)})
+	}
+	cmds.Store(0)
+	s.batch.flush(batch)
+	if n := cmds.Load(); n != 1 {
+		t.Errorf("one batch took %d Redis commands, want one multi-key call", n)
+	}
+	seen := map[string]int64{}
+	for i, c := range batch {
+		<-c.done
+		if c.err != nil {
+			t.Fatalf("ask %d: %v", i, c.err)
+		}
+		a := asks[i]
+		seen[a.key]++
+		want := a.key != "lowered" && seen[a.key] <= a.lim.Requests
+		wantRemaining := max(a.lim.Requests-seen[a.key], 0)
+		if a.key == "lowered" {
+			wantRemaining = 0
+		}
+		if c.d.Allowed != want || c.d.Remaining != wantRemaining || c.d.Limit != a.lim {
+			t.Errorf("ask %d (%s, its #%d under %d): %+v, want allowed=%v remaining=%d", i, a.key, seen[a.key], a.lim.Requests, c.d, want, wantRemaining)
+		}
+	}
+	if d, err := s.Peek(ctx, "lowered", five); err != nil || d.Remaining != 1 {
+		t.Errorf("lowered key after its refusals: %+v, %v; want 4 of 5 spent, as before", d, err)
+	}
+}
+
+func TestManyArgsAndReply(t *testing.T) {
+	t.Parallel()
+	a, b := Limit{Requests: 3, Per: time.Minute}, Limit{Requests: 7, Per: time.Hour}
+	groups := []*group{
+		{lim: a, calls: make([]*call, 1)}, {lim: a, calls: make([]*call, 2)},
+		{lim: b, calls: make([]*call, 1)}, {lim: a, calls: make([]*call, 4)},
+	}
+	want := []any{int64(60), int64(3), 2, 1, 2, int64(3600), int64(7), 1, 1, int64(60), int64(3), 1, 4}
+	if got := manyArgs(groups); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("manyArgs = %v, want %v", got, want)
+	}
+	for _, tc := range []struct {
+		n, limit, k             int64
+		wantAdmitted, wantCount int64
+	}{
+		{1, 3, 1, 1, 1}, // room
+		{3, 3, 1, 1, 3}, // the last one
+		{4, 3, 1, 0, 3}, // one past
+		{5, 3, 3, 1, 3}, // a merged call of three; one fits
+		{9, 3, 2, 0, 7}, // the limit lowered below the count
+		{10, 10, 4, 4, 10},
+	} {
+		r := manyReply(tc.n, tc.limit, tc.k, 100, 5)
+		if r.admitted != tc.wantAdmitted || r.count != tc.wantCount || r.sec != 100 || r.usec != 5 {
+			t.Errorf("manyReply(n=%d, limit=%d, k=%d) = %+v, want admitted %d, count %d", tc.n, tc.limit, tc.k, r, tc.wantAdmitted, tc.wantCount)
+		}
+	}
+}

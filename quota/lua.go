@@ -51,57 +51,59 @@ end
 return admitted .. ' ' .. n .. ' ' .. t[1] .. ' ' .. t[2]
 `)
 
-// allowManyScript is allowScript for several keys at once: KEYS[i] with
-// ARGV[3i-2], ARGV[3i-1], ARGV[3i] as allowScript's three arguments. A
-// batch on one Redis server goes as one call, so Redis runs the script
-// machinery (and TIME) once per batch instead of once per key. Keys of
-// different clients may sit on different Cluster slots, so it is used only
-// with a single-server client.
+// allowManyScript is allowScript for several keys at once. A batch on one
+// Redis server goes as one call, so Redis runs the script machinery (and
+// TIME) once per batch instead of once per key. Keys of different clients
+// may sit on different Cluster slots, so it is used only with a
+// single-server client.
 //
-// Per key it costs about a third less than allowScript's body: the window's
-// field name is built once per window length (Lua's number-to-string
-// conversion is its dearest step), and the reply is an array of integers,
-// which Redis writes without formatting numbers as text.
+// The keys come in runs that share one limit (in quotad, one run per tier
+// in the batch): ARGV holds, for each run in turn, the window's length in
+// seconds, the limit, the run's number of keys, then each key's increment;
+// the run's keys are the next ones in KEYS. Per key that is one argument
+// where allowScript's shape would be three, which the client writes and
+// Redis reads and converts for every key.
 //
-// Reply: admitted and count for each key, in order, then the Unix seconds
-// and microseconds of Redis TIME.
+// The reply is, for each key in order, its count just after the increment
+// and before anything past the limit is taken back, then the Unix seconds
+// and microseconds of Redis TIME. The client works out the rest exactly as
+// the script did: with over = min(max(count - limit, 0), increment), it
+// admitted increment - over and the window holds count - over. An array of
+// integers needs no number formatting in Lua, and one integer per key is
+// half the reply of two.
 var allowManyScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1])
-local fields = {}
 local out = {}
-local o = 0
-for i = 1, #KEYS do
-  local j = 3 * i
-  local pers = ARGV[j - 2]
-  local field = fields[pers]
-  if not field then
-    field = tostring(now - (now % tonumber(pers)))
-    fields[pers] = field
-  end
-  local k = tonumber(ARGV[j])
-  local key = KEYS[i]
-  local n = redis.call('HINCRBY', key, field, k)
-  if n == k then
-    if redis.call('HLEN', key) > 1 then
-      redis.call('DEL', key)
-      redis.call('HSET', key, field, n)
+local i = 0
+local a = 1
+while a <= #ARGV do
+  local per = tonumber(ARGV[a])
+  local limit = tonumber(ARGV[a + 1])
+  local last = a + 2 + tonumber(ARGV[a + 2])
+  local start = now - (now % per)
+  local field = tostring(start)
+  for j = a + 3, last do
+    i = i + 1
+    local key = KEYS[i]
+    local k = tonumber(ARGV[j])
+    local n = redis.call('HINCRBY', key, field, k)
+    if n == k then
+      if redis.call('HLEN', key) > 1 then
+        redis.call('DEL', key)
+        redis.call('HSET', key, field, n)
+      end
+      redis.call('EXPIREAT', key, start + per)
     end
-    redis.call('EXPIREAT', key, tonumber(field) + tonumber(pers))
+    if n > limit then
+      redis.call('HINCRBY', key, field, -math.min(n - limit, k))
+    end
+    out[i] = n
   end
-  local admitted = k
-  local limit = tonumber(ARGV[j - 1])
-  if n > limit then
-    local over = math.min(n - limit, k)
-    admitted = k - over
-    n = redis.call('HINCRBY', key, field, -over)
-  end
-  out[o + 1] = admitted
-  out[o + 2] = n
-  o = o + 2
+  a = last + 1
 end
-out[o + 1] = now
-out[o + 2] = tonumber(t[2])
+out[i + 1] = now
+out[i + 2] = tonumber(t[2])
 return out
 `)
 
