@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -298,8 +299,14 @@ func manyArgs(groups []*group) []any {
 		for j < len(groups) && groups[j].lim == lim {
 			j++
 		}
-		args = append(args, lim.seconds(), lim.Requests, j-i)
-		for _, g := range groups[i:j] {
+		run := groups[i:j]
+		if !slices.ContainsFunc(run, func(g *group) bool { return len(g.calls) > 1 }) {
+			args = append(args, lim.seconds(), lim.Requests, -len(run))
+			i = j
+			continue
+		}
+		args = append(args, lim.seconds(), lim.Requests, len(run))
+		for _, g := range run {
 			args = append(args, len(g.calls))
 		}
 		i = j

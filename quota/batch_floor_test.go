@@ -133,12 +133,10 @@ func (fb *floorBatcher) send(ctx context.Context, batch []*floorCall) {
 	var err error
 	if fb.script != nil {
 		keys := make([]string, len(batch))
-		args := make([]any, 0, len(batch)+3)
-		args = append(args, int64(60), int64(MaxRequests), len(batch))
 		for i, c := range batch {
 			keys[i] = c.key + fb.suffix
-			args = append(args, 1)
 		}
+		args := []any{int64(60), int64(MaxRequests), -len(batch)} // one run, an increment of 1 each
 		err = fb.script.Run(ctx, fb.client, keys, args...).Err()
 	} else {
 		_, err = fb.client.Pipelined(ctx, func(p redis.Pipeliner) error {

@@ -381,14 +381,16 @@ func TestGroupCalls(t *testing.T) {
 
 // TestRedisStore_BatchMixedLimits hands a single-server store's batcher one
 // batch whose keys are under different limits, in runs that alternate (3,
-// 2, 3, 2), one of them a key already past a limit lowered since: each key
-// is decided under its own limit in arrival order, and the lowered one
+// 4, 2, 3, 2; the run under 4 holds one ask per key, so it goes without
+// increments), one of them a key already past a limit lowered since: each
+// key is decided under its own limit in arrival order, and the lowered one
 // admits nothing and keeps its count.
 func TestRedisStore_BatchMixedLimits(t *testing.T) {
 	t.Parallel()
 	s, cmds := newCountedStore(t)
 	ctx := context.Background()
 	three, two, five := Limit{Requests: 3, Per: MaxPer}, Limit{Requests: 2, Per: MaxPer}, Limit{Requests: 5, Per: MaxPer}
+	four := Limit{Requests: 4, Per: MaxPer}
 	for range 4 {
 		if d, err := s.Allow(ctx, "lowered", five); err != nil || !d.Allowed {
 			t.Fatalf("filling the lowered key: %+v, %v", d, err)
@@ -398,7 +400,7 @@ func TestRedisStore_BatchMixedLimits(t *testing.T) {
 		key string
 		lim Limit
 	}
-	asks := []ask{{"a", three}, {"b", two}, {"a", three}, {"c", three}, {"lowered", two},
+	asks := []ask{{"a", three}, {"x", four}, {"y", four}, {"b", two}, {"a", three}, {"c", three}, {"lowered", two},
 		{"b", two}, {"a", three}, {"b", two}, {"a", three}, {"c", three}, {"lowered", two}}
 	var batch []*call
 	for _, a := range asks {
@@ -438,7 +440,7 @@ func TestManyArgsAndReply(t *testing.T) {
 		{lim: a, calls: make([]*call, 1)}, {lim: a, calls: make([]*call, 2)},
 		{lim: b, calls: make([]*call, 1)}, {lim: a, calls: make([]*call, 4)},
 	}
-	want := []any{int64(60), int64(3), 2, 1, 2, int64(3600), int64(7), 1, 1, int64(60), int64(3), 1, 4}
+	want := []any{int64(60), int64(3), 2, 1, 2, int64(3600), int64(7), -1, int64(60), int64(3), 1, 4}
 	if got := manyArgs(groups); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("manyArgs = %v, want %v", got, want)
 	}

@@ -60,9 +60,11 @@ return admitted .. ' ' .. n .. ' ' .. t[1] .. ' ' .. t[2]
 // The keys come in runs that share one limit (in quotad, one run per tier
 // in the batch): ARGV holds, for each run in turn, the window's length in
 // seconds, the limit, the run's number of keys, then each key's increment;
-// the run's keys are the next ones in KEYS. Per key that is one argument
-// where allowScript's shape would be three, which the client writes and
-// Redis reads and converts for every key.
+// the run's keys are the next ones in KEYS. A negative number of keys means
+// that many keys with an increment of 1 each, and no increments follow:
+// the usual run, since a key repeats in a batch only when it is hot.
+// Arguments cost the client a write and Redis a read and a conversion
+// each, and allowScript's shape would be three per key.
 //
 // The reply is, for each key in order, its count just after the increment
 // and before anything past the limit is taken back, then the Unix seconds
@@ -80,13 +82,16 @@ local a = 1
 while a <= #ARGV do
   local per = tonumber(ARGV[a])
   local limit = tonumber(ARGV[a + 1])
-  local last = a + 2 + tonumber(ARGV[a + 2])
+  local count = tonumber(ARGV[a + 2])
+  local ones = count < 0
+  if ones then count = -count end
   local start = now - (now % per)
   local field = tostring(start)
-  for j = a + 3, last do
+  for j = a + 3, a + 2 + count do
     i = i + 1
     local key = KEYS[i]
-    local k = tonumber(ARGV[j])
+    local k = 1
+    if not ones then k = tonumber(ARGV[j]) end
     local n = redis.call('HINCRBY', key, field, k)
     if n == k then
       if redis.call('HLEN', key) > 1 then
@@ -100,7 +105,8 @@ while a <= #ARGV do
     end
     out[i] = n
   end
-  a = last + 1
+  a = a + 3
+  if not ones then a = a + count end
 end
 out[i + 1] = now
 out[i + 2] = tonumber(t[2])
