@@ -300,16 +300,15 @@ func manyArgs(groups []*group) []any {
 			j++
 		}
 		run := groups[i:j]
+		i = j
 		if !slices.ContainsFunc(run, func(g *group) bool { return len(g.calls) > 1 }) {
-			args = append(args, lim.seconds(), lim.Requests, -len(run))
-			i = j
+			args = append(args, lim.seconds(), lim.Requests, -len(run)) // all ones: no increments follow
 			continue
 		}
 		args = append(args, lim.seconds(), lim.Requests, len(run))
 		for _, g := range run {
 			args = append(args, len(g.calls))
 		}
-		i = j
 	}
 	return args
 }
