@@ -348,13 +348,17 @@ func TestTakeAfterYield(t *testing.T) {
 // TestGroupCalls: a batch groups by key and limit, groups in order of
 // first arrival and calls in arrival order within each.
 func TestGroupCalls(t *testing.T) {
-	for _, n := range []int{2, 5, 100} {
+	for _, n := range []int{2, 5, groupScanLimit, groupScanLimit + 1, 100} {
 		var batch []*call
 		for i := range n {
 			lim := Limit{Requests: int64(1 + i%2), Per: time.Minute}
 			batch = append(batch, &call{key: "k" + strconv.Itoa(i%3), lim: lim})
 		}
+		arrived := slices.Clone(batch)
 		groups := groupCalls(batch)
+		if !slices.Equal(batch, arrived) {
+			t.Fatalf("%d calls: grouping rewrote the batch", n)
+		}
 		if want := min(n, 6); len(groups) != want {
 			t.Fatalf("%d calls: %d groups, want %d", n, len(groups), want)
 		}
