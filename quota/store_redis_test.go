@@ -59,6 +59,30 @@ func (s limiterStore) Reset(ctx context.Context, key string, l Limit) error {
 
 // TestRedisStore_KeyHasTTLWithinWindow checks that every key written has an
 // expiry no later than its window's end, and that keys are hash-tagged.
+// TestRedisStore_Key pins the key layout (prefix, hash tag, window length)
+// and its cost. Not parallel: AllocsPerRun needs the process to itself.
+func TestRedisStore_Key(t *testing.T) {
+	client, _ := newTestRedis(t)
+	s, err := NewRedisStore(client, RedisConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		per  time.Duration
+		want string
+	}{
+		{time.Minute, "quota:{user-42}:60"},
+		{MaxPer, "quota:{user-42}:" + strconv.FormatInt(int64(MaxPer/time.Second), 10)},
+	} {
+		if got := s.Key("user-42", Limit{Requests: 1, Per: tc.per}); got != tc.want {
+			t.Errorf("Key(user-42, per %v) = %q, want %q", tc.per, got, tc.want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = s.Key("user-42", Limit{Requests: 1, Per: MaxPer}) }); n > 1 {
+		t.Errorf("Key allocates %v times, want once (the key itself)", n)
+	}
+}
+
 func TestRedisStore_KeyHasTTLWithinWindow(t *testing.T) {
 	t.Parallel()
 	s, client := newTestRedisStore(t)
