@@ -465,3 +465,38 @@ func TestManyArgsAndReply(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisStore_LoneAndBatchedShareWindow decides one key alternately
+// alone (allowScript) and in a multi-key batch (allowManyScript): both
+// scripts must count in the same window field, so Remaining falls by one
+// each time and the limit holds across them.
+func TestRedisStore_LoneAndBatchedShareWindow(t *testing.T) {
+	t.Parallel()
+	s, _ := newCountedStore(t)
+	ctx := context.Background()
+	for _, per := range []time.Duration{time.Minute, MaxPer} {
+		lim := Limit{Requests: 4, Per: per}
+		decide := func(keys ...string) Decision {
+			t.Helper()
+			var batch []*call
+			for _, k := range keys {
+				batch = append(batch, &call{ctx: ctx, key: s.Key(k, lim), lim: lim, done: make(chan struct{}, 1)})
+			}
+			s.batch.flush(batch)
+			for _, c := range batch {
+				if <-c.done; c.err != nil {
+					t.Fatal(c.err)
+				}
+			}
+			return batch[0].d
+		}
+		shared := "shared-" + per.String()
+		for i, keys := range [][]string{{shared}, {shared, "other"}, {shared}, {shared, "other"}, {shared}} {
+			d := decide(keys...)
+			want := i < 4
+			if d.Allowed != want || d.Remaining != max(3-int64(i), 0) {
+				t.Errorf("per %v, decision %d (%d keys in its batch): %+v, want allowed=%v remaining=%d", per, i+1, len(keys), d, want, max(3-int64(i), 0))
+			}
+		}
+	}
+}
