@@ -24,21 +24,32 @@ func newCountedStore(t *testing.T) (*RedisStore, *atomic.Int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 	for _, keys := range [][]string{{"warm"}, {"warm1", "warm2"}} { // one script, then the multi-key one
 		var batch []*call
 		for _, k := range keys {
-			batch = append(batch, &call{ctx: ctx, key: s.Key(k, Limit{Requests: 1, Per: MaxPer}), lim: Limit{Requests: 1, Per: MaxPer}, done: make(chan struct{}, 1)})
+			batch = append(batch, testCall(s, k, Limit{Requests: 1, Per: MaxPer}))
 		}
-		s.batch.flush(batch)
-		for _, c := range batch {
-			if <-c.done; c.err != nil {
-				t.Fatal(c.err)
-			}
-		}
+		flushAll(t, s, batch)
 	}
 	cmds.Store(0)
 	return s, cmds
+}
+
+// testCall is a decision for key under lim as batcher.allow queues it.
+func testCall(s *RedisStore, key string, lim Limit) *call {
+	return &call{ctx: context.Background(), key: s.Key(key, lim), lim: lim, done: make(chan struct{}, 1)}
+}
+
+// flushAll sends batch through s's batcher as one batch and waits for
+// every call's answer; a call's error fails the test.
+func flushAll(t *testing.T, s *RedisStore, batch []*call) {
+	t.Helper()
+	s.batch.flush(batch)
+	for i, c := range batch {
+		if <-c.done; c.err != nil {
+			t.Fatalf("call %d of the batch: %v", i, c.err)
+		}
+	}
 }
 
 // TestRedisStore_BatchMergesAndStaysExact races 64 goroutines through one
@@ -179,21 +190,17 @@ func TestRedisStore_BatchIsOneMultiKeyCall(t *testing.T) {
 	var batch []*call
 	for range 4 {
 		for k := range 10 {
-			batch = append(batch, &call{ctx: context.Background(), key: s.Key("k"+strconv.Itoa(k), lim), lim: lim, done: make(chan struct{}, 1)})
+			batch = append(batch, testCall(s, "k"+strconv.Itoa(k), lim))
 		}
 	}
 	cmds.Store(0)
-	s.batch.flush(batch)
+	flushAll(t, s, batch)
 	t.Logf("rt=%d", cmds.Load())
 	if n := cmds.Load(); n > 200 { // one EVALSHA, plus one EVAL if the script was not cached yet
 		t.Fatalf("one batch of 10 keys took %d Redis commands, want one multi-key call", n)
 	}
 	for i, c := range batch {
-		<-c.done
 		ask := int64(i / 10)
-		if c.err != nil {
-			t.Fatalf("decision %d: %v", i, c.err)
-		}
 		if want := ask < 3; c.d.Allowed != want || (want && c.d.Remaining != 2-ask) {
 			t.Fatalf("ask %d of key %d: %+v, want allowed=%v remaining=%d", ask+1, i%10, c.d, want, max(2-ask, 0))
 		}
@@ -408,19 +415,15 @@ func TestRedisStore_BatchMixedLimits(t *testing.T) {
 		{"b", two}, {"a", three}, {"b", two}, {"a", three}, {"c", three}, {"lowered", two}}
 	var batch []*call
 	for _, a := range asks {
-		batch = append(batch, &call{ctx: ctx, key: s.Key(a.key, a.lim), lim: a.lim, done: make(chan struct{}, 1)})
+		batch = append(batch, testCall(s, a.key, a.lim))
 	}
 	cmds.Store(0)
-	s.batch.flush(batch)
+	flushAll(t, s, batch)
 	if n := cmds.Load(); n != 1 {
 		t.Errorf("one batch took %d Redis commands, want one multi-key call", n)
 	}
 	seen := map[string]int64{}
 	for i, c := range batch {
-		<-c.done
-		if c.err != nil {
-			t.Fatalf("ask %d: %v", i, c.err)
-		}
 		a := asks[i]
 		seen[a.key]++
 		want := a.key != "lowered" && seen[a.key] <= a.lim.Requests
@@ -473,26 +476,16 @@ func TestManyArgsAndReply(t *testing.T) {
 func TestRedisStore_LoneAndBatchedShareWindow(t *testing.T) {
 	t.Parallel()
 	s, _ := newCountedStore(t)
-	ctx := context.Background()
 	for _, per := range []time.Duration{time.Minute, MaxPer} {
 		lim := Limit{Requests: 4, Per: per}
-		decide := func(keys ...string) Decision {
-			t.Helper()
-			var batch []*call
-			for _, k := range keys {
-				batch = append(batch, &call{ctx: ctx, key: s.Key(k, lim), lim: lim, done: make(chan struct{}, 1)})
-			}
-			s.batch.flush(batch)
-			for _, c := range batch {
-				if <-c.done; c.err != nil {
-					t.Fatal(c.err)
-				}
-			}
-			return batch[0].d
-		}
 		shared := "shared-" + per.String()
 		for i, keys := range [][]string{{shared}, {shared, "other"}, {shared}, {shared, "other"}, {shared}} {
-			d := decide(keys...)
+			var batch []*call
+			for _, k := range keys {
+				batch = append(batch, testCall(s, k, lim))
+			}
+			flushAll(t, s, batch)
+			d := batch[0].d
 			want := i < 4
 			if d.Allowed != want || d.Remaining != max(3-int64(i), 0) {
 				t.Errorf("per %v, decision %d (%d keys in its batch): %+v, want allowed=%v remaining=%d", per, i+1, len(keys), d, want, max(3-int64(i), 0))
