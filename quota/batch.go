@@ -313,21 +313,24 @@ func manyArgs(groups []*group) []any {
 	return args
 }
 
-// manyReply is one key's share of an allowManyScript reply: n is its count
-// just after adding k, before the script took back what went past limit.
+// manyReply is one key's share of an allowScript or allowManyScript reply:
+// n is its count just after adding k, before the script took back what went
+// past limit.
 func manyReply(n, limit, k, sec, usec int64) reply {
 	over := min(max(n-limit, 0), k)
 	return reply{admitted: k - over, count: n - over, sec: sec, usec: usec}
 }
 
-// settle hands each call its share of the group's reply: the first
-// `admitted` calls are admitted with successive counts, the rest refused.
+// settle hands each call its share of the group's allowScript reply.
 func (g *group) settle(batchErr error) {
 	var r reply
 	err := batchErr
 	if g.cmd != nil {
 		if text, cerr := g.cmd.Text(); cerr == nil {
-			r, err = parseReply(text)
+			var n, sec, usec int64
+			if n, sec, usec, err = parseReply(text); err == nil {
+				r = manyReply(n, g.lim.Requests, int64(len(g.calls)), sec, usec)
+			}
 		} else {
 			err = cerr
 		}

@@ -154,24 +154,26 @@ func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, 
 	if err != nil {
 		return Decision{}, wrapRedisErr("allow", err)
 	}
-	r, err := parseReply(text)
+	n, sec, usec, err := parseReply(text)
 	if err != nil {
 		return Decision{}, err
 	}
+	r := manyReply(n, l.Requests, 1, sec, usec)
 	return r.decision(l, r.admitted == 1, r.count), nil
 }
 
 // Peek implements Store.
 func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
-	text, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)[:2]...).Text()
+	text, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)[:1]...).Text()
 	if err != nil {
 		return Decision{}, wrapRedisErr("peek", err)
 	}
-	r, err := parseReply(text)
+	n, sec, usec, err := parseReply(text)
 	if err != nil {
 		return Decision{}, err
 	}
-	return r.decision(l, r.admitted == 1, r.count), nil
+	r := reply{count: n, sec: sec, usec: usec}
+	return r.decision(l, n < l.Requests, n), nil
 }
 
 // Reset implements Store.
@@ -189,28 +191,26 @@ type reply struct {
 	sec, usec       int64
 }
 
-// parseReply reads "<admitted> <count> <Unix seconds> <microseconds>".
-func parseReply(text string) (reply, error) {
-	var r reply
-	fields := [4]*int64{&r.admitted, &r.count, &r.sec, &r.usec}
+// parseReply reads allowScript's and peekScript's reply, "<count> <Unix
+// seconds> <microseconds>".
+func parseReply(text string) (count, sec, usec int64, err error) {
+	fields := [3]*int64{&count, &sec, &usec}
 	rest := text
 	for i, f := range fields {
-		var word string
+		word := rest
 		if i < len(fields)-1 {
 			var ok bool
 			if word, rest, ok = strings.Cut(rest, " "); !ok {
-				return reply{}, fmt.Errorf("quota: redis script replied %q, want four integers", text)
+				return 0, 0, 0, fmt.Errorf("quota: redis script replied %q, want three integers", text)
 			}
-		} else {
-			word = rest
 		}
 		n, err := strconv.ParseInt(word, 10, 64)
 		if err != nil {
-			return reply{}, fmt.Errorf("quota: redis script replied %q, want four integers", text)
+			return 0, 0, 0, fmt.Errorf("quota: redis script replied %q, want three integers", text)
 		}
 		*f = n
 	}
-	return r, nil
+	return count, sec, usec, nil
 }
 
 // decision is the Decision for one request of the reply with the given
