@@ -137,3 +137,19 @@ func TestExpandCPUList(t *testing.T) {
 		t.Errorf("expandCPUList = %q", got)
 	}
 }
+
+func TestShortfall(t *testing.T) {
+	for _, tc := range []struct {
+		goal, m float64
+		want    string
+	}{
+		{1.5, 1.4897, "0.7 %"},
+		{1.0, 0.81, "19 %"},
+		{0.8, 0.7, "13 %"},
+		{1.0, 0.99, "1 %"},
+	} {
+		if got := shortfall(tc.goal, tc.m); got != tc.want {
+			t.Errorf("shortfall(%v, %v) = %q, want %q", tc.goal, tc.m, got, tc.want)
+		}
+	}
+}

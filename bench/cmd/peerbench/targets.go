@@ -110,7 +110,7 @@ func (r *report) renderTargets(w io.Writer) {
 		m := median(t.rs)
 		verdict := "met"
 		if m < t.min {
-			verdict = fmt.Sprintf("**missed** by %.0f %%", 100*(t.min-m)/t.min)
+			verdict = "**missed** by " + shortfall(t.min, m)
 		}
 		if t.extra != "" {
 			verdict += "; " + t.extra
@@ -124,4 +124,15 @@ func (r *report) renderTargets(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %.2f× | %.2f× (%.2f–%.2f) | %s |\n", t.what, t.min, m, slices.Min(t.rs), slices.Max(t.rs), verdict)
 	}
 	fmt.Fprintln(w)
+}
+
+// shortfall says by how much m falls short of goal, as a percentage of the
+// goal: whole percents, but one decimal under 1 %, where rounding to whole
+// percents would print "missed by 0 %".
+func shortfall(goal, m float64) string {
+	p := 100 * (goal - m) / goal
+	if p < 1 {
+		return fmt.Sprintf("%.1f %%", p)
+	}
+	return fmt.Sprintf("%.0f %%", p)
 }
