@@ -212,7 +212,11 @@ type group struct {
 	key   string
 	lim   Limit
 	calls []*call
-	cmd   *redis.Cmd
+	// An allowScript call's command, when it was sent, and the Redis time
+	// whose window it named (see RedisStore.allowArgs).
+	cmd  *redis.Cmd
+	sent time.Time
+	est  int64
 }
 
 // flush decides a batch in one pipeline and signals every call.
@@ -237,8 +241,11 @@ func (b *batcher) flush(batch []*call) {
 		// One script call needs no pipeline: a lone caller pays exactly
 		// what an unbatched store would.
 		g := groups[0]
-		g.cmd = allowScript.Run(ctx, b.store.client, []string{g.key}, g.lim.seconds(), g.lim.Requests, len(g.calls))
-		g.settle(nil)
+		var args []any
+		g.sent = b.store.now()
+		args, g.est = b.store.allowArgs(g.lim, len(g.calls), g.sent)
+		g.cmd = allowScript.Run(ctx, b.store.client, []string{g.key}, args...)
+		g.settle(b.store, nil)
 		return
 	}
 	if b.store.singleServer {
@@ -251,7 +258,7 @@ func (b *batcher) flush(batch []*call) {
 		err = b.pipeline(ctx, groups, true)
 	}
 	for _, g := range groups {
-		g.settle(err)
+		g.settle(b.store, err)
 	}
 }
 
@@ -259,7 +266,9 @@ func (b *batcher) flush(batch []*call) {
 func (b *batcher) pipeline(ctx context.Context, groups []*group, eval bool) error {
 	pipe := b.store.client.Pipeline()
 	for _, g := range groups {
-		args := []any{g.lim.seconds(), g.lim.Requests, len(g.calls)}
+		var args []any
+		g.sent = b.store.now()
+		args, g.est = b.store.allowArgs(g.lim, len(g.calls), g.sent)
 		if eval {
 			g.cmd = allowScript.Eval(ctx, pipe, []string{g.key}, args...)
 		} else {
@@ -322,18 +331,11 @@ func manyReply(n, limit, k, sec, usec int64) reply {
 }
 
 // settle hands each call its share of the group's allowScript reply.
-func (g *group) settle(batchErr error) {
+func (g *group) settle(s *RedisStore, batchErr error) {
 	var r reply
 	err := batchErr
 	if g.cmd != nil {
-		if text, cerr := g.cmd.Text(); cerr == nil {
-			var n, sec, usec int64
-			if n, sec, usec, err = parseReply(text); err == nil {
-				r = manyReply(n, g.lim.Requests, int64(len(g.calls)), sec, usec)
-			}
-		} else {
-			err = cerr
-		}
+		r, err = s.allowReply(g.cmd, g.lim, int64(len(g.calls)), g.sent, g.est)
 	}
 	g.give(r, err)
 }

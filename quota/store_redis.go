@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,7 +50,9 @@ type RedisStore struct {
 	client rediser
 	prefix string
 	batch  *batcher // nil when batching is disabled
-	args   sync.Map // argsKey → []any, the script's arguments boxed once per limit
+	args   sync.Map // argsKey → *limitArgs
+	clock  redisClock
+	now    func() time.Time // the local clock; tests replace it
 	// singleServer is set for a client that talks to one server (not a
 	// Cluster or Ring), where a batch may go as one multi-key script call.
 	singleServer bool
@@ -57,15 +60,82 @@ type RedisStore struct {
 
 type argsKey struct{ per, requests int64 }
 
-// scriptArgs returns the script arguments of l, boxed once: boxing two
-// int64s per call would cost two allocations on every decision.
-func (s *RedisStore) scriptArgs(l Limit) []any {
+// limitArgs holds allowScript's arguments for one limit, boxed once:
+// boxing them per call would cost allocations on every decision.
+type limitArgs struct {
+	per  int64
+	base []any // per, requests, 1: one request, no window named
+	win  atomic.Pointer[windowArgs]
+}
+
+// windowArgs is base with the field name of one window appended.
+type windowArgs struct {
+	start int64
+	args  []any
+}
+
+// limitArgs returns l's arguments.
+func (s *RedisStore) limitArgs(l Limit) *limitArgs {
 	k := argsKey{l.seconds(), l.Requests}
 	if a, ok := s.args.Load(k); ok {
-		return a.([]any)
+		return a.(*limitArgs)
 	}
-	a, _ := s.args.LoadOrStore(k, []any{k.per, k.requests, 1})
-	return a.([]any)
+	a, _ := s.args.LoadOrStore(k, &limitArgs{per: k.per, base: []any{k.per, k.requests, 1}})
+	return a.(*limitArgs)
+}
+
+// allowArgs returns allowScript's arguments for k requests under l, sent
+// at local time now, and the estimate of Redis's time (Unix µs) whose
+// window they name: 0 when they name none, because the clock needs
+// measuring (see redisClock).
+func (s *RedisStore) allowArgs(l Limit, k int, now time.Time) ([]any, int64) {
+	la := s.limitArgs(l)
+	est, ok := s.clock.estimate(now)
+	if !ok {
+		if k == 1 {
+			return la.base, 0
+		}
+		return []any{la.base[0], la.base[1], k}, 0
+	}
+	sec := est / 1e6
+	start := sec - sec%la.per
+	if k != 1 {
+		return []any{la.base[0], la.base[1], k, strconv.FormatInt(start, 10)}, est
+	}
+	w := la.win.Load()
+	if w == nil || w.start != start {
+		// Once per window and limit; callers racing across a window's
+		// boundary may each build one, and each is right for its caller.
+		w = &windowArgs{start: start, args: []any{la.base[0], la.base[1], 1, strconv.FormatInt(start, 10)}}
+		la.win.Store(w)
+	}
+	return w.args, est
+}
+
+// allowReply reads allowScript's reply to a call for k requests under l,
+// sent at local time sent with arguments naming the window of est (0:
+// none). A bare count means the named window was Redis's; a count with the
+// time means the script chose the window, and the time corrects the
+// clock's estimate.
+func (s *RedisStore) allowReply(cmd *redis.Cmd, l Limit, k int64, sent time.Time, est int64) (reply, error) {
+	v, err := cmd.Result()
+	if err != nil {
+		return reply{}, err
+	}
+	switch v := v.(type) {
+	case int64:
+		if est != 0 {
+			return manyReply(v, l.Requests, k, est/1e6, est%1e6), nil
+		}
+	case string:
+		n, sec, usec, err := parseReply(v)
+		if err != nil {
+			return reply{}, err
+		}
+		s.clock.learn(sent, s.now(), sec, usec)
+		return manyReply(n, l.Requests, k, sec, usec), nil
+	}
+	return reply{}, fmt.Errorf("quota: redis script replied %v (%T), want a count, or a count and the time", v, v)
 }
 
 var _ Store = (*RedisStore)(nil)
@@ -97,7 +167,7 @@ func NewRedisStore(client redis.UniversalClient, cfg RedisConfig) (*RedisStore, 
 	if cfg.BatchPipelines == 0 {
 		cfg.BatchPipelines = DefaultBatchPipelines
 	}
-	s := &RedisStore{client: client, prefix: cfg.Prefix}
+	s := &RedisStore{client: client, prefix: cfg.Prefix, now: time.Now}
 	_, s.singleServer = client.(*redis.Client)
 	if !cfg.DisableBatching {
 		s.batch = &batcher{store: s, size: cfg.BatchSize, max: cfg.BatchPipelines}
@@ -150,21 +220,19 @@ func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, 
 	if s.batch != nil {
 		return s.batch.allow(ctx, s.Key(key, l), l)
 	}
-	text, err := allowScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)...).Text()
+	sent := s.now()
+	args, est := s.allowArgs(l, 1, sent)
+	cmd := allowScript.Run(ctx, s.client, []string{s.Key(key, l)}, args...)
+	r, err := s.allowReply(cmd, l, 1, sent, est)
 	if err != nil {
 		return Decision{}, wrapRedisErr("allow", err)
 	}
-	n, sec, usec, err := parseReply(text)
-	if err != nil {
-		return Decision{}, err
-	}
-	r := manyReply(n, l.Requests, 1, sec, usec)
 	return r.decision(l, r.admitted == 1, r.count), nil
 }
 
 // Peek implements Store.
 func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
-	text, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.scriptArgs(l)[:1]...).Text()
+	text, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.limitArgs(l).base[:1]...).Text()
 	if err != nil {
 		return Decision{}, wrapRedisErr("peek", err)
 	}
