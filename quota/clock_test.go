@@ -128,3 +128,25 @@ func TestRedisStore_NamedWindow(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisStore_PeekMeasuresClock: Peek's reply carries Redis TIME, so it
+// measures the clock too, and the next lone decision names its window.
+func TestRedisStore_PeekMeasuresClock(t *testing.T) {
+	t.Parallel()
+	client, prefix := newTestRedis(t)
+	kinds := &replyKinds{}
+	client.AddHook(kinds)
+	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := Limit{Requests: 10, Per: MaxPer}
+	if _, err := s.Peek(context.Background(), "peeked", lim); err != nil {
+		t.Fatal(err)
+	}
+	kinds.take()
+	mustAllow(t, s, "peeked", lim, true)
+	if got := kinds.take(); len(got) != 1 || got[0] != "int64" {
+		t.Fatalf("the first Allow after a Peek got script replies %v, want one int64 (a named window)", got)
+	}
+}

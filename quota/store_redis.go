@@ -232,6 +232,7 @@ func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, 
 
 // Peek implements Store.
 func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
+	sent := s.now()
 	text, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.limitArgs(l).base[:1]...).Text()
 	if err != nil {
 		return Decision{}, wrapRedisErr("peek", err)
@@ -240,6 +241,7 @@ func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, e
 	if err != nil {
 		return Decision{}, err
 	}
+	s.clock.learn(sent, s.now(), sec, usec) // the time is in the reply anyway
 	r := reply{count: n, sec: sec, usec: usec}
 	return r.decision(l, n < l.Requests, n), nil
 }
