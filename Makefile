@@ -3,7 +3,7 @@ GO ?= go
 GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 12m
 FUZZTIME ?= 5s
 
-.PHONY: test lint fuzz services run bench bench-go loadtest
+.PHONY: test lint fuzz services run bench bench-go loadtest script-cost
 
 ## test: start Postgres and Redis if needed, lint, run every test with -race
 ## (the bench module's too), then a short fuzz run
@@ -36,7 +36,7 @@ services:
 	@scripts/services.sh
 
 ## bench: quota against bare INCR, redis_rate, ulule/limiter and the seed; HTTP
-## against bare Echo and Echo's limiter; writes docs/PERFORMANCE.md (~12 min)
+## against bare Echo and Echo's limiter; writes docs/PERFORMANCE.md (~17 min)
 bench: services
 	cd bench && $(GO) run ./cmd/peerbench -out ../docs/PERFORMANCE.md
 
@@ -48,3 +48,8 @@ loadtest: services
 ## bench-go: the go test benchmarks of quota and api (compare with benchstat)
 bench-go: services
 	$(GO) test -run '^$$' -bench . -count 6 ./quota ./api
+
+## script-cost: instructions redis-server runs per call of quota's Lua scripts
+## (valgrind --tool=callgrind, on a private redis-server; about two minutes)
+script-cost:
+	scripts/script-cost.sh

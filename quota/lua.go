@@ -32,9 +32,9 @@ import "github.com/redis/go-redis/v9"
 // field go to HINCRBY as the strings they came as (a Lua number passed to
 // redis.call costs an snprintf, as does a number in the reply), and "x + 0"
 // reads a number where tonumber(x) parses it twice. Instructions per call
-// in redis-server 7.0 (valgrind --tool=callgrind): 49.8k before any of
-// that; now 36.7k with the window named, 41.8k without; a bare INCR is
-// 5.2k, and a script of TIME and INCR 23.9k.
+// in redis-server 7.0 (make script-cost): 49.8k before any of that; now
+// 36.5k with the window named, 41.6k without; a bare INCR is 5.2k, and a
+// script of TIME and INCR 23.6k.
 //
 // Shaped for several windows per client later: each window length has its
 // own key with the same hash tag, so one script call can check them all.
@@ -88,8 +88,8 @@ return n .. ' ' .. t[1] .. ' ' .. t[2]
 //
 // As in allowScript, increments reach HINCRBY as strings (the literal '1'
 // for a run of ones): a number would cost an snprintf per key. That cut
-// each key's share of a batch from 12.0k to 9.8k instructions (callgrind,
-// batches of 8 keys).
+// each key's share of a batch from 12.0k to 9.7k instructions (make
+// script-cost, batches of 8 keys).
 var allowManyScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = t[1] + 0
