@@ -212,11 +212,7 @@ type group struct {
 	key   string
 	lim   Limit
 	calls []*call
-	// An allowScript call's command, when it was sent, and the Redis time
-	// whose window it named (see RedisStore.allowArgs).
-	cmd  *redis.Cmd
-	sent time.Time
-	est  int64
+	call  allowCall // the group's own allowScript call; cmd nil if it had none
 }
 
 // flush decides a batch in one pipeline and signals every call.
@@ -241,10 +237,7 @@ func (b *batcher) flush(batch []*call) {
 		// One script call needs no pipeline: a lone caller pays exactly
 		// what an unbatched store would.
 		g := groups[0]
-		var args []any
-		g.sent = b.store.now()
-		args, g.est = b.store.allowArgs(g.lim, len(g.calls), g.sent)
-		g.cmd = allowScript.Run(ctx, b.store.client, []string{g.key}, args...)
+		g.send(ctx, b.store, b.store.client, sendRun)
 		g.settle(b.store, nil)
 		return
 	}
@@ -265,15 +258,12 @@ func (b *batcher) flush(batch []*call) {
 // pipeline sends one script call per group.
 func (b *batcher) pipeline(ctx context.Context, groups []*group, eval bool) error {
 	pipe := b.store.client.Pipeline()
+	how := sendEvalSha
+	if eval {
+		how = sendEval
+	}
 	for _, g := range groups {
-		var args []any
-		g.sent = b.store.now()
-		args, g.est = b.store.allowArgs(g.lim, len(g.calls), g.sent)
-		if eval {
-			g.cmd = allowScript.Eval(ctx, pipe, []string{g.key}, args...)
-		} else {
-			g.cmd = allowScript.EvalSha(ctx, pipe, []string{g.key}, args...)
-		}
+		g.send(ctx, b.store, pipe, how)
 	}
 	_, err := pipe.Exec(ctx)
 	return err
@@ -330,12 +320,17 @@ func manyReply(n, limit, k, sec, usec int64) reply {
 	return reply{admitted: k - over, count: n - over, sec: sec, usec: usec}
 }
 
+// send sends the group's calls as one allowScript call through c.
+func (g *group) send(ctx context.Context, s *RedisStore, c redis.Scripter, how sendHow) {
+	g.call = s.sendAllow(ctx, c, g.key, g.lim, len(g.calls), how)
+}
+
 // settle hands each call its share of the group's allowScript reply.
 func (g *group) settle(s *RedisStore, batchErr error) {
 	var r reply
 	err := batchErr
-	if g.cmd != nil {
-		r, err = s.allowReply(g.cmd, g.lim, int64(len(g.calls)), g.sent, g.est)
+	if g.call.cmd != nil {
+		r, err = g.call.reply(s, g.lim, int64(len(g.calls)))
 	}
 	g.give(r, err)
 }

@@ -112,27 +112,61 @@ func (s *RedisStore) allowArgs(l Limit, k int, now time.Time) ([]any, int64) {
 	return w.args, est
 }
 
-// allowReply reads allowScript's reply to a call for k requests under l,
-// sent at local time sent with arguments naming the window of est (0:
-// none). A bare count means the named window was Redis's; a count with the
-// time means the script chose the window, and the time corrects the
-// clock's estimate.
-func (s *RedisStore) allowReply(cmd *redis.Cmd, l Limit, k int64, sent time.Time, est int64) (reply, error) {
-	v, err := cmd.Result()
+// allowCall is one allowScript call in flight: its command, when it was
+// sent, and the estimate of Redis's time whose window it names (0: none).
+type allowCall struct {
+	cmd  *redis.Cmd
+	sent time.Time
+	est  int64
+}
+
+// sendHow says how sendAllow sends the script: Run (EVALSHA, then EVAL if
+// Redis lost it) on a client, or EVALSHA or EVAL queued on a pipeline.
+type sendHow int
+
+const (
+	sendRun sendHow = iota
+	sendEvalSha
+	sendEval
+)
+
+// sendAllow sends allowScript for k requests of the Redis key key under l
+// through c, naming the window when the clock estimate allows.
+func (s *RedisStore) sendAllow(ctx context.Context, c redis.Scripter, key string, l Limit, k int, how sendHow) allowCall {
+	a := allowCall{sent: s.now()}
+	var args []any
+	args, a.est = s.allowArgs(l, k, a.sent)
+	keys := []string{key}
+	switch how {
+	case sendEvalSha:
+		a.cmd = allowScript.EvalSha(ctx, c, keys, args...)
+	case sendEval:
+		a.cmd = allowScript.Eval(ctx, c, keys, args...)
+	default:
+		a.cmd = allowScript.Run(ctx, c, keys, args...)
+	}
+	return a
+}
+
+// reply reads the call's reply for k requests under l. A bare count means
+// the named window was Redis's; a count with the time means the script
+// chose the window, and the time corrects the clock's estimate.
+func (a allowCall) reply(s *RedisStore, l Limit, k int64) (reply, error) {
+	v, err := a.cmd.Result()
 	if err != nil {
 		return reply{}, err
 	}
 	switch v := v.(type) {
 	case int64:
-		if est != 0 {
-			return manyReply(v, l.Requests, k, est/1e6, est%1e6), nil
+		if a.est != 0 {
+			return manyReply(v, l.Requests, k, a.est/1e6, a.est%1e6), nil
 		}
 	case string:
 		n, sec, usec, err := parseReply(v)
 		if err != nil {
 			return reply{}, err
 		}
-		s.clock.learn(sent, s.now(), sec, usec)
+		s.clock.learn(a.sent, s.now(), sec, usec)
 		return manyReply(n, l.Requests, k, sec, usec), nil
 	}
 	return reply{}, fmt.Errorf("quota: redis script replied %v (%T), want a count, or a count and the time", v, v)
@@ -220,10 +254,7 @@ func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, 
 	if s.batch != nil {
 		return s.batch.allow(ctx, s.Key(key, l), l)
 	}
-	sent := s.now()
-	args, est := s.allowArgs(l, 1, sent)
-	cmd := allowScript.Run(ctx, s.client, []string{s.Key(key, l)}, args...)
-	r, err := s.allowReply(cmd, l, 1, sent, est)
+	r, err := s.sendAllow(ctx, s.client, s.Key(key, l), l, 1, sendRun).reply(s, l, 1)
 	if err != nil {
 		return Decision{}, wrapRedisErr("allow", err)
 	}

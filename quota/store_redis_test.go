@@ -57,8 +57,6 @@ func (s limiterStore) Reset(ctx context.Context, key string, l Limit) error {
 	return s.l.Reset(ctx, key, l)
 }
 
-// TestRedisStore_KeyHasTTLWithinWindow checks that every key written has an
-// expiry no later than its window's end, and that keys are hash-tagged.
 // TestRedisStore_Key pins the key layout (prefix, hash tag, window length)
 // and its cost. Not parallel: AllocsPerRun needs the process to itself.
 func TestRedisStore_Key(t *testing.T) {
@@ -83,6 +81,8 @@ func TestRedisStore_Key(t *testing.T) {
 	}
 }
 
+// TestRedisStore_KeyHasTTLWithinWindow checks that every key written has an
+// expiry no later than its window's end, and that keys are hash-tagged.
 func TestRedisStore_KeyHasTTLWithinWindow(t *testing.T) {
 	t.Parallel()
 	s, client := newTestRedisStore(t)
