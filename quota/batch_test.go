@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // newCountedStore returns a batching store on a fresh key space whose
@@ -490,6 +492,51 @@ func TestRedisStore_LoneAndBatchedShareWindow(t *testing.T) {
 			if d.Allowed != want || d.Remaining != max(3-int64(i), 0) {
 				t.Errorf("per %v, decision %d (%d keys in its batch): %+v, want allowed=%v remaining=%d", per, i+1, len(keys), d, want, max(3-int64(i), 0))
 			}
+		}
+	}
+}
+
+// TestRedisStore_LoneGroupMerges sends one batch of five calls for one key
+// under a limit of 3: they go as one allowScript call adding 5 to a new
+// window, with the window named and not. The first three are admitted in
+// order, the rest refused, and Redis holds the window's one field at the
+// limit, with the key's expiry at the window's end.
+func TestRedisStore_LoneGroupMerges(t *testing.T) {
+	t.Parallel()
+	s, cmds := newCountedStore(t)
+	client := s.client.(interface {
+		HGetAll(ctx context.Context, key string) *redis.MapStringStringCmd
+		TTL(ctx context.Context, key string) *redis.DurationCmd
+	})
+	lim := Limit{Requests: 3, Per: time.Hour}
+	for _, named := range []bool{true, false} {
+		if !named {
+			s.clock.checked.Store(0)
+		}
+		key := fmt.Sprintf("merged-named=%v", named)
+		cmds.Store(0)
+		var batch []*call
+		for range 5 {
+			batch = append(batch, testCall(s, key, lim))
+		}
+		flushAll(t, s, batch)
+		if n := cmds.Load(); n != 1 {
+			t.Errorf("named=%v: %d commands, want 1 script call", named, n)
+		}
+		for i, c := range batch {
+			if want := i < 3; c.d.Allowed != want || c.d.Remaining != max(2-int64(i), 0) {
+				t.Errorf("named=%v, call %d: %+v, want allowed=%v remaining=%d", named, i, c.d, want, max(2-int64(i), 0))
+			}
+		}
+		ctx := context.Background()
+		fields, err := client.HGetAll(ctx, s.Key(key, lim)).Result()
+		field := fmt.Sprint(batch[0].d.Reset.Unix() - lim.seconds())
+		if err != nil || len(fields) != 1 || fields[field] != "3" {
+			t.Errorf("named=%v: hash %v (%v), want only %s: 3", named, fields, err, field)
+		}
+		ttl, err := client.TTL(ctx, s.Key(key, lim)).Result()
+		if err != nil || ttl <= 0 || ttl > time.Until(batch[0].d.Reset)+time.Second {
+			t.Errorf("named=%v: TTL %v (%v), want the time to the window's end, %v", named, ttl, err, time.Until(batch[0].d.Reset))
 		}
 	}
 }

@@ -11,15 +11,17 @@ const clockCheckEvery = time.Second
 
 // redisClock estimates Redis's clock from this process's, so that a lone
 // decision can name its window's hash field: the script then checks the
-// name against Redis TIME instead of formatting one, and replies the bare
-// count instead of the count and the time (allowScript). A wrong guess
+// name against Redis TIME instead of working one out and formatting it,
+// and replies the bare count instead of the count and the time
+// (allowScript). A wrong guess
 // costs nothing but that saving: the script counts in the window TIME says
 // and replies the time, which corrects the estimate. Windows stay on
 // Redis's clock whatever this one says.
 //
 // The offset is measured from replies that carry Redis TIME, against the
 // midpoint of the round trip; it is trusted for clockCheckEvery, after
-// which the next decision names no field and so measures again.
+// which the next decision names the epoch's first window, which is never
+// Redis's, and so measures again.
 type redisClock struct {
 	offset  atomic.Int64 // Redis's Unix µs minus this process's, as last measured
 	checked atomic.Int64 // local Unix ns of the last measurement; 0: never

@@ -2,10 +2,12 @@ package quota
 
 import "github.com/redis/go-redis/v9"
 
-// allowScript adds ARGV[3] requests (one is the usual call; several are one
-// batch's requests for the same key, merged into one increment) to the
-// current window of ARGV[1] seconds held in KEYS[1], and admits them in
-// order as far as ARGV[2] (the limit) leaves room.
+// allowScript adds requests to the current window held in KEYS[1] and
+// admits them in order as far as the limit leaves room. ARGV holds the
+// limit, the end and the start (Unix seconds) of the window the client
+// expects Redis's clock to be in, and the number of requests if not one
+// (several are one batch's requests for the same key, merged into one
+// increment).
 //
 // The key is a hash whose one field is named after the window's start (Unix
 // seconds) and holds its count: the window id lives in the value, not in the
@@ -20,47 +22,58 @@ import "github.com/redis/go-redis/v9"
 // (the script is atomic, so nobody sees it): the count never exceeds the
 // limit and Remaining never goes negative.
 //
-// ARGV[4], when given, is the client's guess of the window's field (see
-// redisClock). If TIME agrees, the reply is the count just after the
-// increment and before anything past the limit was taken back; otherwise,
-// or with no guess, the script counts in TIME's window and replies
-// "<count> <Unix seconds> <microseconds>", the count and the time. The
-// client derives the rest exactly as the script did (see manyReply).
+// The expected window is the client's estimate of Redis's clock (see
+// redisClock). The client always sends a window aligned as the script would
+// align it, so its length is end minus start. If TIME falls in it, the
+// script counts there and replies the count just after the increment and
+// before anything past the limit was taken back. Otherwise it counts in
+// TIME's window and replies "<count> <Unix seconds> <microseconds>", the
+// count and the time. The client derives the rest exactly as the script did
+// (see manyReply). A client with no estimate names the epoch's first
+// window, 0 to the window's length, which is never Redis's.
 //
-// Much of a script's cost in Redis is converting between strings and
-// numbers, so the script converts little: the increment and the guessed
-// field go to HINCRBY as the strings they came as (a Lua number passed to
-// redis.call costs an snprintf, as does a number in the reply), and "x + 0"
-// reads a number where tonumber(x) parses it twice. Instructions per call
-// in redis-server 7.0 (make script-cost): 49.8k before any of that; now
-// 36.5k with the window named, 41.6k without; a bare INCR is 5.2k, and a
-// script of TIME and INCR 23.6k.
+// Much of a script's cost in Redis is its arguments (each one a Lua string
+// to make and collect, about 1.5k instructions) and converting between
+// strings and numbers: a Lua number handed to redis.call or put into the
+// reply costs an snprintf, and reading one from a string a strtod. So the
+// expected window is checked by comparing strings (decimal strings of one
+// length order as their numbers do) and reaches HINCRBY and EXPIREAT as
+// the strings it came as, the usual increment of one is a literal and no
+// argument, and "x + 0" reads a number where tonumber(x) parses it twice.
+// Instructions per call in redis-server 7.0 (make script-cost), with the
+// window named: 49.8k with none of that, 36.5k with four arguments and
+// five conversions, 33.3k now; 40.9k with the window not named. A bare
+// INCR is 5.1k, and a script of TIME and INCR 23.4k.
 //
 // Shaped for several windows per client later: each window length has its
 // own key with the same hash tag, so one script call can check them all.
 var allowScript = redis.NewScript(`
 local t = redis.call('TIME')
-local per = ARGV[1] + 0
-local now = t[1] + 0
-local start = now - now % per
-local field = ARGV[4]
-local named = field and start == field + 0
-if not named then field = start end
-local n = redis.call('HINCRBY', KEYS[1], field, ARGV[3])
-local k = ARGV[3] + 0
+local s = t[1]
+local e, field = ARGV[2], ARGV[3]
+local named = #s == #field and #s == #e and s >= field and s < e
+if not named then
+  local per = e - field
+  local now = s + 0
+  field = now - now % per
+  e = field + per
+end
+local ks, k = ARGV[4], 1
+if ks then k = ks + 0 else ks = '1' end
+local n = redis.call('HINCRBY', KEYS[1], field, ks)
 if n == k then
   if redis.call('HLEN', KEYS[1]) > 1 then
     redis.call('DEL', KEYS[1])
-    redis.call('HSET', KEYS[1], field, ARGV[3])
+    redis.call('HSET', KEYS[1], field, ks)
   end
-  redis.call('EXPIREAT', KEYS[1], start + per)
+  redis.call('EXPIREAT', KEYS[1], e)
 end
-local limit = ARGV[2] + 0
+local limit = ARGV[1] + 0
 if n > limit then
   redis.call('HINCRBY', KEYS[1], field, -math.min(n - limit, k))
 end
 if named then return n end
-return n .. ' ' .. t[1] .. ' ' .. t[2]
+return n .. ' ' .. s .. ' ' .. t[2]
 `)
 
 // allowManyScript is allowScript for several keys at once. A batch on one

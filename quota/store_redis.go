@@ -60,15 +60,16 @@ type RedisStore struct {
 
 type argsKey struct{ per, requests int64 }
 
-// limitArgs holds allowScript's arguments for one limit, boxed once:
-// boxing them per call would cost allocations on every decision.
+// limitArgs holds the scripts' arguments for one limit, boxed once: boxing
+// them per call would cost allocations on every decision.
 type limitArgs struct {
 	per  int64
-	base []any // per, requests, 1: one request, no window named
+	peek []any // peekScript's: the window's length
+	lone []any // allowScript's naming the epoch's first window, never Redis's
 	win  atomic.Pointer[windowArgs]
 }
 
-// windowArgs is base with the field name of one window appended.
+// windowArgs is allowScript's arguments naming one window.
 type windowArgs struct {
 	start int64
 	args  []any
@@ -80,36 +81,37 @@ func (s *RedisStore) limitArgs(l Limit) *limitArgs {
 	if a, ok := s.args.Load(k); ok {
 		return a.(*limitArgs)
 	}
-	a, _ := s.args.LoadOrStore(k, &limitArgs{per: k.per, base: []any{k.per, k.requests, 1}})
+	per := strconv.FormatInt(k.per, 10)
+	a, _ := s.args.LoadOrStore(k, &limitArgs{per: k.per, peek: []any{per}, lone: []any{k.requests, per, "0"}})
 	return a.(*limitArgs)
 }
 
 // allowArgs returns allowScript's arguments for k requests under l, sent
 // at local time now, and the estimate of Redis's time (Unix µs) whose
-// window they name: 0 when they name none, because the clock needs
-// measuring (see redisClock).
+// window they name: 0 when they name the epoch's first window, because the
+// clock needs measuring (see redisClock).
 func (s *RedisStore) allowArgs(l Limit, k int, now time.Time) ([]any, int64) {
 	la := s.limitArgs(l)
 	est, ok := s.clock.estimate(now)
+	var args []any
 	if !ok {
-		if k == 1 {
-			return la.base, 0
+		est, args = 0, la.lone
+	} else {
+		sec := est / 1e6
+		start := sec - sec%la.per
+		w := la.win.Load()
+		if w == nil || w.start != start {
+			// Once per window and limit; callers racing across a window's
+			// boundary may each build one, and each is right for its caller.
+			w = &windowArgs{start: start, args: []any{la.lone[0], strconv.FormatInt(start+la.per, 10), strconv.FormatInt(start, 10)}}
+			la.win.Store(w)
 		}
-		return []any{la.base[0], la.base[1], k}, 0
+		args = w.args
 	}
-	sec := est / 1e6
-	start := sec - sec%la.per
 	if k != 1 {
-		return []any{la.base[0], la.base[1], k, strconv.FormatInt(start, 10)}, est
+		args = append(args[:3:3], k)
 	}
-	w := la.win.Load()
-	if w == nil || w.start != start {
-		// Once per window and limit; callers racing across a window's
-		// boundary may each build one, and each is right for its caller.
-		w = &windowArgs{start: start, args: []any{la.base[0], la.base[1], 1, strconv.FormatInt(start, 10)}}
-		la.win.Store(w)
-	}
-	return w.args, est
+	return args, est
 }
 
 // allowCall is one allowScript call in flight: its command, when it was
@@ -264,7 +266,7 @@ func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, 
 // Peek implements Store.
 func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
 	sent := s.now()
-	text, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.limitArgs(l).base[:1]...).Text()
+	text, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.limitArgs(l).peek...).Text()
 	if err != nil {
 		return Decision{}, wrapRedisErr("peek", err)
 	}

@@ -88,8 +88,8 @@ echo "| call | keys | instructions per call |"
 echo "|---|---:|---:|"
 measure 'bare `INCR`' 1 incr 'c:{__rand_int__}'
 measure '`TIME` + `INCR` script (`script-floor`)' 1 evalsha "$floor" 1 'f:{__rand_int__}'
-measure '`allowScript`, window named' 1 evalsha "$allow" 1 "a:{__rand_int__}:$per" "$per" "$limit" 1 "$start"
-measure '`allowScript`, window not named' 1 evalsha "$allow" 1 "b:{__rand_int__}:$per" "$per" "$limit" 1
+measure '`allowScript`, window named' 1 evalsha "$allow" 1 "a:{__rand_int__}:$per" "$limit" "$((start + per))" "$start"
+measure '`allowScript`, window not named' 1 evalsha "$allow" 1 "b:{__rand_int__}:$per" "$limit" "$per" 0
 keys=()
 for k in a b c d e f g h; do keys+=("m:{$k:__rand_int__}:$per"); done
 measure '`allowManyScript`, one key' 1 evalsha "$many" 1 "${keys[0]}" "$per" "$limit" -1
