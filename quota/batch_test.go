@@ -540,3 +540,33 @@ func TestRedisStore_LoneGroupMerges(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisStore_LoneCallerSkipsQueue: once a batching store has found its
+// caller alone (yields brought no company), the caller's decisions go as
+// the unbatched store's do, without the queue: no more allocations each.
+//
+// Not parallel: AllocsPerRun counts the whole process's allocations.
+func TestRedisStore_LoneCallerSkipsQueue(t *testing.T) {
+	batched, _ := newTestRedisStore(t)
+	client, prefix := newTestRedis(t)
+	unbatched, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := Limit{Requests: MaxRequests, Per: MaxPer}
+	ctx := context.Background()
+	allocs := func(s *RedisStore) float64 {
+		allow := func() {
+			if _, err := s.Allow(ctx, "lone", lim); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 2 * yieldMissLimit { // the clock measured, the yielder given up
+			allow()
+		}
+		return testing.AllocsPerRun(100, allow)
+	}
+	if b, u := allocs(batched), allocs(unbatched); b > u {
+		t.Fatalf("a lone caller's decision allocates %v times through the batcher, %v unbatched", b, u)
+	}
+}

@@ -267,7 +267,13 @@ func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, 
 	if s.batch != nil {
 		return s.batch.allow(ctx, s.Key(key, l), l)
 	}
-	r, err := s.sendAllow(ctx, s.client, s.Key(key, l), l, 1, sendRun).reply(s, l, 1)
+	return s.allowNow(ctx, s.Key(key, l), l)
+}
+
+// allowNow decides one request for the Redis key key in a round trip of
+// its own.
+func (s *RedisStore) allowNow(ctx context.Context, key string, l Limit) (Decision, error) {
+	r, err := s.sendAllow(ctx, s.client, key, l, 1, sendRun).reply(s, l, 1)
 	if err != nil {
 		return Decision{}, wrapRedisErr("allow", err)
 	}
