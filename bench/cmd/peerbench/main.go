@@ -52,7 +52,8 @@ type config struct {
 	out         string
 	scenarios   []string
 	pin         bool
-	command     string // how to run this again, for the report
+	wake        time.Duration // see wakeEvery; 0: never
+	command     string        // how to run this again, for the report
 }
 
 // run is the whole program; "serve-http" as the first argument runs one of
@@ -84,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.out, "out", "", "markdown `file` to write the report to (it goes to stdout as well)")
 	scenarios := fs.String("scenarios", "all", "scenarios to run: all, or some of decision,hog,http")
 	fs.BoolVar(&cfg.pin, "pin", true, "http scenario: pin the servers to CPU 0 and the load to CPU 1 with taskset")
+	fs.DurationVar(&cfg.wake, "wake", time.Millisecond, "wake every process of the run this often (0: never), so that no contender's latency depends on how deeply an idle CPU sleeps")
 	if err := fs.Parse(args[1:]); err != nil {
 		return config{}, err
 	}
@@ -99,6 +101,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	if cfg.rounds < 1 || cfg.duration <= 0 || cfg.keys < 1 {
 		return config{}, errors.New("-rounds, -duration and -keys must be positive")
+	}
+	if cfg.wake < 0 {
+		return config{}, errors.New("-wake must not be negative")
 	}
 	if *scenarios == "all" {
 		cfg.scenarios = allScenarios
@@ -147,6 +152,7 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 		}
 	}()
 
+	defer wakeEvery(cfg.wake)()
 	rep := &report{cfg: cfg, started: time.Now(), machine: readMachine(ctx, admin)}
 	cs, err := newContenders(cfg.redisURL, prefix)
 	if err != nil {

@@ -38,7 +38,8 @@ func TestRun_Scenarios(t *testing.T) {
 	}{
 		{"decision", []string{"## Decisions: 50 keys", "### Cost per decision", "| `quota` | 16 |", "| `seed` | `exec` 1.00",
 			"| `script-floor` | `evalsha` 1.00, `incr` 1.00, `time` 1.00 |",
-			"## Targets", "| `quota` (batched), 1 caller: ÷ `incr` | 0.80× |", "; `script-floor` reaches "}, nil},
+			"## Targets", "| `quota` (batched), 1 caller: ÷ `incr` | 0.80× |", "; `script-floor` reaches ",
+			"wakes every 1ms (`-wake`)"}, nil},
 		{"hog", []string{"## Hog: one key far over its limit", "| `ulule` | 1 |", "| hog, `quota`, 1 caller: ÷ `incr` | 10.00× |"},
 			[]string{"`script-floor`"}},
 		{"http", []string{"## HTTP: `GET /rate-limited`", "| `quotad` | 2 |", "Postgres", "| HTTP, `quotad`, 2 connections: ÷ `echo` | 0.50× |"}, nil},
@@ -85,6 +86,7 @@ func TestRun_BadFlags(t *testing.T) {
 		{"-scenarios", "decision,nope"},
 		{"-callers", "1,0"},
 		{"-rounds", "0"},
+		{"-wake", "-1ms"},
 		{"stray"},
 	} {
 		var stdout, stderr bytes.Buffer

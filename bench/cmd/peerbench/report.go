@@ -35,6 +35,12 @@ func (r *report) render() []byte {
 		"Rounds are interleaved (every contender at one concurrency, then the next concurrency, then the next round), "+
 		"so drift in the machine's load hits all contenders alike; tables show the median across rounds.\n\n",
 		r.cfg.rounds, r.cfg.duration, warmupFor(r.cfg.duration))
+	if r.cfg.wake > 0 {
+		fmt.Fprintf(w, "Every process of the run (the benchmark and the HTTP servers) wakes every %v (`-wake`), "+
+			"so that no contender's latency depends on how deeply an idle CPU sleeps between round trips: "+
+			"`quota` wakes its process that often anyway (a timer per millisecond of decisions), which by itself "+
+			"made a lone caller's bare `INCR` up to 1.5× faster on a VM (see `bench/cmd/peerbench/wake.go`).\n\n", r.cfg.wake)
+	}
 	r.renderMachine(w)
 	r.renderTargets(w)
 	if r.decision != nil {

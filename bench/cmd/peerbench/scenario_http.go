@@ -82,7 +82,7 @@ func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *scratch
 		}
 	}()
 	for _, kind := range serverKinds {
-		args := []string{"serve-http", "-kind", kind}
+		args := []string{"serve-http", "-kind", kind, "-wake", cfg.wake.String()}
 		if kind == serverQuotad || kind == serverQuotadMem {
 			args = append(args, "-redis", cfg.redisURL, "-database", db.URL, "-prefix", prefix+":quotad")
 		}

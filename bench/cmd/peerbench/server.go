@@ -100,9 +100,11 @@ func serveChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	redisURL := fs.String("redis", defaultRedisURL, "Redis URL (quotad)")
 	dbURL := fs.String("database", "", "Postgres URL of a migrated database (quotad)")
 	prefix := fs.String("prefix", "peerbench-quotad", "Redis key prefix (quotad)")
+	wake := fs.Duration("wake", 0, "wake the process this often (0: never); see wakeEvery")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	defer wakeEvery(*wake)()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { // stdin closing is the signal to stop
