@@ -543,7 +543,8 @@ func TestRedisStore_LoneGroupMerges(t *testing.T) {
 
 // TestRedisStore_LoneCallerSkipsQueue: once a batching store has found its
 // caller alone (yields brought no company), the caller's decisions go as
-// the unbatched store's do, without the queue: no more allocations each.
+// the unbatched store's do, without the queue: no more allocations each,
+// and no more yields.
 //
 // Not parallel: AllocsPerRun counts the whole process's allocations.
 func TestRedisStore_LoneCallerSkipsQueue(t *testing.T) {
@@ -568,5 +569,14 @@ func TestRedisStore_LoneCallerSkipsQueue(t *testing.T) {
 	}
 	if b, u := allocs(batched), allocs(unbatched); b > u {
 		t.Fatalf("a lone caller's decision allocates %v times through the batcher, %v unbatched", b, u)
+	}
+	// Nor does it probe for company again: the yielder's skip is untouched.
+	for range 3 * yieldSkip {
+		if _, err := batched.Allow(ctx, "lone", lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if skip := batched.batch.yield.skip.Load(); skip != yieldSkip {
+		t.Fatalf("after %d lone decisions the yielder's skip is %d, want %d: the caller yielded", 3*yieldSkip, skip, yieldSkip)
 	}
 }
