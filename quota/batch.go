@@ -40,9 +40,10 @@ type batcher struct {
 
 	yield yielder
 
-	mu     sync.Mutex
-	queue  []*call
-	active int // pipelines in flight
+	mu      sync.Mutex
+	queue   []*call
+	active  int    // pipelines in flight
+	arrived uint64 // callers so far, to tell a lone caller it had company
 }
 
 // yielder decides whether a caller about to send a batch first lets the
@@ -82,6 +83,12 @@ func (y *yielder) before() bool {
 	return true
 }
 
+// resume stops skipping: callers overlap again.
+func (y *yielder) resume() {
+	y.misses.Store(0)
+	y.skip.Store(0)
+}
+
 // after records whether a yield brought company.
 func (y *yielder) after(company bool) {
 	if company {
@@ -108,8 +115,14 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}
 
 // allow queues one decision and waits for it, or for ctx to end.
 func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, error) {
-	if b.lone() {
+	if seen, ok := b.lone(); ok {
 		d, err := b.store.allowNow(ctx, key, lim)
+		b.mu.Lock()
+		company := b.arrived != seen
+		b.mu.Unlock()
+		if company {
+			b.yield.resume()
+		}
 		// No yield first, unlike a pipeline's return: the one caller
 		// answered is this one, and it is not waiting to come back.
 		batch, _ := b.takeNext()
@@ -119,6 +132,7 @@ func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, e
 	c := callPool.Get().(*call)
 	c.ctx, c.key, c.lim = ctx, key, lim
 	b.mu.Lock()
+	b.arrived++
 	b.queue = append(b.queue, c)
 	if b.active < b.max {
 		b.active++
@@ -154,22 +168,26 @@ func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, e
 // record, the batch and the signal back to itself: at one caller that took
 // a decision from 14 allocations to 10.
 //
-// It neither yields nor counts against the yielder's skip: only callers
-// that find a pipeline in flight use the skip up, so yielding resumes once
-// callers overlap, and a caller that stays alone never yields again. A
-// yield is dear where it wakes an idle CPU's thread: probing every 64
-// decisions cost a lone caller 10–15 % of its rate on a 2-vCPU VM.
-func (b *batcher) lone() bool {
+// It neither yields nor counts against the yielder's skip. Instead, any
+// caller that arrives during its round trip is company, and the yielder
+// stops skipping at once (resume): so a caller that stays alone never
+// yields again, and callers that overlap (on one CPU, those that run while
+// this one waits for Redis) batch as before. A yield is dear where it wakes
+// an idle CPU's thread: probing with one every 64 decisions cost a lone
+// caller 10–20 % of its rate on a 2-vCPU VM. It returns the arrival count
+// as of its own arrival.
+func (b *batcher) lone() (uint64, bool) {
 	if b.yield.skip.Load() <= 0 {
-		return false
+		return 0, false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.active != 0 || len(b.queue) != 0 {
-		return false
+		return 0, false
 	}
 	b.active++
-	return true
+	b.arrived++
+	return b.arrived, true
 }
 
 // take removes up to size queued calls; the caller holds mu.

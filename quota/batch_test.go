@@ -580,3 +580,65 @@ func TestRedisStore_LoneCallerSkipsQueue(t *testing.T) {
 		t.Fatalf("after %d lone decisions the yielder's skip is %d, want %d: the caller yielded", 3*yieldSkip, skip, yieldSkip)
 	}
 }
+
+// TestRedisStore_LoneCallerFindsCompany: a caller sending alone while the
+// yielder skips, during whose round trip another caller arrives, makes the
+// yielder stop skipping, so overlapping callers (on one CPU, those that run
+// while a caller waits for Redis) batch again.
+func TestRedisStore_LoneCallerFindsCompany(t *testing.T) {
+	t.Parallel()
+	client, prefix := newTestRedis(t)
+	h := &companyHook{second: make(chan struct{})}
+	client.AddHook(h)
+	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := Limit{Requests: 10, Per: MaxPer}
+	ctx := context.Background()
+	mustAllow(t, s, "warm", lim, true) // the script loaded: one command a call from here on
+	other := make(chan error, 1)
+	h.first = func() { // during the lone caller's round trip
+		go func() {
+			_, err := s.Allow(ctx, "other", lim)
+			other <- err
+		}()
+		<-h.second // the other caller has arrived and sent its own
+	}
+	s.batch.yield.skip.Store(yieldSkip) // the store has found its caller alone
+	h.armed.Store(true)
+	mustAllow(t, s, "lone", lim, true)
+	if err := <-other; err != nil {
+		t.Fatal(err)
+	}
+	if skip := s.batch.yield.skip.Load(); skip > 0 {
+		t.Fatalf("the yielder still skips (%d) after a caller arrived during a lone caller's round trip", skip)
+	}
+}
+
+// companyHook runs first during the first command once armed, and closes
+// second when a second command starts.
+type companyHook struct {
+	armed  atomic.Bool
+	calls  atomic.Int64
+	first  func()
+	second chan struct{}
+}
+
+func (*companyHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *companyHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.armed.Load() {
+			switch h.calls.Add(1) {
+			case 1:
+				h.first()
+			case 2:
+				close(h.second)
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+func (*companyHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
