@@ -504,10 +504,7 @@ func TestRedisStore_LoneAndBatchedShareWindow(t *testing.T) {
 func TestRedisStore_LoneGroupMerges(t *testing.T) {
 	t.Parallel()
 	s, cmds := newCountedStore(t)
-	client := s.client.(interface {
-		HGetAll(ctx context.Context, key string) *redis.MapStringStringCmd
-		TTL(ctx context.Context, key string) *redis.DurationCmd
-	})
+	client := s.client.(*redis.Client)
 	lim := Limit{Requests: 3, Per: time.Hour}
 	for _, named := range []bool{true, false} {
 		if !named {
@@ -589,7 +586,7 @@ func TestRedisStore_LoneCallerFindsCompany(t *testing.T) {
 	t.Parallel()
 	client, prefix := newTestRedis(t)
 	h := &companyHook{second: make(chan struct{})}
-	client.AddHook(h)
+	client.AddHook(commandHook(h.process))
 	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
@@ -625,8 +622,8 @@ type companyHook struct {
 	second chan struct{}
 }
 
-func (*companyHook) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *companyHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+// process is a commandHook.
+func (h *companyHook) process(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		if h.armed.Load() {
 			switch h.calls.Add(1) {
@@ -638,7 +635,4 @@ func (h *companyHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		return next(ctx, cmd)
 	}
-}
-func (*companyHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }

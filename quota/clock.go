@@ -13,10 +13,9 @@ const clockCheckEvery = time.Second
 // decision can name its window's hash field: the script then checks the
 // name against Redis TIME instead of working one out and formatting it,
 // and replies the bare count instead of the count and the time
-// (allowScript). A wrong guess
-// costs nothing but that saving: the script counts in the window TIME says
-// and replies the time, which corrects the estimate. Windows stay on
-// Redis's clock whatever this one says.
+// (allowScript). A wrong guess costs nothing but that saving: the script
+// counts in the window TIME says and replies the time, which corrects the
+// estimate. Windows stay on Redis's clock whatever this one says.
 //
 // The offset is measured from replies that carry Redis TIME, against the
 // midpoint of the round trip; it is trusted for clockCheckEvery, after

@@ -37,8 +37,8 @@ type replyKinds struct {
 	kinds []string
 }
 
-func (*replyKinds) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *replyKinds) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+// process is a commandHook.
+func (h *replyKinds) process(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		err := next(ctx, cmd)
 		if c, ok := cmd.(*redis.Cmd); ok && (c.Name() == "evalsha" || c.Name() == "eval") && err == nil {
@@ -48,9 +48,6 @@ func (h *replyKinds) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		return err
 	}
-}
-func (*replyKinds) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
 }
 
 // take returns the kinds recorded since the last take.
@@ -74,7 +71,7 @@ func TestRedisStore_NamedWindow(t *testing.T) {
 			t.Parallel()
 			client, prefix := newTestRedis(t)
 			kinds := &replyKinds{}
-			client.AddHook(kinds)
+			client.AddHook(commandHook(kinds.process))
 			s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: !batching})
 			if err != nil {
 				t.Fatal(err)
@@ -137,7 +134,7 @@ func TestRedisStore_PeekMeasuresClock(t *testing.T) {
 	t.Parallel()
 	client, prefix := newTestRedis(t)
 	kinds := &replyKinds{}
-	client.AddHook(kinds)
+	client.AddHook(commandHook(kinds.process))
 	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: true})
 	if err != nil {
 		t.Fatal(err)

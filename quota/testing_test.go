@@ -72,3 +72,15 @@ func mustLimiter(tb testing.TB, s Store, cfg LimiterConfig) *Limiter {
 	}
 	return l
 }
+
+// commandHook is a go-redis hook around single commands; dials and
+// pipelines pass through.
+type commandHook func(next redis.ProcessHook) redis.ProcessHook
+
+func (commandHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return h(next)
+}
+func (commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
