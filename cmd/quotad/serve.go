@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/quotad/quotad"
 	"github.com/quotad/quotad/api"
-	"github.com/quotad/quotad/quota"
+	"github.com/quotad/quotad/internal/stack"
 	"github.com/quotad/quotad/tiers"
 	"github.com/redis/go-redis/v9"
 )
@@ -48,44 +47,16 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		log.Warn("redis is not answering; limiting follows QUOTA_REDIS_FAILURE until it does", "err", err)
 	}
-	store, err := quota.NewRedisStore(rdb, quota.RedisConfig{})
-	if err != nil {
-		return err
-	}
-	limiter, err := quota.NewLimiter(store, quota.LimiterConfig{Timeout: cfg.RedisTimeout})
-	if err != nil {
-		return err
-	}
-
-	// The cache's listener lives as long as the server.
-	cache := tiers.NewCache(pool, tiers.CacheConfig{Logger: log, OnChange: api.Invalidator(limiter)})
-	if err := cache.Start(ctx); err != nil {
-		return fmt.Errorf("loading tiers: %w", err)
-	}
-	defer cache.Close()
-
-	auth, err := api.NewAuthenticator(ctx, api.AuthConfig{
-		Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Audience: cfg.Audience, Logger: log,
+	handler, closeStack, err := stack.New(ctx, stack.Config{
+		Pool: pool, Redis: rdb, RedisTimeout: cfg.RedisTimeout, FailureMode: cfg.FailureMode,
+		TrustedProxies: cfg.TrustedProxies, Logger: log,
+		Auth: api.AuthConfig{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Audience: cfg.Audience},
 	})
 	if err != nil {
 		return err
 	}
-	ip, err := quota.NewIPExtractor(cfg.TrustedProxies)
-	if err != nil {
-		return err
-	}
-	tierStore := tiers.NewStore(pool)
-	handler, err := api.NewServer(api.Config{
-		Tiers: cache, Store: tierStore, Limiter: limiter, Auth: auth, IP: ip,
-		FailureMode: cfg.FailureMode, Logger: log, OpenAPI: quotad.OpenAPI,
-		Checks: map[string]api.Check{
-			"postgres": tierStore.Ping,
-			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
-		},
-	})
-	if err != nil {
-		return err
-	}
+	// The tier cache's listener lives as long as the server.
+	defer closeStack()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -22,10 +22,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
-	"github.com/quotad/quotad"
 	"github.com/quotad/quotad/api"
+	"github.com/quotad/quotad/internal/stack"
 	"github.com/quotad/quotad/quota"
-	"github.com/quotad/quotad/tiers"
 	"golang.org/x/time/rate"
 )
 
@@ -34,7 +33,7 @@ import (
 const (
 	serverEcho      = "echo"           // a bare Echo JSON handler
 	serverEchoLimit = "echo-ratelimit" // plus Echo's RateLimiter, memory store
-	serverQuotad    = "quotad"         // api.NewServer, wired as cmd/quotad does
+	serverQuotad    = "quotad"         // internal/stack, as cmd/quotad builds it
 	serverQuotadMem = "quotad-memory"  // the same with quota's memory store
 )
 
@@ -44,7 +43,7 @@ var serverKinds = []string{serverEcho, serverEchoLimit, serverQuotad, serverQuot
 var serverAbout = map[string]string{
 	serverEcho:      "a bare Echo v4 handler answering the same JSON as quotad's `/rate-limited`",
 	serverEchoLimit: "the same behind Echo's `middleware.RateLimiter` with its memory store (1e9/s, burst 1e9: never refuses)",
-	serverQuotad:    "quotad's real stack: `api.NewServer` wired as `cmd/quotad/serve.go` does (request IDs, JSON request log to a discarding writer, Prometheus metrics, JWT auth, tier cache on Postgres, `quota` limiter on Redis), `free` tier set to 1,000,000,000 per 3600 s",
+	serverQuotad:    "quotad's real stack, built by `internal/stack` as `cmd/quotad` builds it (request IDs, JSON request log to a discarding writer, Prometheus metrics, JWT auth, tier cache on Postgres, `quota` limiter on Redis), `free` tier set to 1,000,000,000 per 3600 s",
 	serverQuotadMem: "the same stack with `quota.NewMemoryStore` in place of Redis: not a way to run quotad (instances would not share counts), but it shows what the Redis round trip costs",
 }
 
@@ -194,10 +193,11 @@ func newEchoServer(limited bool) http.Handler {
 	return e
 }
 
-// newQuotadServer wires api.NewServer exactly as cmd/quotad/serve.go does
-// with its defaults (QUOTA_REDIS_FAILURE=open, QUOTA_REDIS_TIMEOUT=100ms,
-// no trusted proxies, JSON logs), except that the log goes nowhere and the
-// Redis keys start with prefix.
+// newQuotadServer builds quotad's handler with internal/stack, as
+// cmd/quotad/serve.go does with its defaults (QUOTA_REDIS_FAILURE=open,
+// QUOTA_REDIS_TIMEOUT=100ms, no trusted proxies, JSON logs), except that
+// the log goes nowhere, the Redis keys start with prefix and, with memory,
+// the counts are kept in process.
 func newQuotadServer(ctx context.Context, redisURL, dbURL, prefix string, secret []byte, memory bool) (http.Handler, func(), error) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	pool, err := pgxpool.New(ctx, dbURL)
@@ -209,57 +209,29 @@ func newQuotadServer(ctx context.Context, redisURL, dbURL, prefix string, secret
 		pool.Close()
 		return nil, nil, err
 	}
-	var cache *tiers.Cache
-	closeAll := func() {
-		if cache != nil {
-			cache.Close()
-		}
+	closeClients := func() {
 		_ = rdb.Close()
 		pool.Close()
 	}
-	fail := func(err error) (http.Handler, func(), error) {
-		closeAll()
+	cfg := stack.Config{
+		Pool: pool, Redis: rdb, RedisPrefix: prefix, Logger: log,
+		Auth: api.AuthConfig{Secret: secret},
+	}
+	if memory {
+		if cfg.Store, err = quota.NewMemoryStore(quota.MemoryConfig{}); err != nil {
+			closeClients()
+			return nil, nil, err
+		}
+	}
+	handler, closeStack, err := stack.New(ctx, cfg)
+	if err != nil {
+		closeClients()
 		return nil, nil, fmt.Errorf("quotad server: %w", err)
 	}
-	var store quota.Store
-	if memory {
-		store, err = quota.NewMemoryStore(quota.MemoryConfig{})
-	} else {
-		store, err = quota.NewRedisStore(rdb, quota.RedisConfig{Prefix: prefix})
-	}
-	if err != nil {
-		return fail(err)
-	}
-	limiter, err := quota.NewLimiter(store, quota.LimiterConfig{Timeout: quota.DefaultTimeout})
-	if err != nil {
-		return fail(err)
-	}
-	c := tiers.NewCache(pool, tiers.CacheConfig{Logger: log, OnChange: api.Invalidator(limiter)})
-	if err := c.Start(ctx); err != nil {
-		return fail(err)
-	}
-	cache = c
-	auth, err := api.NewAuthenticator(ctx, api.AuthConfig{Secret: secret, Logger: log})
-	if err != nil {
-		return fail(err)
-	}
-	ip, err := quota.NewIPExtractor(nil)
-	if err != nil {
-		return fail(err)
-	}
-	tierStore := tiers.NewStore(pool)
-	handler, err := api.NewServer(api.Config{
-		Tiers: cache, Store: tierStore, Limiter: limiter, Auth: auth, IP: ip,
-		FailureMode: quota.FailOpen, Logger: log, OpenAPI: quotad.OpenAPI,
-		Checks: map[string]api.Check{
-			"postgres": tierStore.Ping,
-			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
-		},
-	})
-	if err != nil {
-		return fail(err)
-	}
-	return handler, closeAll, nil
+	return handler, func() {
+		closeStack()
+		closeClients()
+	}, nil
 }
 
 // readListenLine waits for the child's "listening <addr>" line.

@@ -1,0 +1,105 @@
+// Package stack assembles quotad's HTTP handler from its parts: the limiter
+// on Redis, the tier cache on Postgres, JWT authentication and the API. The
+// quotad command serves what it builds, and the peer benchmark measures the
+// same thing, so a part added here is in both.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/quotad/quotad"
+	"github.com/quotad/quotad/api"
+	"github.com/quotad/quotad/quota"
+	"github.com/quotad/quotad/tiers"
+	"github.com/redis/go-redis/v9"
+)
+
+// Config is what New wires together.
+type Config struct {
+	// Pool reaches the tiers database (already migrated). Required.
+	Pool *pgxpool.Pool
+	// Redis holds the limiter's counters; /readyz pings it. Required.
+	Redis redis.UniversalClient
+	// RedisPrefix starts the limiter's keys.
+	// Optional. Default value quota.DefaultRedisPrefix.
+	RedisPrefix string
+	// Store replaces the Redis store, for measuring what the rest costs;
+	// instances would not share counts, so quotad never sets it.
+	// Optional. Default value a quota.RedisStore on Redis.
+	Store quota.Store
+	// RedisTimeout bounds one decision's round trip.
+	// Optional. Default value quota.DefaultTimeout.
+	RedisTimeout time.Duration
+	// FailureMode says what a decision Redis could not make answers.
+	// Optional. Default value quota.FailOpen.
+	FailureMode quota.FailureMode
+	// TrustedProxies may set X-Forwarded-For (see quota.NewIPExtractor).
+	// Optional. Default value none.
+	TrustedProxies []string
+	// Auth verifies bearer tokens; its Logger is set to Logger when nil.
+	// Required: a secret or a JWKS URL.
+	Auth api.AuthConfig
+	// Logger receives the request log and every warning. Required.
+	Logger *slog.Logger
+}
+
+// New builds the handler and starts the tier cache's listener, which lives
+// until the returned close function is called (after the server has
+// stopped). A failure stops whatever New had started.
+func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
+	if cfg.Pool == nil || cfg.Redis == nil || cfg.Logger == nil {
+		return nil, nil, errors.New("stack: New needs Pool, Redis and Logger")
+	}
+	store := cfg.Store
+	if store == nil {
+		var err error
+		store, err = quota.NewRedisStore(cfg.Redis, quota.RedisConfig{Prefix: cfg.RedisPrefix})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	limiter, err := quota.NewLimiter(store, quota.LimiterConfig{Timeout: cfg.RedisTimeout})
+	if err != nil {
+		return nil, nil, err
+	}
+
+	cache := tiers.NewCache(cfg.Pool, tiers.CacheConfig{Logger: cfg.Logger, OnChange: api.Invalidator(limiter)})
+	if err := cache.Start(ctx); err != nil {
+		return nil, nil, fmt.Errorf("loading tiers: %w", err)
+	}
+	fail := func(err error) (http.Handler, func(), error) {
+		cache.Close()
+		return nil, nil, err
+	}
+
+	if cfg.Auth.Logger == nil {
+		cfg.Auth.Logger = cfg.Logger
+	}
+	auth, err := api.NewAuthenticator(ctx, cfg.Auth)
+	if err != nil {
+		return fail(err)
+	}
+	ip, err := quota.NewIPExtractor(cfg.TrustedProxies)
+	if err != nil {
+		return fail(err)
+	}
+	tierStore := tiers.NewStore(cfg.Pool)
+	handler, err := api.NewServer(api.Config{
+		Tiers: cache, Store: tierStore, Limiter: limiter, Auth: auth, IP: ip,
+		FailureMode: cfg.FailureMode, Logger: cfg.Logger, OpenAPI: quotad.OpenAPI,
+		Checks: map[string]api.Check{
+			"postgres": tierStore.Ping,
+			"redis":    func(ctx context.Context) error { return cfg.Redis.Ping(ctx).Err() },
+		},
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return handler, cache.Close, nil
+}
