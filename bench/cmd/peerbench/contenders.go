@@ -50,11 +50,11 @@ type contender struct {
 // contenderNames lists every contender in the order they run and report.
 var contenderNames = []string{"incr", "script-floor", "quota", "quota-unbatched", "redis_rate", "ulule", "seed"}
 
-// newContenders builds every contender on its own client; prefix starts
-// every key they write.
-func newContenders(redisURL, prefix string) ([]*contender, error) {
+// newContenders builds the named contenders, each on its own client;
+// prefix starts every key they write.
+func newContenders(redisURL, prefix string, names []string) ([]*contender, error) {
 	var cs []*contender
-	for _, name := range contenderNames {
+	for _, name := range names {
 		rdb, err := quota.NewRedisClient(redisURL)
 		if err != nil {
 			closeContenders(cs)

@@ -11,6 +11,11 @@
 //	hog       the same contenders on one key far over its limit
 //	http      GET /rate-limited on bare Echo, Echo + RateLimiter, quotad
 //
+// -contenders limits decision and hog to some contenders (bare INCR always
+// runs), for quicker A/B runs of one change:
+//
+//	go run ./cmd/peerbench -scenarios decision -contenders quota,ulule -rounds 5
+//
 // It writes only keys under a random "peerbench:<hex>" prefix (redis_rate
 // adds "rate:" in front) and deletes them at the end; the http scenario
 // creates a Postgres database with a random name and drops it.
@@ -51,6 +56,7 @@ type config struct {
 	keys        int
 	out         string
 	scenarios   []string
+	contenders  []string // of contenderNames, in their order; always with incr
 	pin         bool
 	wake        time.Duration // see wakeEvery; 0: never
 	command     string        // how to run this again, for the report
@@ -84,6 +90,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.keys, "keys", 10_000, "keys of the decision scenario")
 	fs.StringVar(&cfg.out, "out", "", "markdown `file` to write the report to (it goes to stdout as well)")
 	scenarios := fs.String("scenarios", "all", "scenarios to run: all, or some of decision,hog,http")
+	contenders := fs.String("contenders", "all", "decision and hog contenders: all, or some of "+strings.Join(contenderNames, ",")+
+		" (incr always runs: every ratio is to it); fewer make an A/B comparison quicker, and its rounds closer in time")
 	fs.BoolVar(&cfg.pin, "pin", true, "http scenario: pin the servers to CPU 0 and the load to CPU 1 with taskset")
 	fs.DurationVar(&cfg.wake, "wake", time.Millisecond, "wake every process of the run this often (0: never), so that no contender's latency depends on how deeply an idle CPU sleeps")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -115,8 +123,34 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			cfg.scenarios = append(cfg.scenarios, s)
 		}
 	}
+	if cfg.contenders, err = contenderList(*contenders); err != nil {
+		return config{}, err
+	}
 	cfg.command = benchenv.RerunCommand("peerbench", args[1:])
 	return cfg, nil
+}
+
+// contenderList parses -contenders: the named contenders and incr, in
+// contenderNames' order.
+func contenderList(s string) ([]string, error) {
+	if s == "all" {
+		return contenderNames, nil
+	}
+	want := map[string]bool{"incr": true}
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if !slices.Contains(contenderNames, f) {
+			return nil, fmt.Errorf("-contenders: unknown contender %q (want all or some of %s)", f, strings.Join(contenderNames, ","))
+		}
+		want[f] = true
+	}
+	var out []string
+	for _, name := range contenderNames {
+		if want[name] {
+			out = append(out, name)
+		}
+	}
+	return out, nil
 }
 
 // intList parses "1,16,64".
@@ -154,7 +188,7 @@ func bench(ctx context.Context, cfg config, stdout, stderr io.Writer) (err error
 
 	defer wakeEvery(cfg.wake)()
 	rep := &report{cfg: cfg, started: time.Now(), machine: readMachine(ctx, admin)}
-	cs, err := newContenders(cfg.redisURL, prefix)
+	cs, err := newContenders(cfg.redisURL, prefix, cfg.contenders)
 	if err != nil {
 		return err
 	}

@@ -35,22 +35,25 @@ func TestRun_Scenarios(t *testing.T) {
 		scenario string
 		headings []string
 		absent   []string
+		args     []string // more flags
 	}{
 		{"decision", []string{"## Decisions: 50 keys", "### Cost per decision", "| `quota` | 16 |", "| `seed` | `exec` 1.00",
 			"| `script-floor` | `evalsha` 1.00, `incr` 1.00, `time` 1.00 |",
 			"## Targets", "| `quota` (batched), 1 caller: ÷ `incr` | 0.80× |", "; `script-floor` reaches ",
-			"wakes every 1ms (`-wake`)"}, nil},
+			"wakes every 1ms (`-wake`)"}, nil, nil},
 		{"hog", []string{"## Hog: one key far over its limit", "| `ulule` | 1 |", "| hog, `quota`, 1 caller: ÷ `incr` | 10.00× |"},
-			[]string{"`script-floor`"}},
-		{"http", []string{"## HTTP: `GET /rate-limited`", "| `quotad` | 2 |", "Postgres", "| HTTP, `quotad`, 2 connections: ÷ `echo` | 0.50× |"}, nil},
+			[]string{"`script-floor`"}, nil},
+		{"http", []string{"## HTTP: `GET /rate-limited`", "| `quotad` | 2 |", "Postgres", "| HTTP, `quotad`, 2 connections: ÷ `echo` | 0.50× |"}, nil, nil},
+		{"decision", []string{"| `incr` | 16 |", "| `quota` | 16 |", "| `ulule` | 16 |", "| `quota` (batched), 16 callers: ÷ `incr` | 1.00× |"},
+			[]string{"| `seed` |", "| `redis_rate` |", "| `quota-unbatched` |", "the faster of"}, []string{"-contenders", "ulule,quota"}},
 	} {
 		// One scenario at a time: INFO commandstats is server-wide, so two
 		// scenarios on one Redis would count each other's commands.
-		t.Run(tc.scenario, func(t *testing.T) {
+		t.Run(strings.Join(append([]string{tc.scenario}, tc.args...), " "), func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "PERFORMANCE.md")
 			var stdout, stderr bytes.Buffer
 			args := append([]string{"peerbench", "-rounds", "1", "-duration", "50ms", "-callers", "1,16", "-conns", "2",
-				"-keys", "50", "-scenarios", tc.scenario, "-out", out}, benchenv.TestServers(true)...)
+				"-keys", "50", "-scenarios", tc.scenario, "-out", out}, append(tc.args, benchenv.TestServers(true)...)...)
 			ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 			defer cancel()
 			if err := run(ctx, args, &stdout, &stderr); err != nil {
@@ -84,6 +87,7 @@ func TestRun_BadFlags(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{
 		{"-scenarios", "decision,nope"},
+		{"-contenders", "quota,nope"},
 		{"-callers", "1,0"},
 		{"-rounds", "0"},
 		{"-wake", "-1ms"},
