@@ -44,7 +44,8 @@ func TestRun_Scenarios(t *testing.T) {
 		{"hog", []string{"## Hog: one key far over its limit", "| `ulule` | 1 |", "| hog, `quota`, 1 caller: ÷ `incr` | 10.00× |"},
 			[]string{"`script-floor`"}, nil},
 		{"http", []string{"## HTTP: `GET /rate-limited`", "| `quotad` | 2 |", "Postgres", "| HTTP, `quotad`, 2 connections: ÷ `echo` | 0.50× |"}, nil, nil},
-		{"decision", []string{"| `incr` | 16 |", "| `quota` | 16 |", "| `ulule` | 16 |", "| `quota` (batched), 16 callers: ÷ `incr` | 1.00× |"},
+		{"decision", []string{"| `incr` | 16 |", "| `quota` | 16 |", "| `ulule` | 16 |", "| `quota` (batched), 16 callers: ÷ `incr` | 1.00× |",
+			"| `quota` (batched), 16 callers: ÷ `ulule` | 1.50× |"},
 			[]string{"| `seed` |", "| `redis_rate` |", "| `quota-unbatched` |", "the faster of"}, []string{"-contenders", "ulule,quota"}},
 	} {
 		// One scenario at a time: INFO commandstats is server-wide, so two

@@ -28,9 +28,16 @@ func roundRatios[M rated](ms, base []M) []float64 {
 	return rs
 }
 
-// bestPeer is, per round, the faster of redis_rate and ulule.
+// bestPeer is, per round, the faster of redis_rate and ulule, or the one
+// of them that ran (see -contenders).
 func bestPeer(res *redisResults, n int) []redisMeasurement {
 	a, b := res.rounds[runKey{"redis_rate", n}], res.rounds[runKey{"ulule", n}]
+	if len(a) == 0 {
+		return b
+	}
+	if len(b) == 0 {
+		return a
+	}
 	out := make([]redisMeasurement, min(len(a), len(b)))
 	for i := range out {
 		out[i] = a[i]
@@ -39,6 +46,17 @@ func bestPeer(res *redisResults, n int) []redisMeasurement {
 		}
 	}
 	return out
+}
+
+// peerText names what bestPeer compares with.
+func peerText(res *redisResults, n int) string {
+	switch {
+	case len(res.rounds[runKey{"redis_rate", n}]) == 0:
+		return "`ulule`"
+	case len(res.rounds[runKey{"ulule", n}]) == 0:
+		return "`redis_rate`"
+	}
+	return "the faster of `redis_rate` and `ulule`"
 }
 
 // callersText is "1 caller" or "16 callers".
@@ -61,7 +79,7 @@ func (r *report) targets() []target {
 			}
 			ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %s: ÷ `incr`", callersText(n)), min: goal, rs: roundRatios(quota, incr), ok: true})
 			if n > 1 {
-				ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %d callers: ÷ the faster of `redis_rate` and `ulule`", n),
+				ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %d callers: ÷ %s", n, peerText(res, n)),
 					min: 1.5, rs: roundRatios(quota, bestPeer(res, n)), ok: true})
 				t := target{what: fmt.Sprintf("`quota-unbatched`, %d callers: ÷ `incr`", n), min: 0.8,
 					rs: roundRatios(res.rounds[runKey{"quota-unbatched", n}], incr), ok: true}
