@@ -29,14 +29,14 @@ func roundRatios[M rated](ms, base []M) []float64 {
 }
 
 // bestPeer is, per round, the faster of redis_rate and ulule, or the one
-// of them that ran (see -contenders).
-func bestPeer(res *redisResults, n int) []redisMeasurement {
+// of them that ran (see -contenders), and how the report names it.
+func bestPeer(res *redisResults, n int) ([]redisMeasurement, string) {
 	a, b := res.rounds[runKey{"redis_rate", n}], res.rounds[runKey{"ulule", n}]
 	if len(a) == 0 {
-		return b
+		return b, "`ulule`"
 	}
 	if len(b) == 0 {
-		return a
+		return a, "`redis_rate`"
 	}
 	out := make([]redisMeasurement, min(len(a), len(b)))
 	for i := range out {
@@ -45,18 +45,7 @@ func bestPeer(res *redisResults, n int) []redisMeasurement {
 			out[i] = b[i]
 		}
 	}
-	return out
-}
-
-// peerText names what bestPeer compares with.
-func peerText(res *redisResults, n int) string {
-	switch {
-	case len(res.rounds[runKey{"redis_rate", n}]) == 0:
-		return "`ulule`"
-	case len(res.rounds[runKey{"ulule", n}]) == 0:
-		return "`redis_rate`"
-	}
-	return "the faster of `redis_rate` and `ulule`"
+	return out, "the faster of `redis_rate` and `ulule`"
 }
 
 // callersText is "1 caller" or "16 callers".
@@ -79,8 +68,9 @@ func (r *report) targets() []target {
 			}
 			ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %s: ÷ `incr`", callersText(n)), min: goal, rs: roundRatios(quota, incr), ok: true})
 			if n > 1 {
-				ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %d callers: ÷ %s", n, peerText(res, n)),
-					min: 1.5, rs: roundRatios(quota, bestPeer(res, n)), ok: true})
+				peer, peerName := bestPeer(res, n)
+				ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %d callers: ÷ %s", n, peerName),
+					min: 1.5, rs: roundRatios(quota, peer), ok: true})
 				t := target{what: fmt.Sprintf("`quota-unbatched`, %d callers: ÷ `incr`", n), min: 0.8,
 					rs: roundRatios(res.rounds[runKey{"quota-unbatched", n}], incr), ok: true}
 				if floor := roundRatios(res.rounds[runKey{"script-floor", n}], incr); len(floor) > 0 {
