@@ -22,6 +22,9 @@ type deadlines struct {
 type deadlineTick struct {
 	ms  int64 // Unix milliseconds
 	ctx context.Context
+	// bare is ctx as the decision context of callers with no values of
+	// their own (context.Background), made once per tick.
+	bare *decisionCtx
 	// cancel is kept only to honour WithDeadline's contract; nobody calls
 	// it early, since decisions may still run under ctx. The context's own
 	// timer releases it at the deadline.
@@ -48,7 +51,7 @@ func (d *deadlines) decisionContext(parent context.Context, now time.Time) (cont
 		}
 	}
 	if parent == context.Background() {
-		return t.ctx, noCancel
+		return t.bare, noCancel
 	}
 	return &decisionCtx{Context: t.ctx, parent: parent}, noCancel
 }
@@ -65,11 +68,14 @@ func (d *deadlines) tick(now time.Time) *deadlineTick {
 	// and the other's context is just as valid for its own caller.
 	t := &deadlineTick{ms: ms}
 	t.ctx, t.cancel = context.WithDeadline(context.Background(), time.UnixMilli(ms+1).Add(d.timeout))
+	t.bare = &decisionCtx{Context: t.ctx, parent: context.Background()}
 	d.cur.Store(t)
 	return t
 }
 
-// decisionCtx is a shared tick's deadline with its caller's values.
+// decisionCtx is a shared tick's deadline with its caller's values. It
+// ends only at that deadline, never with its caller, so a batch whose
+// earliest deadline is one can run under it as it is (see batchContext).
 type decisionCtx struct {
 	context.Context // the tick: Deadline, Done, Err
 	parent          context.Context

@@ -81,6 +81,33 @@ func TestBatchContext(t *testing.T) {
 	}
 }
 
+// TestBatchContextOfDecisions: a batch of a Limiter's decision contexts runs
+// under the earliest of them, which its caller's cancellation does not end.
+func TestBatchContextOfDecisions(t *testing.T) {
+	d := &deadlines{timeout: time.Second}
+	now := time.Now()
+	p1, cancel1 := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "first"))
+	p2, cancel2 := context.WithCancel(context.Background())
+	later, _ := d.decisionContext(p2, now.Add(5*time.Millisecond))
+	earlier, _ := d.decisionContext(p1, now)
+	ctx, cancel := batchContext([]*call{{ctx: later}, {ctx: earlier}})
+	defer cancel()
+	if ctx != earlier {
+		t.Fatalf("batch context %v, want the earliest decision context itself", ctx)
+	}
+	if got, want := deadlineOf(ctx), deadlineOf(earlier); !got.Equal(want) || !got.Before(deadlineOf(later)) {
+		t.Fatalf("deadline %v, want the earliest %v", got, want)
+	}
+	cancel1()
+	cancel2()
+	if ctx.Err() != nil {
+		t.Fatal("a caller's cancellation ended the batch")
+	}
+	if got := ctx.Value(ctxKey{}); got != "first" {
+		t.Fatalf("Value = %v, want the earliest caller's", got)
+	}
+}
+
 func deadlineOf(ctx context.Context) time.Time {
 	d, _ := ctx.Deadline()
 	return d
