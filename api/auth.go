@@ -36,9 +36,19 @@ var ErrInvalidToken = errors.New("api: invalid token")
 // AuthConfig.Leeway is zero.
 const DefaultLeeway = 5 * time.Second
 
-// identityKey is where Middleware stores the verified Identity in the
-// echo.Context.
+// identityKey is where Middleware stores the verified token's *principal
+// in the echo.Context.
 const identityKey = "quotad.identity"
+
+// principal is a verified token's Identity with its limiter key. It is made
+// once per verification and shared, never changed, by every request that
+// presents the token while it is cached: stored in the echo.Context as a
+// pointer, it costs such a request no allocation, where an Identity value
+// would be boxed and its key concatenated on every request.
+type principal struct {
+	Identity
+	key string // UserKey(ClientID)
+}
 
 // AuthConfig configures an Authenticator. At least one of Secret and JWKSURL
 // is required; with both, the token's algorithm family picks the key.
@@ -170,27 +180,37 @@ func (a *Authenticator) Verify(raw string) (Identity, error) {
 // unknown kid). Every error wraps ErrInvalidToken and jwt's own sentinel
 // (jwt.ErrTokenExpired …); none contains the token.
 func (a *Authenticator) VerifyContext(ctx context.Context, raw string) (Identity, error) {
+	p, err := a.verify(ctx, raw)
+	if err != nil {
+		return Identity{}, err
+	}
+	return p.Identity, nil
+}
+
+// verify is VerifyContext returning the token's principal, shared with the
+// cache: callers must not change it.
+func (a *Authenticator) verify(ctx context.Context, raw string) (*principal, error) {
 	if len(raw) > MaxTokenLen {
-		return Identity{}, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenLen)
+		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidToken, MaxTokenLen)
 	}
 	now := a.now()
-	if id, ok := a.cache.get(raw, now); ok {
-		return id, nil
+	if p, ok := a.cache.get(raw, now); ok {
+		return p, nil
 	}
 	var cl claims
 	if _, err := a.parser.ParseWithClaims(raw, &cl, a.keyFunc(ctx)); err != nil {
-		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
 	if err := checkSubject(cl.Subject); err != nil {
-		return Identity{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	id := Identity{ClientID: cl.Subject, Admin: slices.Contains(cl.Scope, AdminScope)}
-	e := tokenEntry{id: id}
+	p := &principal{Identity: Identity{ClientID: cl.Subject, Admin: slices.Contains(cl.Scope, AdminScope)}, key: UserKey(cl.Subject)}
+	e := tokenEntry{p: p}
 	if cl.NotBefore != nil {
 		e.notBefore = cl.NotBefore.Add(-a.leeway)
 	}
 	a.cache.put(raw, e, minTime(cl.ExpiresAt.Add(a.leeway), now.Add(tokenCacheTTL)), now)
-	return id, nil
+	return p, nil
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -258,11 +278,11 @@ func (a *Authenticator) Middleware() echo.MiddlewareFunc {
 			if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" || strings.ContainsAny(raw, " \t") {
 				return unauthorized(c, `the Authorization header must be "Bearer <token>"`, nil)
 			}
-			id, err := a.VerifyContext(c.Request().Context(), raw)
+			p, err := a.verify(c.Request().Context(), raw)
 			if err != nil {
 				return unauthorized(c, reason(err), err)
 			}
-			c.Set(identityKey, id)
+			c.Set(identityKey, p)
 			return next(c)
 		}
 	}
@@ -290,8 +310,17 @@ func unauthorized(c echo.Context, msg string, cause error) error {
 // IdentityFrom returns the identity Middleware verified, and false for an
 // anonymous request.
 func IdentityFrom(c echo.Context) (Identity, bool) {
-	id, ok := c.Get(identityKey).(Identity)
-	return id, ok
+	p, ok := principalFrom(c)
+	if !ok {
+		return Identity{}, false
+	}
+	return p.Identity, true
+}
+
+// principalFrom returns the principal Middleware stored in c, if any.
+func principalFrom(c echo.Context) (*principal, bool) {
+	p, ok := c.Get(identityKey).(*principal)
+	return p, ok
 }
 
 // RequireAdmin admits only callers whose token has the quota:admin scope:

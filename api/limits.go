@@ -55,9 +55,9 @@ func LimitOf(t tiers.Tier) quota.Limit {
 // identify returns the caller's limiter key and tier: the token's subject
 // and its assigned tier, or the client IP and the anonymous tier.
 func (s *server) identify(c echo.Context) (key string, t tiers.Tier, err error) {
-	if id, ok := IdentityFrom(c); ok {
-		t, err = s.tiers.TierFor(c.Request().Context(), id.ClientID)
-		return UserKey(id.ClientID), t, err
+	if p, ok := principalFrom(c); ok {
+		t, err = s.tiers.TierFor(c.Request().Context(), p.ClientID)
+		return p.key, t, err
 	}
 	key, err = s.cfg.IP.Key(c.Request())
 	if err != nil {

@@ -44,17 +44,19 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			route = "unmatched"
 		}
 		s.metrics.request(route, status, took)
-		attrs := []slog.Attr{
+		// Room for every attribute below, so appending never reallocates.
+		var buf [8]slog.Attr
+		attrs := append(buf[:0],
 			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 			slog.String("method", c.Request().Method),
 			slog.String("route", route),
 			slog.Int("status", status),
 			slog.Duration("took", took),
-		}
+		)
 		if ri.key != "" {
 			attrs = append(attrs, slog.String("client", ri.key))
-		} else if id, ok := IdentityFrom(c); ok {
-			attrs = append(attrs, slog.String("client", UserKey(id.ClientID)))
+		} else if p, ok := principalFrom(c); ok {
+			attrs = append(attrs, slog.String("client", p.key))
 		}
 		if ri.hasTier {
 			attrs = append(attrs, slog.String("tier", ri.tier.Name))

@@ -9,25 +9,27 @@ import (
 // routes mounts every route of quotad; openapi.yaml describes each one.
 func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	auth := s.cfg.Auth.Middleware()
-	admin := []echo.MiddlewareFunc{auth, RequireAdmin(), oneSegmentParams}
+	admin := func(h echo.HandlerFunc) echo.HandlerFunc {
+		return chain(h, auth, RequireAdmin(), oneSegmentParams)
+	}
 
 	// Consumers. Only /rate-limited spends quota; /v1/quota reads it.
-	e.GET("/rate-limited", s.rateLimited, auth, limit)
-	e.GET("/v1/quota", s.ownQuota, auth)
+	e.GET("/rate-limited", chain(s.rateLimited, auth, limit))
+	e.GET("/v1/quota", chain(s.ownQuota, auth))
 	e.GET("/v1/tiers", s.publicTiers)
 
 	// Admins.
-	e.GET("/v1/admin/tiers", s.listTiers, admin...)
-	e.POST("/v1/admin/tiers", s.createTier, admin...)
-	e.GET("/v1/admin/tiers/:name", s.getTier, admin...)
-	e.PUT("/v1/admin/tiers/:name", s.putTier, admin...)
-	e.DELETE("/v1/admin/tiers/:name", s.deleteTier, admin...)
-	e.GET("/v1/admin/clients", s.listClients, admin...)
-	e.GET("/v1/admin/clients/:id", s.getClient, admin...)
-	e.PUT("/v1/admin/clients/:id", s.putClient, admin...)
-	e.DELETE("/v1/admin/clients/:id", s.deleteClient, admin...)
-	e.GET("/v1/admin/clients/:id/quota", s.clientQuota, admin...)
-	e.DELETE("/v1/admin/clients/:id/quota", s.resetClientQuota, admin...)
+	e.GET("/v1/admin/tiers", admin(s.listTiers))
+	e.POST("/v1/admin/tiers", admin(s.createTier))
+	e.GET("/v1/admin/tiers/:name", admin(s.getTier))
+	e.PUT("/v1/admin/tiers/:name", admin(s.putTier))
+	e.DELETE("/v1/admin/tiers/:name", admin(s.deleteTier))
+	e.GET("/v1/admin/clients", admin(s.listClients))
+	e.GET("/v1/admin/clients/:id", admin(s.getClient))
+	e.PUT("/v1/admin/clients/:id", admin(s.putClient))
+	e.DELETE("/v1/admin/clients/:id", admin(s.deleteClient))
+	e.GET("/v1/admin/clients/:id/quota", admin(s.clientQuota))
+	e.DELETE("/v1/admin/clients/:id/quota", admin(s.resetClientQuota))
 
 	// Operations.
 	// HEAD as well: load balancers often probe that way. net/http sends
@@ -38,6 +40,17 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.HEAD("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler)
 	e.GET("/openapi.yaml", s.openAPI)
+}
+
+// chain wraps h in route middleware once, when the route is mounted, the
+// first middleware outermost as in Echo. Echo applies the middleware it is
+// given with a route again on every request, a closure per middleware per
+// request; the handler built here is the same, built once.
+func chain(h echo.HandlerFunc, mw ...echo.MiddlewareFunc) echo.HandlerFunc {
+	for i := len(mw) - 1; i >= 0; i-- {
+		h = mw[i](h)
+	}
+	return h
 }
 
 // oneSegmentParams answers 404 when a path parameter spans several path

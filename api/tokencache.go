@@ -30,7 +30,7 @@ type tokenCache struct {
 }
 
 type tokenEntry struct {
-	id Identity
+	p *principal // shared by every hit: never changed
 	// notBefore includes the leeway; the entry's end (exp plus the leeway,
 	// at most the cache TTL away) is the map's.
 	notBefore time.Time
@@ -40,13 +40,13 @@ func newTokenCache() *tokenCache {
 	return &tokenCache{m: expiry.New[tokenEntry](tokenCacheSize)}
 }
 
-// get returns the identity of raw if it verified before and is valid now.
-func (c *tokenCache) get(raw string, now time.Time) (Identity, bool) {
+// get returns the principal of raw if it verified before and is valid now.
+func (c *tokenCache) get(raw string, now time.Time) (*principal, bool) {
 	e, _, ok := c.m.Get(raw, now)
 	if !ok || now.Before(e.notBefore) {
-		return Identity{}, false
+		return nil, false
 	}
-	return e.id, true
+	return e.p, true
 }
 
 // put remembers a verified token until notAfter.
