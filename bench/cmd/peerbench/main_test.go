@@ -36,17 +36,20 @@ func TestRun_Scenarios(t *testing.T) {
 		headings []string
 		absent   []string
 		args     []string // more flags
+		rows     []string // regexps that some line of the report must match
 	}{
 		{"decision", []string{"## Decisions: 50 keys", "### Cost per decision", "| `quota` | 16 |", "| `seed` | `exec` 1.00",
 			"| `script-floor` | `evalsha` 1.00, `incr` 1.00, `time` 1.00 |",
 			"## Targets", "| `quota` (batched), 1 caller: ÷ `incr` | 0.80× |", "; `script-floor` reaches ",
-			"wakes every 1ms (`-wake`)"}, nil, nil},
+			"wakes every 1ms (`-wake`)"}, nil, nil,
+			[]string{"^\\| `quota` \\(batched\\), 1 caller: .*; `script-floor` reaches [0-9.]+× \\|$",
+				"^\\| `quota-unbatched`, 16 callers: .*; `script-floor` reaches [0-9.]+× \\|$"}},
 		{"hog", []string{"## Hog: one key far over its limit", "| `ulule` | 1 |", "| hog, `quota`, 1 caller: ÷ `incr` | 10.00× |"},
-			[]string{"`script-floor`"}, nil},
-		{"http", []string{"## HTTP: `GET /rate-limited`", "| `quotad` | 2 |", "Postgres", "| HTTP, `quotad`, 2 connections: ÷ `echo` | 0.50× |"}, nil, nil},
+			[]string{"`script-floor`"}, nil, nil},
+		{"http", []string{"## HTTP: `GET /rate-limited`", "| `quotad` | 2 |", "Postgres", "| HTTP, `quotad`, 2 connections: ÷ `echo` | 0.50× |"}, nil, nil, nil},
 		{"decision", []string{"| `incr` | 16 |", "| `quota` | 16 |", "| `ulule` | 16 |", "| `quota` (batched), 16 callers: ÷ `incr` | 1.00× |",
 			"| `quota` (batched), 16 callers: ÷ `ulule` | 1.50× |"},
-			[]string{"| `seed` |", "| `redis_rate` |", "| `quota-unbatched` |", "the faster of"}, []string{"-contenders", "ulule,quota"}},
+			[]string{"| `seed` |", "| `redis_rate` |", "| `quota-unbatched` |", "the faster of"}, []string{"-contenders", "ulule,quota"}, nil},
 	} {
 		// One scenario at a time: INFO commandstats is server-wide, so two
 		// scenarios on one Redis would count each other's commands.
@@ -70,6 +73,11 @@ func TestRun_Scenarios(t *testing.T) {
 			for _, h := range tc.headings {
 				if !strings.Contains(string(page), h) {
 					t.Errorf("report lacks %q:\n%s", h, page)
+				}
+			}
+			for _, r := range tc.rows {
+				if !regexp.MustCompile("(?m)" + r).Match(page) {
+					t.Errorf("no line of the report matches %s:\n%s", r, page)
 				}
 			}
 			for _, a := range tc.absent {

@@ -66,17 +66,24 @@ func (r *report) targets() []target {
 			if goal == 0 {
 				continue
 			}
-			ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %s: ÷ `incr`", callersText(n)), min: goal, rs: roundRatios(quota, incr), ok: true})
+			// What the least a script can do reaches in the same rounds:
+			// with nothing to batch (1 caller) or no batching, quota can
+			// only approach it.
+			floorNote := ""
+			if floor := roundRatios(res.rounds[runKey{"script-floor", n}], incr); len(floor) > 0 {
+				floorNote = fmt.Sprintf("`script-floor` reaches %.2f×", median(floor))
+			}
+			t := target{what: fmt.Sprintf("`quota` (batched), %s: ÷ `incr`", callersText(n)), min: goal, rs: roundRatios(quota, incr), ok: true}
+			if n == 1 {
+				t.note = floorNote
+			}
+			ts = append(ts, t)
 			if n > 1 {
 				peer, peerName := bestPeer(res, n)
 				ts = append(ts, target{what: fmt.Sprintf("`quota` (batched), %d callers: ÷ %s", n, peerName),
 					min: 1.5, rs: roundRatios(quota, peer), ok: true})
-				t := target{what: fmt.Sprintf("`quota-unbatched`, %d callers: ÷ `incr`", n), min: 0.8,
-					rs: roundRatios(res.rounds[runKey{"quota-unbatched", n}], incr), ok: true}
-				if floor := roundRatios(res.rounds[runKey{"script-floor", n}], incr); len(floor) > 0 {
-					t.note = fmt.Sprintf("`script-floor` reaches %.2f×", median(floor))
-				}
-				ts = append(ts, t)
+				ts = append(ts, target{what: fmt.Sprintf("`quota-unbatched`, %d callers: ÷ `incr`", n), min: 0.8,
+					rs: roundRatios(res.rounds[runKey{"quota-unbatched", n}], incr), ok: true, note: floorNote})
 			}
 		}
 	}
