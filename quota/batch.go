@@ -117,15 +117,17 @@ var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}
 func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, error) {
 	if seen, ok := b.lone(); ok {
 		d, err := b.store.allowNow(ctx, key, lim)
+		// One lock for both: whether anyone arrived during the round trip,
+		// and what queued meanwhile. No yield first, unlike a pipeline's
+		// return: the one caller answered is this one, and it is not
+		// waiting to come back.
 		b.mu.Lock()
 		company := b.arrived != seen
+		batch, _ := b.takeNextLocked()
 		b.mu.Unlock()
 		if company {
 			b.yield.resume()
 		}
-		// No yield first, unlike a pipeline's return: the one caller
-		// answered is this one, and it is not waiting to come back.
-		batch, _ := b.takeNext()
 		b.handOn(batch)
 		return d, err
 	}
@@ -258,6 +260,11 @@ func (b *batcher) takeAfterYield(leader bool) []*call {
 func (b *batcher) takeNext() (batch []*call, others bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.takeNextLocked()
+}
+
+// takeNextLocked is takeNext for a caller that holds mu.
+func (b *batcher) takeNextLocked() (batch []*call, others bool) {
 	others = b.active > 1
 	if len(b.queue) == 0 {
 		b.active--
@@ -485,7 +492,7 @@ func batchContext(batch []*call) (context.Context, context.CancelFunc) {
 	}
 	ctx := context.WithoutCancel(batch[0].ctx)
 	if earliest.IsZero() {
-		return ctx, func() {}
+		return ctx, noCancel
 	}
 	return context.WithDeadline(ctx, earliest)
 }
