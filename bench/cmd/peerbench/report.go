@@ -109,15 +109,15 @@ func (r *report) renderDecision(w io.Writer, res *redisResults) {
 
 	fmt.Fprintln(w, "### Cost per decision")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| contender | callers | client CPU | Redis CPU | round trips | round-trip commands | all Redis commands | client allocs |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| contender | callers | client CPU | Redis CPU | round trips | round-trip commands | all Redis commands | client allocs | machine idle |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, n := range res.callers {
 		for _, c := range res.contenders {
 			ms := res.rounds[runKey{c.name, n}]
-			fmt.Fprintf(w, "| `%s` | %d | %s | %s | %s | %s | %s | %s |\n", c.name, n,
+			fmt.Fprintf(w, "| `%s` | %d | %s | %s | %s | %s | %s | %s | %s |\n", c.name, n,
 				fmtDur(medianOf(ms, clientCPU)), fmtDur(medianOf(ms, redisCPU)),
 				fmtPer(medianOf(ms, roundTrips)), fmtPer(medianOf(ms, sentCommands)),
-				fmtPer(medianOf(ms, allCommands)), fmtPer(medianOf(ms, clientAllocs)))
+				fmtPer(medianOf(ms, allCommands)), fmtPer(medianOf(ms, clientAllocs)), idleCell(ms))
 		}
 	}
 	fmt.Fprintln(w)
@@ -242,6 +242,9 @@ func (r *report) renderMethod(w io.Writer) {
 		"**round trips, round-trip commands**: counted by a go-redis hook on each contender's own client: one command, one pipeline or one `MULTI`/`EXEC` block is one round trip, and every command in it (`MULTI` and `EXEC` included) is one round-trip command. Other clients do not show here.",
 		"**all Redis commands**: `INFO commandstats` `calls` growth summed over every command but `INFO` ÷ decisions: the commands Lua scripts run inside Redis (`TIME`, `HINCRBY`, …) count here, and so does any other client's traffic.",
 		"**client allocs**: `runtime.MemStats.Mallocs` growth of the benchmark process ÷ decisions.",
+		"**machine idle**: the share of all CPUs' time (`/proc/stat`) left idle during the timed run, median over rounds. " +
+			"Where it is high, the rate is bound by latency (round trips, and idle CPUs being woken), not by CPU: " +
+			"the Machine table's idle CPUs row says how an idle CPU waits for work on this machine.",
 		"**errors**: calls that failed or gave the wrong outcome; they are left out of every other column.",
 	} {
 		fmt.Fprintf(w, "* %s\n", line)
@@ -264,6 +267,15 @@ func roundTrips(m redisMeasurement) float64 {
 func sentCommands(m redisMeasurement) float64 { return perDecision(m, float64(m.wire.commands)) }
 func allCommands(m redisMeasurement) float64  { return perDecision(m, float64(m.redis.total())) }
 func clientAllocs(m redisMeasurement) float64 { return perDecision(m, float64(m.process.mallocs)) }
+
+// idleCell is the median machine idle share of ms as a percentage, or "–"
+// when a measurement could not tell it.
+func idleCell(ms []redisMeasurement) string {
+	if len(ms) == 0 || slices.ContainsFunc(ms, func(m redisMeasurement) bool { return m.idle < 0 }) {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f %%", 100*medianOf(ms, func(m redisMeasurement) float64 { return m.idle }))
+}
 
 func httpRate(m httpMeasurement) float64 { return m.rate() }
 func httpP50(m httpMeasurement) float64  { return float64(m.hist.quantile(0.5)) }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/quotad/quotad/bench/internal/benchenv"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -18,6 +19,7 @@ type redisMeasurement struct {
 	process processStats // this process: client CPU and allocations
 	redis   redisStats   // Redis's CPU and commandstats growth
 	wire    wireCounts   // what the contender's client sent
+	idle    float64      // share of the machine's CPU time left idle, or -1 if unknown
 }
 
 // runKey names one cell of a scenario's results: who, at what concurrency.
@@ -150,9 +152,9 @@ func measureRedis(ctx context.Context, d time.Duration, admin *redis.Client, c *
 	if err != nil {
 		return redisMeasurement{}, err
 	}
-	w0, p0 := c.wire.read(), readProcessStats()
+	w0, p0, t0 := c.wire.read(), readProcessStats(), benchenv.ReadCPUTimes()
 	lr := drive(ctx, callers, d, op)
-	p1, w1 := readProcessStats(), c.wire.read()
+	t1, p1, w1 := benchenv.ReadCPUTimes(), readProcessStats(), c.wire.read()
 	r1, err := readRedisStats(ctx, admin)
 	if err != nil {
 		return redisMeasurement{}, err
@@ -160,5 +162,9 @@ func measureRedis(ctx context.Context, d time.Duration, admin *redis.Client, c *
 	if err := ctx.Err(); err != nil {
 		return redisMeasurement{}, err
 	}
-	return redisMeasurement{loadResult: lr, process: p1.sub(p0), redis: r1.sub(r0), wire: w1.sub(w0)}, nil
+	idle, ok := benchenv.IdleShare(t0, t1)
+	if !ok {
+		idle = -1
+	}
+	return redisMeasurement{loadResult: lr, process: p1.sub(p0), redis: r1.sub(r0), wire: w1.sub(w0), idle: idle}, nil
 }

@@ -2,6 +2,8 @@ package benchenv
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -50,6 +52,58 @@ func TestMachine_WriteMarkdown(t *testing.T) {
 	}
 }
 
+func TestMachine_WriteMarkdownIdleCPU(t *testing.T) {
+	t.Parallel()
+	m := Machine{CPUModel: "Test CPU", NProc: 2, Memory: "1.0 GiB", Kernel: "Linux 6.18", IdleCPU: "cpuidle driver acpi_idle"}
+	var b bytes.Buffer
+	m.WriteMarkdown(&b)
+	if want := "| OS | Linux 6.18 |\n| idle CPUs | cpuidle driver acpi_idle |\n\n"; !strings.HasSuffix(b.String(), want) {
+		t.Errorf("WriteMarkdown wrote\n%s\nwant it to end with\n%s", b.String(), want)
+	}
+}
+
+func TestReadIdleCPU(t *testing.T) {
+	t.Parallel()
+	const (
+		driver = "sys/devices/system/cpu/cpuidle/current_driver"
+		pollNs = "sys/module/haltpoll/parameters/guest_halt_poll_ns"
+	)
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"no cpuidle", nil, "unknown"},
+		{"empty driver", map[string]string{driver: "\n"}, "unknown"},
+		{"other driver", map[string]string{driver: "intel_idle\n", pollNs: "200000\n"}, "cpuidle driver intel_idle"},
+		{"haltpoll, never polls", map[string]string{driver: "haltpoll\n", pollNs: "0\n"},
+			"cpuidle driver haltpoll, polls 0 µs before halting (guest_halt_poll_ns 0)"},
+		{"haltpoll, default", map[string]string{driver: "haltpoll\n", pollNs: "200000\n"},
+			"cpuidle driver haltpoll, polls 200 µs before halting (guest_halt_poll_ns 200000)"},
+		{"haltpoll, fraction of a µs", map[string]string{driver: "haltpoll", pollNs: "1500"},
+			"cpuidle driver haltpoll, polls 1.5 µs before halting (guest_halt_poll_ns 1500)"},
+		{"haltpoll, no parameter", map[string]string{driver: "haltpoll\n"}, "cpuidle driver haltpoll"},
+		{"haltpoll, garbled parameter", map[string]string{driver: "haltpoll\n", pollNs: "lots\n"}, "cpuidle driver haltpoll"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			for path, body := range tc.files {
+				full := filepath.Join(root, path)
+				if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := ReadIdleCPU(root); got != tc.want {
+				t.Errorf("ReadIdleCPU = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestCPUShare(t *testing.T) {
 	start := parseCPUTimes("cpu  100 0 50 800 10 0 40 0 7 0\ncpu0 1 2 3\n")
 	end := parseCPUTimes("cpu  500 0 150 1000 10 0 140 200 9 0\n")
@@ -65,6 +119,15 @@ func TestCPUShare(t *testing.T) {
 	if got := CPUShare(end, start); got != "unknown" {
 		t.Errorf("CPUShare backwards = %q, want unknown", got)
 	}
+	if got, ok := IdleShare(start, end); !ok || got != 0.2 {
+		t.Errorf("IdleShare = %v, %v; want 0.2, true", got, ok)
+	}
+	if _, ok := IdleShare(end, start); ok {
+		t.Error("IdleShare backwards is ok")
+	}
+	if _, ok := IdleShare(parseCPUTimes(""), end); ok {
+		t.Error("IdleShare without a start is ok")
+	}
 	if got := CPUShare(ReadCPUTimes(), ReadCPUTimes()); got == "" {
 		t.Error("CPUShare of this machine is empty")
 	}
@@ -73,7 +136,7 @@ func TestCPUShare(t *testing.T) {
 func TestReadMachine(t *testing.T) {
 	t.Parallel()
 	m := ReadMachine()
-	if m.NProc < 1 || m.GOMAXPROCS < 1 || !strings.HasPrefix(m.GoVersion, "go") {
+	if m.NProc < 1 || m.GOMAXPROCS < 1 || !strings.HasPrefix(m.GoVersion, "go") || m.IdleCPU == "" {
 		t.Errorf("ReadMachine = %+v", m)
 	}
 	if la := LoadAverage(); la == "" {

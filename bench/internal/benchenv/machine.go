@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ type Machine struct {
 	Kernel     string // e.g. "Linux 6.8.0-45-generic"
 	GoVersion  string // the toolchain the program was built with, e.g. "go1.26.0"
 	GOMAXPROCS int    // Go's parallelism at the time of reading
+	IdleCPU    string // how an idle CPU waits for work; see ReadIdleCPU
 }
 
 // ReadMachine reads the Machine this process runs on.
@@ -53,7 +55,43 @@ func ReadMachine() Machine {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = "Linux " + strings.TrimSpace(string(b))
 	}
+	m.IdleCPU = ReadIdleCPU("/")
 	return m
+}
+
+// ReadIdleCPU says how an idle CPU of the machine whose root file system is
+// at root waits for work: the cpuidle driver and, under the haltpoll driver
+// of a KVM guest, how long it polls before it halts, e.g. "cpuidle driver
+// haltpoll, polls 0 µs before halting (guest_halt_poll_ns 0)".
+//
+// On a VM this can decide a benchmark. A halted virtual CPU takes tens of
+// microseconds to wake (an interrupt through the hypervisor), one that
+// polls almost nothing; the kernel's haltpoll default is 200 µs, and some
+// hosts set 0. Work that leaves a CPU idle between round trips, as a
+// batcher does at moderate load, then pays that wake-up on its critical
+// path, while many independent round trips keep both CPUs busy: on an
+// Intel Xeon VM with 0, quota's batched decisions at 16 callers ran at
+// 0.80× bare INCR in one peerbench run, and at 1.10× in the next with
+// 200 µs.
+func ReadIdleCPU(root string) string {
+	read := func(path string) (string, bool) {
+		b, err := os.ReadFile(filepath.Join(root, path))
+		return strings.TrimSpace(string(b)), err == nil
+	}
+	driver, ok := read("sys/devices/system/cpu/cpuidle/current_driver")
+	if !ok || driver == "" {
+		return "unknown"
+	}
+	s := "cpuidle driver " + driver
+	if driver != "haltpoll" {
+		return s
+	}
+	ns, ok := read("sys/module/haltpoll/parameters/guest_halt_poll_ns")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || n < 0 {
+		return s
+	}
+	return fmt.Sprintf("%s, polls %s µs before halting (guest_halt_poll_ns %d)", s, strconv.FormatFloat(float64(n)/1000, 'f', -1, 64), n)
 }
 
 // LoadAverage is /proc/loadavg's 1, 5 and 15 minute figures, e.g.
@@ -132,6 +170,16 @@ func CPUShare(start, end CPUTimes) string {
 	return fmt.Sprintf("steal %.0f %%, idle %.0f %%", 100*float64(end.steal-start.steal)/d, 100*float64(end.idle-start.idle)/d)
 }
 
+// IdleShare is the share (0 to 1) of all CPUs' time between start and end
+// that was idle; ok is false when it cannot be told. A load that leaves
+// CPUs idle is bound by latency (round trips, wake-ups), not by CPU.
+func IdleShare(start, end CPUTimes) (share float64, ok bool) {
+	if !start.ok || !end.ok || end.total <= start.total {
+		return 0, false
+	}
+	return float64(end.idle-start.idle) / float64(end.total-start.total), true
+}
+
 // Row is one line of the machine table: | Name | Value |.
 type Row struct {
 	Name  string
@@ -139,13 +187,15 @@ type Row struct {
 }
 
 // WriteMarkdown writes the report's "## Machine" section: a two-column
-// table with the CPU, memory and OS rows, then rows (each program has its
+// table with the CPU, memory, OS and (when IdleCPU is set) idle CPUs rows,
+// then rows (each program has its
 // own Go, Redis, Postgres and load average rows, since what it runs on
 // differs), then a blank line. For example
 //
 //	| CPU | AMD EPYC 7B13, 8 logical CPUs (nproc) |
 //	| memory | 31.3 GiB |
 //	| OS | Linux 6.8.0-45-generic |
+//	| idle CPUs | cpuidle driver haltpoll, polls 200 µs before halting (guest_halt_poll_ns 200000) |
 func (m Machine) WriteMarkdown(w io.Writer, rows ...Row) {
 	fmt.Fprintln(w, "## Machine")
 	fmt.Fprintln(w)
@@ -154,6 +204,9 @@ func (m Machine) WriteMarkdown(w io.Writer, rows ...Row) {
 	fmt.Fprintf(w, "| CPU | %s, %d logical CPUs (nproc) |\n", m.CPUModel, m.NProc)
 	fmt.Fprintf(w, "| memory | %s |\n", m.Memory)
 	fmt.Fprintf(w, "| OS | %s |\n", m.Kernel)
+	if m.IdleCPU != "" {
+		fmt.Fprintf(w, "| idle CPUs | %s |\n", m.IdleCPU)
+	}
 	for _, r := range rows {
 		fmt.Fprintf(w, "| %s | %s |\n", r.Name, r.Value)
 	}
