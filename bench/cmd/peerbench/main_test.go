@@ -45,7 +45,9 @@ func TestRun_Scenarios(t *testing.T) {
 			[]string{"^\\| `quota` \\(batched\\), 1 caller: .*; `script-floor` reaches [0-9.]+× \\|$",
 				"^\\| `quota-unbatched`, 16 callers: .*; `script-floor` reaches [0-9.]+× \\|$",
 				"^\\| `quota` \\| 16 \\| .* \\| [0-9]+ % \\|$", // the cost table's machine idle
-				"^\\| idle CPUs \\| (unknown|cpuidle driver .+) \\|$"}},
+				"^\\| idle CPUs \\| (unknown|cpuidle driver .+) \\|$",
+				"^\\| `quota` \\(batched\\), 16 callers: ÷ `incr` .*; machine idle [0-9]+ % \\(`incr` [0-9]+ %\\) \\|$",
+				"^\\| `quota` \\(batched\\), 16 callers: ÷ the faster .*; machine idle [0-9]+ % \\(`incr` [0-9]+ %\\) \\|$"}},
 		{"hog", []string{"## Hog: one key far over its limit", "| `ulule` | 1 |", "| hog, `quota`, 1 caller: ÷ `incr` | 10.00× |"},
 			[]string{"`script-floor`"}, nil, nil},
 		{"http", []string{"## HTTP: `GET /rate-limited`", "| `quotad` | 2 |", "Postgres", "| HTTP, `quotad`, 2 connections: ÷ `echo` | 0.50× |"}, nil, nil, nil},

@@ -271,10 +271,20 @@ func clientAllocs(m redisMeasurement) float64 { return perDecision(m, float64(m.
 // idleCell is the median machine idle share of ms as a percentage, or "–"
 // when a measurement could not tell it.
 func idleCell(ms []redisMeasurement) string {
-	if len(ms) == 0 || slices.ContainsFunc(ms, func(m redisMeasurement) bool { return m.idle < 0 }) {
+	idle, ok := medianIdle(ms)
+	if !ok {
 		return "–"
 	}
-	return fmt.Sprintf("%.0f %%", 100*medianOf(ms, func(m redisMeasurement) float64 { return m.idle }))
+	return fmt.Sprintf("%.0f %%", 100*idle)
+}
+
+// medianIdle is the median machine idle share of ms; ok is false when a
+// measurement could not tell it.
+func medianIdle(ms []redisMeasurement) (idle float64, ok bool) {
+	if len(ms) == 0 || slices.ContainsFunc(ms, func(m redisMeasurement) bool { return m.idle < 0 }) {
+		return 0, false
+	}
+	return medianOf(ms, func(m redisMeasurement) float64 { return m.idle }), true
 }
 
 func httpRate(m httpMeasurement) float64 { return m.rate() }
