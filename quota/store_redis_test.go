@@ -168,10 +168,20 @@ func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 }
 
 // TestRedisStore_ScriptCacheFlushed checks that a Redis restarted empty (no
-// cached script) is served again without intervention.
+// cached script) is served again without intervention. The script cache is
+// the whole server's, so the test flushes a private redis-server's: on the
+// shared one, tests running alongside would meet NOSCRIPT too.
 func TestRedisStore_ScriptCacheFlushed(t *testing.T) {
 	t.Parallel()
-	s, client := newTestRedisStore(t)
+	client, err := NewRedisClient(testenv.StartRedis(t).URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	s, err := NewRedisStore(client, RedisConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	lim := Limit{Requests: 2, Per: time.Hour}
 	mustAllow(t, s, "k", lim, true)
 	if err := client.ScriptFlush(context.Background()).Err(); err != nil {

@@ -33,17 +33,22 @@ func storeHarnesses() []storeHarness {
 		}},
 		{"miniredis", func(tb testing.TB) (Store, func(time.Duration)) {
 			m := miniredis.RunT(tb)
-			now := time.Unix(1_700_000_000, 250_000_000)
-			m.SetTime(now)
+			clock := newFakeClock(time.Unix(1_700_000_000, 250_000_000))
+			m.SetTime(clock.Now())
 			client := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
 			tb.Cleanup(func() { client.Close() })
 			s, err := NewRedisStore(client, RedisConfig{})
 			if err != nil {
 				tb.Fatal(err)
 			}
+			// miniredis's TIME stands still between advances, so the store's
+			// local clock must too: its estimate of Redis's clock (and so
+			// every ResetAfter) would otherwise run ahead with real time,
+			// by as much as a loaded machine takes between two calls.
+			s.now = clock.Now
 			return s, func(d time.Duration) {
-				now = now.Add(d)
-				m.SetTime(now)
+				clock.Advance(d)
+				m.SetTime(clock.Now())
 				m.FastForward(d)
 			}
 		}},
