@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // propagation is the spec's bound on how long a change may take to reach
@@ -274,6 +275,74 @@ func TestCache_PostgresDownAnswersFromMemory(t *testing.T) {
 	waitChange(t, changes, 2*time.Second, Change{Kind: ChangeResync})
 	if got, _ := cache.TierFor(ctx, "new-1"); got.Name != "pro" {
 		t.Errorf("after recovery TierFor(new-1) = %s, want pro", got.Name)
+	}
+}
+
+// TestCache_LookupSurvivesABrokenPooledConnection: Postgres closes the
+// pool's connections (as a restart does) while it goes on answering. The
+// pool hands out a dead connection without a ping (as it does for one idle
+// under a second), and the lookup must still find the client's tier, not
+// fall back to free.
+func TestCache_LookupSurvivesABrokenPooledConnection(t *testing.T) {
+	t.Parallel()
+	store, dbURL := newTestStore(t)
+	ctx := context.Background()
+	mustCreateTier(t, store, Tier{Name: "pro", Limit: 100, Per: time.Second})
+	if _, err := store.AssignClient(ctx, "paid", "pro"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ShouldPing = func(context.Context, pgxpool.ShouldPingParams) bool { return false }
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	cache, _ := startCache(t, NewCache(pool, CacheConfig{}))
+	if got, _ := cache.TierFor(ctx, "someone"); got.Name != Free {
+		t.Fatalf("TierFor(someone) = %s, want free", got.Name)
+	}
+	// Several idle connections, as a pool that has served concurrent
+	// requests holds: all of them will be dead.
+	var held []*pgxpool.Conn
+	for range 3 {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	for _, c := range held {
+		c.Release()
+	}
+
+	// Terminate every backend of the pool; the listener's is spared, so no
+	// resync hides what the lookup does.
+	admin := connectAdmin(t)
+	const pooled = `FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND application_name <> $2`
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) `+pooled, cfg.ConnConfig.Database, listenerAppName); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the pool's backends to exit", func() bool {
+		var n int
+		if err := admin.QueryRow(ctx, `SELECT count(*) `+pooled, cfg.ConnConfig.Database, listenerAppName).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 0
+	})
+	if n := pool.Stat().IdleConns(); n < 3 {
+		t.Fatalf("the pool holds %d idle connections, want 3 dead ones for the lookup to meet", n)
+	}
+
+	before := cache.Stats()
+	if got, err := cache.TierFor(ctx, "paid"); err != nil || got.Name != "pro" {
+		t.Errorf("TierFor(paid) after the pool's connections were closed = %s, %v; want pro", got.Name, err)
+	}
+	if st := cache.Stats(); st.Fallbacks != before.Fallbacks {
+		t.Errorf("fallbacks %d → %d: the lookup fell back to free", before.Fallbacks, st.Fallbacks)
 	}
 }
 
