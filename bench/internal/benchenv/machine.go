@@ -188,9 +188,8 @@ type Row struct {
 
 // WriteMarkdown writes the report's "## Machine" section: a two-column
 // table with the CPU, memory, OS and (when IdleCPU is set) idle CPUs rows,
-// then rows (each program has its
-// own Go, Redis, Postgres and load average rows, since what it runs on
-// differs), then a blank line. For example
+// then rows (each program has its own Go, Redis, Postgres and load average
+// rows, since what it runs on differs), then a blank line. For example
 //
 //	| CPU | AMD EPYC 7B13, 8 logical CPUs (nproc) |
 //	| memory | 31.3 GiB |
