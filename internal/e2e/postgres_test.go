@@ -131,6 +131,12 @@ func TestPostgresStopped_LimitingGoesOnAndChangesArriveAfterRestart(t *testing.T
 	for _, q := range []*quotad{a, b} {
 		waitFor(t, 5*time.Second, "the SQL change on "+q.URL, func() bool { return publicLimit(t, q, "steady") == 8 })
 	}
+	// The reconnect dropped a's cached assignments. A lookup that Postgres,
+	// just restarted, cannot answer in time puts the client on free until
+	// one succeeds (documented); /v1/quota looks it up without spending.
+	waitFor(t, 5*time.Second, "cached's tier on a", func() bool {
+		return jsonHas(user(t, "cached").get(t, a.URL+"/v1/quota"), "tier", "steady")
+	})
 	expectExact(t, a, "cached", "steady", 8, 5) // the window keeps its 5
 
 	waitFor(t, 10*time.Second, "an admin write after the restart", func() bool {
