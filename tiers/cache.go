@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -241,39 +240,23 @@ SELECT t.name, t."limit", t.per_seconds, t.description, t.price_cents, t.currenc
 FROM clients c JOIN tiers t ON t.name = c.tier
 WHERE c.id = $1`
 
-// lookup asks Postgres for the client's tier, Free if never assigned.
-//
-// A pooled connection that Postgres has closed (a restart, a DBA's
-// pg_terminate_backend) fails the first query it is handed, and the pool
-// only pings connections idle for a second or more. Right after a restart
-// that failure would put every new client on Free for the cool-off, though
-// Postgres answers. So a query that fails on a broken connection, not on
-// connecting or on time, resets the pool (its other idle connections are
-// suspect too) and is asked once more on a fresh connection: it only reads.
+// lookup asks Postgres for the client's tier, Free if never assigned. A
+// lookup that meets a pooled connection Postgres closed asks again (see
+// readAgain): right after a restart it would otherwise put every new client
+// on Free for the cool-off, though Postgres answers.
 func (c *Cache) lookup(ctx context.Context, clientID string) (Tier, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.LookupTimeout)
 	defer cancel()
-	for retried := false; ; retried = true {
-		t, err := collectTier(c.pool.Query(ctx, sqlClientTier, clientID))
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return c.Free(), nil
-		case err == nil:
-			return t, nil
-		case retried || !brokenConnection(ctx, err):
-			return Tier{}, interpretError(err)
-		}
-		c.pool.Reset()
+	t, err := readAgain(ctx, c.pool, func() (Tier, error) {
+		return collectTier(c.pool.Query(ctx, sqlClientTier, clientID))
+	})
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return c.Free(), nil
+	case err != nil:
+		return Tier{}, interpretError(err)
 	}
-}
-
-// brokenConnection reports whether err is a query's failure on a connection
-// the server closed, as opposed to a failure to connect, a deadline, or an
-// answer from a server that is up.
-func brokenConnection(ctx context.Context, err error) bool {
-	var connectErr *pgconn.ConnectError
-	return ctx.Err() == nil && !errors.As(err, &connectErr) && !pgconn.Timeout(err) &&
-		errors.Is(interpretError(err), ErrUnavailable)
+	return t, nil
 }
 
 // builtIn returns a built-in tier. The database refuses to delete them, so

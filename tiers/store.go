@@ -48,8 +48,10 @@ RETURNING ` + tierColumns
 // ListTiers returns every tier, cheapest first, then by name: the order of
 // a pricing page.
 func (s *Store) ListTiers(ctx context.Context) ([]Tier, error) {
-	rows, _ := s.pool.Query(ctx, sqlListTiers)
-	list, err := pgx.CollectRows(rows, scanTier)
+	list, err := readAgain(ctx, s.pool, func() ([]Tier, error) {
+		rows, _ := s.pool.Query(ctx, sqlListTiers)
+		return pgx.CollectRows(rows, scanTier)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("tiers: list tiers: %w", interpretError(err))
 	}
@@ -61,7 +63,9 @@ func (s *Store) GetTier(ctx context.Context, name string) (Tier, error) {
 	if err := validName("name", name); err != nil {
 		return Tier{}, err
 	}
-	t, err := collectTier(s.pool.Query(ctx, sqlGetTier, name))
+	t, err := readAgain(ctx, s.pool, func() (Tier, error) {
+		return collectTier(s.pool.Query(ctx, sqlGetTier, name))
+	})
 	if err != nil {
 		return Tier{}, fmt.Errorf("tiers: get %q: %w", name, interpretError(err))
 	}
@@ -77,6 +81,7 @@ func (s *Store) CreateTier(ctx context.Context, t Tier) (Tier, error) {
 	}
 	created, err := collectTier(s.pool.Query(ctx, sqlCreateTier, tierArgs(t)...))
 	if err != nil {
+		resetIfBroken(ctx, s.pool, err)
 		return Tier{}, fmt.Errorf("tiers: create %q: %w", t.Name, interpretError(err))
 	}
 	return created, nil
@@ -93,6 +98,7 @@ func (s *Store) UpdateTier(ctx context.Context, t Tier) (Tier, error) {
 	}
 	updated, err := collectTier(s.pool.Query(ctx, sqlUpdateTier, tierArgs(t)...))
 	if err != nil {
+		resetIfBroken(ctx, s.pool, err)
 		return Tier{}, fmt.Errorf("tiers: update %q: %w", t.Name, interpretError(err))
 	}
 	return updated, nil
@@ -108,6 +114,7 @@ func (s *Store) DeleteTier(ctx context.Context, name string) error {
 	}
 	tag, err := s.pool.Exec(ctx, sqlDeleteTier, name)
 	if err != nil {
+		resetIfBroken(ctx, s.pool, err)
 		return fmt.Errorf("tiers: delete %q: %w", name, interpretError(err))
 	}
 	if tag.RowsAffected() == 0 {
@@ -118,7 +125,8 @@ func (s *Store) DeleteTier(ctx context.Context, name string) error {
 
 // Ping checks that Postgres answers; it returns ErrUnavailable if not.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.pool.Ping(ctx); err != nil {
+	_, err := readAgain(ctx, s.pool, func() (struct{}, error) { return struct{}{}, s.pool.Ping(ctx) })
+	if err != nil {
 		return fmt.Errorf("tiers: ping: %w", interpretError(err))
 	}
 	return nil

@@ -56,8 +56,11 @@ func (s *Store) GetClient(ctx context.Context, id string) (Client, error) {
 	if err := ValidClientID(id); err != nil {
 		return Client{}, err
 	}
-	var tier string
-	err := s.pool.QueryRow(ctx, sqlGetClient, id).Scan(&tier)
+	tier, err := readAgain(ctx, s.pool, func() (string, error) {
+		var tier string
+		err := s.pool.QueryRow(ctx, sqlGetClient, id).Scan(&tier)
+		return tier, err
+	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return Client{ID: id, Tier: Free}, nil
@@ -82,6 +85,7 @@ func (s *Store) AssignClient(ctx context.Context, id, tier string) (Client, erro
 	}
 	var assigned string
 	if err := s.pool.QueryRow(ctx, sqlAssignClient, id, tier).Scan(&assigned); err != nil {
+		resetIfBroken(ctx, s.pool, err)
 		return Client{}, fmt.Errorf("tiers: assign client %q to %q: %w", id, tier, interpretError(err))
 	}
 	return Client{ID: id, Tier: assigned, Assigned: true}, nil
@@ -94,6 +98,7 @@ func (s *Store) UnassignClient(ctx context.Context, id string) error {
 		return err
 	}
 	if _, err := s.pool.Exec(ctx, sqlUnassignClient, id); err != nil {
+		resetIfBroken(ctx, s.pool, err)
 		return fmt.Errorf("tiers: unassign client %q: %w", id, interpretError(err))
 	}
 	return nil
@@ -124,16 +129,18 @@ func (s *Store) ListClients(ctx context.Context, p ListClientsParams) ([]Client,
 		return nil, err
 	}
 
-	var rows pgx.Rows
-	if p.Tier == "" {
-		rows, _ = s.pool.Query(ctx, sqlListClients, p.After, p.Limit)
-	} else {
-		rows, _ = s.pool.Query(ctx, sqlListClientsOfTier, p.After, p.Limit, p.Tier)
-	}
-	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Client, error) {
-		c := Client{Assigned: true}
-		err := row.Scan(&c.ID, &c.Tier)
-		return c, err
+	list, err := readAgain(ctx, s.pool, func() ([]Client, error) {
+		var rows pgx.Rows
+		if p.Tier == "" {
+			rows, _ = s.pool.Query(ctx, sqlListClients, p.After, p.Limit)
+		} else {
+			rows, _ = s.pool.Query(ctx, sqlListClientsOfTier, p.After, p.Limit, p.Tier)
+		}
+		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Client, error) {
+			c := Client{Assigned: true}
+			err := row.Scan(&c.ID, &c.Tier)
+			return c, err
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tiers: list clients: %w", interpretError(err))
@@ -154,6 +161,7 @@ func (s *Store) NotifyReset(ctx context.Context, clientID string) error {
 		return fmt.Errorf("tiers: notify reset %q: %w", clientID, err)
 	}
 	if _, err := s.pool.Exec(ctx, sqlNotify, channel, string(payload)); err != nil {
+		resetIfBroken(ctx, s.pool, err)
 		return fmt.Errorf("tiers: notify reset %q: %w", clientID, interpretError(err))
 	}
 	return nil

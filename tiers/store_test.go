@@ -296,6 +296,71 @@ func TestStore_UnreachableIsUnavailable(t *testing.T) {
 	}
 }
 
+// TestStore_SurvivesBrokenPooledConnections: after Postgres closed the
+// pool's connections (a restart), every read answers as before on a fresh
+// connection; a write that meets a dead connection is unavailable, since
+// whether it ran cannot be told, but it resets the pool, so the next write
+// finds a live connection though the pool held other dead ones.
+func TestStore_SurvivesBrokenPooledConnections(t *testing.T) {
+	t.Parallel()
+	dbURL := newTestDB(t)
+	pool := newUnpingedPool(t, dbURL)
+	store := NewStore(pool)
+	ctx := context.Background()
+	mustCreateTier(t, store, Tier{Name: "pro", Limit: 1, Per: time.Second})
+	if _, err := store.AssignClient(ctx, "c", "pro"); err != nil {
+		t.Fatal(err)
+	}
+
+	reads := []struct {
+		name string
+		op   func() error
+	}{
+		{"ping", func() error { return store.Ping(ctx) }},
+		{"list tiers", func() error {
+			list, err := store.ListTiers(ctx)
+			if err == nil && !slices.Contains(tierNames(list), "pro") {
+				err = fmt.Errorf("list %v lacks pro", tierNames(list))
+			}
+			return err
+		}},
+		{"get tier", func() error { _, err := store.GetTier(ctx, "pro"); return err }},
+		{"get client", func() error {
+			c, err := store.GetClient(ctx, "c")
+			if err == nil && c.Tier != "pro" {
+				err = fmt.Errorf("client c on %q, want pro", c.Tier)
+			}
+			return err
+		}},
+		{"list clients", func() error {
+			list, err := store.ListClients(ctx, ListClientsParams{})
+			if err == nil && len(list) != 1 {
+				err = fmt.Errorf("%d clients, want 1", len(list))
+			}
+			return err
+		}},
+	}
+	for _, r := range reads {
+		closePooledConnections(t, pool)
+		if err := r.op(); err != nil {
+			t.Errorf("%s after the pool's connections were closed: %v", r.name, err)
+		}
+		// The pool is fresh again: give it idle connections to lose.
+		refill(t, pool)
+	}
+
+	closePooledConnections(t, pool)
+	if _, err := store.UpdateTier(ctx, Tier{Name: "pro", Limit: 2, Per: time.Second}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("update on a dead connection: err = %v, want ErrUnavailable", err)
+	}
+	if _, err := store.UpdateTier(ctx, Tier{Name: "pro", Limit: 3, Per: time.Second}); err != nil {
+		t.Fatalf("the next update: %v, want it to find a live connection", err)
+	}
+	if got, err := store.GetTier(ctx, "pro"); err != nil || got.Limit != 3 {
+		t.Fatalf("GetTier(pro) = %+v, %v; want limit 3", got, err)
+	}
+}
+
 func TestMigrate_TriggersNotifyEveryChange(t *testing.T) {
 	t.Parallel()
 	dbURL := newTestDB(t)
