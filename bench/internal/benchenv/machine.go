@@ -163,11 +163,12 @@ func parseCPUTimes(stat string) CPUTimes {
 // unevenly from round to round, so the reports print it beside the load
 // average.
 func CPUShare(start, end CPUTimes) string {
-	if !start.ok || !end.ok || end.total <= start.total {
+	idle, ok := IdleShare(start, end)
+	if !ok {
 		return "unknown"
 	}
-	d := float64(end.total - start.total)
-	return fmt.Sprintf("steal %.0f %%, idle %.0f %%", 100*float64(end.steal-start.steal)/d, 100*float64(end.idle-start.idle)/d)
+	steal := float64(end.steal-start.steal) / float64(end.total-start.total)
+	return fmt.Sprintf("steal %.0f %%, idle %.0f %%", 100*steal, 100*idle)
 }
 
 // IdleShare is the share (0 to 1) of all CPUs' time between start and end
