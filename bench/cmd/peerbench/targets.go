@@ -130,7 +130,7 @@ func (r *report) renderTargets(w io.Writer) {
 	fmt.Fprintln(w, "## Targets")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Each goal is a ratio of rates measured in the same round; the median across rounds decides it. "+
-		"The README's \"Performance numbers\" section says why a missed one is missed and what would close it.")
+		"docs/PERFORMANCE-ANALYSIS.md says why a missed one is missed and what would close it.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| goal | at least | measured, median (min–max) | |")
 	fmt.Fprintln(w, "|---|---:|---:|---|")
