@@ -26,8 +26,9 @@ var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "s
 //     share the counter of "a\uFFFDb";
 //   - an object, at any depth, naming a member twice, after unescaping
 //     ("sub" and "s\u0075b" are one name): encoding/json lets the last
-//     win where other parsers take the first (RFC 7519 §4 allows either),
-//     so two readers of one token would see two clients or two scopes;
+//     win, other parsers refuse or take the first (RFC 7519 §4 allows
+//     refusing or the last), so two readers of one token could see two
+//     clients or two scopes;
 //   - a top-level claim whose name differs from one quotad reads only in
 //     case ("Sub", "ſcope"), which encoding/json would take for it;
 //   - a crit header (RFC 7515 §4.1.11): quotad implements no JWS
@@ -35,8 +36,7 @@ var claimNames = [...]string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "s
 //     and an empty or malformed list is invalid anyway.
 //
 // It runs on a token whose signature has verified and before the token is
-// cached, so it costs one pass over a few hundred bytes per token, not per
-// request, and no unsigned input reaches it.
+// cached: a cached token skips it, and no unsigned input reaches it.
 func checkTokenJSON(raw string) error {
 	header, rest, _ := strings.Cut(raw, ".")
 	payload, _, _ := strings.Cut(rest, ".")
