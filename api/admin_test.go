@@ -178,6 +178,8 @@ func TestAdmin_BadInputChangesNothing(t *testing.T) {
 		{"bad name", "POST", "/v1/admin/tiers", `{"name":"Pro Plan","limit":1,"per":1}`, nil, 422, CodeInvalid, []string{"name"}},
 		{"missing fields", "POST", "/v1/admin/tiers", `{}`, nil, 422, CodeInvalid, []string{"name", "limit", "per"}},
 		{"negative price", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"per":1,"price_cents":-1}`, nil, 422, CodeInvalid, []string{"price_cents"}},
+		{"price above the bound", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"per":1,"price_cents":1000000000001}`, nil, 422, CodeInvalid, []string{"price_cents"}},
+		{"PUT price above the bound", "PUT", "/v1/admin/tiers/pro", `{"limit":1,"per":1,"price_cents":9223372036854775807}`, nil, 422, CodeInvalid, []string{"price_cents"}},
 		{"bad currency", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"per":1,"currency":"euro"}`, nil, 422, CodeInvalid, []string{"currency"}},
 		{"duplicate", "POST", "/v1/admin/tiers", `{"name":"pro","limit":1,"per":1}`, nil, 409, CodeConflict, nil},
 		{"PUT name mismatch", "PUT", "/v1/admin/tiers/pro", `{"name":"other","limit":1,"per":1}`, nil, 422, CodeInvalid, []string{"name"}},

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
@@ -201,6 +202,9 @@ func (a *Authenticator) verify(ctx context.Context, raw string) (*principal, err
 	if _, err := a.parser.ParseWithClaims(raw, &cl, a.keyFunc(ctx)); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
+	if err := checkTokenJSON(raw); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
 	if err := checkSubject(cl.Subject); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
@@ -246,14 +250,20 @@ func (s *scope) UnmarshalJSON(b []byte) error {
 	return errors.New("scope must be a string or an array of strings")
 }
 
-// checkSubject enforces the client ID rules on sub: 1–255 bytes, no
-// control characters (it ends up in logs and Redis keys).
+// checkSubject enforces the client ID rules on sub: 1–255 bytes of valid
+// UTF-8, no control characters (it ends up in logs and Redis keys). A
+// decoded token's sub is always valid UTF-8 (checkTokenJSON refuses what
+// decoding would repair); MintToken's is checked here, since encoding it
+// would turn each invalid byte into U+FFFD and mint a token for another
+// client.
 func checkSubject(sub string) error {
 	switch {
 	case sub == "":
 		return errors.New("sub is missing or empty")
 	case len(sub) > 255:
 		return fmt.Errorf("sub is %d bytes; at most 255 are allowed", len(sub))
+	case !utf8.ValidString(sub):
+		return errors.New("sub is not valid UTF-8")
 	case strings.ContainsFunc(sub, unicode.IsControl):
 		return errors.New("sub contains control characters")
 	}

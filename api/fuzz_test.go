@@ -99,6 +99,9 @@ func FuzzDecodeTier(f *testing.F) {
 		{"application/json", `{"name":"wrap","limit":1,"per":-36028797018963908}`},
 		{"application/json", `{"name":"big","limit":1,"per":9223372036854775807}`},
 		{"application/json", `{"name":"x","limit":1e400,"per":60}`},
+		{"application/json", `{"name":"rich","limit":1,"per":1,"price_cents":1000000000000}`},
+		{"application/json", `{"name":"typo","limit":1,"per":1,"price_cents":1000000000001}`},
+		{"application/json", `{"name":"x","limit":1,"per":1,"price_cents":9223372036854775808}`},
 		{"application/json", `{"name":"x","limit":"10","per":60}`},
 		{"application/json", `{"name":"x","limit":10,"per":60,"extra":true}`},
 		{"application/json", `{"NAME":"x","Limit":10,"PER":60}`},
@@ -143,7 +146,8 @@ func FuzzDecodeTier(f *testing.F) {
 		if got != lenient {
 			t.Fatalf("body %q decoded as %+v, leniently as %+v", body, got, lenient)
 		}
-		if got.Per < 1 || got.Per > int64(365*24*time.Hour/time.Second) || got.Limit < 1 || got.Limit > 1_000_000_000 {
+		if got.Per < 1 || got.Per > int64(365*24*time.Hour/time.Second) || got.Limit < 1 || got.Limit > 1_000_000_000 ||
+			got.PriceCents < 0 || got.PriceCents > 1_000_000_000_000 {
 			t.Fatalf("201 for an out-of-range tier %+v", got)
 		}
 	})

@@ -203,6 +203,9 @@ func TestMigrate_RawSQLCannotRemoveBuiltInTiers(t *testing.T) {
 		{"bad limit", `INSERT INTO tiers (name, "limit", per_seconds) VALUES ('x', 0, 1)`, "23514"},
 		{"bad name", `INSERT INTO tiers (name, "limit", per_seconds) VALUES ('Pro!', 1, 1)`, "23514"},
 		{"bad currency", `INSERT INTO tiers (name, "limit", per_seconds, currency) VALUES ('x', 1, 1, 'usd')`, "23514"},
+		{"negative price", `INSERT INTO tiers (name, "limit", per_seconds, price_cents) VALUES ('x', 1, 1, -1)`, "23514"},
+		{"price above the bound", `INSERT INTO tiers (name, "limit", per_seconds, price_cents) VALUES ('x', 1, 1, 1000000000001)`, "23514"},
+		{"update to a price above the bound", `UPDATE tiers SET price_cents = 1000000000001 WHERE name = 'free'`, "23514"},
 		{"unknown tier", `INSERT INTO clients (id, tier) VALUES ('c2', 'nope')`, "23503"},
 	}
 	for _, tt := range tests {

@@ -27,6 +27,13 @@ const (
 	MaxPer = 365 * 24 * time.Hour
 	// MaxDescriptionLen is the longest description, in characters (runes).
 	MaxDescriptionLen = 1000
+	// MaxPriceCents is the highest price, in the currency's minor unit:
+	// 10^12 is $10,000,000,000.00, or 10,000,000,000 IDR (a currency of
+	// small unit), enough for a plan in any currency. Higher is a typo,
+	// and nears 2^53 ≈ 9×10^15, past which a reader that parses JSON
+	// numbers as doubles (JavaScript, jq) rounds: 9,007 prices at the
+	// bound still add up exactly.
+	MaxPriceCents = 1_000_000_000_000
 )
 
 // Tier is a plan: Limit requests per window of length Per.
@@ -44,7 +51,8 @@ type Tier struct {
 	// MaxDescriptionLen characters.
 	Description string
 	// PriceCents is the price per billing period in the currency's minor
-	// unit (1999 with Currency "USD" is $19.99); 0 for free plans.
+	// unit (1999 with Currency "USD" is $19.99), 0 … MaxPriceCents; 0 for
+	// free plans.
 	PriceCents int64
 	// Currency is an ISO 4217 code such as "USD" or "EUR"; empty means
 	// DefaultCurrency.
@@ -71,8 +79,8 @@ func (t Tier) Validate() error {
 	if msg := textProblem(t.Description, MaxDescriptionLen); msg != "" {
 		v.add("description", msg)
 	}
-	if t.PriceCents < 0 {
-		v.add("price_cents", "must not be negative")
+	if t.PriceCents < 0 || t.PriceCents > MaxPriceCents {
+		v.add("price_cents", "must be between 0 and 1000000000000")
 	}
 	if t.Currency != "" && !isCurrencyCode(t.Currency) {
 		v.add("currency", "must be a three-letter ISO 4217 code such as USD")

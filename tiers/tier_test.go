@@ -2,6 +2,7 @@ package tiers
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -40,6 +41,9 @@ func TestTier_Validate(t *testing.T) {
 		{"NUL in description", func(t *Tier) { t.Description = "a\x00b" }, []string{"description"}},
 		{"invalid UTF-8 description", func(t *Tier) { t.Description = "\xff" }, []string{"description"}},
 		{"negative price", func(t *Tier) { t.PriceCents = -1 }, []string{"price_cents"}},
+		{"highest price", func(t *Tier) { t.PriceCents = MaxPriceCents }, nil},
+		{"price above the bound", func(t *Tier) { t.PriceCents = MaxPriceCents + 1 }, []string{"price_cents"}},
+		{"largest int64 price", func(t *Tier) { t.PriceCents = math.MaxInt64 }, []string{"price_cents"}},
 		{"lower-case currency", func(t *Tier) { t.Currency = "usd" }, []string{"currency"}},
 		{"long currency", func(t *Tier) { t.Currency = "EURO" }, []string{"currency"}},
 		{"everything wrong", func(t *Tier) { *t = Tier{Name: "X", PriceCents: -5, Currency: "x"} },
