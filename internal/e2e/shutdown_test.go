@@ -32,7 +32,7 @@ import (
 //     reused, kept-alive connection is one the server was serving and
 //     dropped: that fails the test (http.Server.Shutdown lets in-flight
 //     requests finish, then closes their connections);
-//   - the limiter stayed exact: what the load was admitted, plus what a
+//   - the limiter stayed exact: what the load had admitted, plus what a
 //     fresh instance on the same Redis admits afterwards until its first
 //     refusal, is exactly the tier's limit. The fresh instance makes the
 //     check run whether or not the load reached the limit before the
