@@ -138,14 +138,6 @@ func assertAppliedOnce(tb testing.TB, ctx context.Context, db *sql.DB) {
 	}
 }
 
-func TestMigrate_AgainIsANoOp(t *testing.T) {
-	t.Parallel()
-	dbURL := newTestDB(t)
-	if err := MigrateURL(context.Background(), dbURL); err != nil {
-		t.Fatalf("second Migrate: %v", err)
-	}
-}
-
 // Down migrations are code too: they must run, and Up must work after them.
 func TestMigrate_DownThenUpAgain(t *testing.T) {
 	t.Parallel()

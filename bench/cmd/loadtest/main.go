@@ -2,13 +2,17 @@
 // private Redis and a throwaway Postgres database, loads them with paying
 // users, anonymous addresses and one hog, optionally restarts Redis in the
 // middle, and checks every (client, window) pair: a window must admit
-// exactly min(sent, limit) requests. It writes a markdown report.
+// exactly min(sent, limit) requests. Then, with Redis up, a flood of tens
+// of thousands of new clients checks that a stampede of tier-cache misses
+// answers no assigned client under another tier and degrades (almost)
+// nothing. It writes a markdown report.
 //
 //	cd bench && go run ./cmd/loadtest -out /tmp/loadtest.md
 //
 // It exits non-zero when a window that does not overlap the fault is not
-// exact, or when a 5xx or a transport error happens outside the fault, so
-// it is a check as well as a measurement.
+// exact, when a 5xx or a transport error happens outside the fault, or
+// when the flood misses its goals, so it is a check as well as a
+// measurement.
 //
 // Everything it starts is its own: quotad is built from this checkout into
 // a temporary directory, Redis is a private redis-server on a free loopback
@@ -52,6 +56,10 @@ type config struct {
 	postgresURL  string
 	seed         uint64
 	command      string // how to run this again, for the report
+
+	// The flood after the load; flood 0 skips it.
+	flood                                 time.Duration
+	floodClients, floodAssign, floodConns int
 }
 
 // windowDur is the tiers' window as a duration.
@@ -80,7 +88,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.out, "out", "", "markdown `file` to write the report to (it goes to stdout as well)")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", 250*time.Millisecond, "QUOTA_REDIS_TIMEOUT of the instances")
 	fs.StringVar(&cfg.postgresURL, "postgres", benchenv.DefaultPostgresURL, "Postgres `URL` to create the throwaway database from")
-	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the pacing jitter")
+	fs.Uint64Var(&cfg.seed, "seed", 1, "seed of the pacing jitter and the flood's order")
+	fs.DurationVar(&cfg.flood, "flood", 10*time.Second, "length of the flood of new clients after the load (0: none)")
+	fs.IntVar(&cfg.floodClients, "flood-clients", 20_000, "clients of the flood, each with a token of its own")
+	fs.IntVar(&cfg.floodAssign, "flood-assigned", 2_000, "flood clients assigned to the paid tiers; the rest are free")
+	fs.IntVar(&cfg.floodConns, "flood-conns", 256, "requests the flood keeps in flight")
 	if err := fs.Parse(args[1:]); err != nil {
 		return config{}, err
 	}
@@ -102,6 +114,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, errors.New("-downtime must not be negative")
 	case cfg.redisTimeout <= 0:
 		return config{}, errors.New("-redis-timeout must be positive")
+	case cfg.flood < 0 || cfg.floodClients < 1 || cfg.floodConns < 1:
+		return config{}, errors.New("-flood must not be negative, -flood-clients and -flood-conns must be at least 1")
+	case cfg.floodAssign < 0 || cfg.floodAssign > cfg.floodClients:
+		return config{}, errors.New("-flood-assigned must be between 0 and -flood-clients")
 	}
 	cfg.downtime = min(cfg.downtime, cfg.duration/4)
 	cfg.command = benchenv.RerunCommand("loadtest", args[1:])
@@ -196,6 +212,12 @@ func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	var fl *floodResult
+	if cfg.flood > 0 {
+		if fl, err = floodPhase(ctx, cfg, insts, secret, progress); err != nil {
+			return err
+		}
+	}
 
 	for _, in := range insts {
 		if serr := in.stop(); serr != nil {
@@ -209,12 +231,12 @@ func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err 
 	an := analyze(cfg, ids, res, len(insts))
 	rep := &report{
 		cfg: cfg, started: started, machine: mach, ids: ids, res: res, an: an,
-		propagation: propagation, instances: insts, logs: logs,
+		propagation: propagation, instances: insts, logs: logs, flood: fl,
 	}
 	if err := benchenv.WriteReport(rep.render(), cfg.out, stdout, progress); err != nil {
 		return err
 	}
-	if reasons := an.failures(); len(reasons) > 0 {
+	if reasons := rep.failures(); len(reasons) > 0 {
 		return fmt.Errorf("check failed: %s", strings.Join(reasons, "; "))
 	}
 	return nil

@@ -12,13 +12,15 @@ import (
 	"github.com/quotad/quotad/bench/internal/benchenv"
 )
 
-// TestRun_Smoke runs a short load with a Redis restart against the local
-// Postgres: it proves the wiring and that the check passes, not the numbers.
+// TestRun_Smoke runs a short load with a Redis restart, then a small
+// flood, against the local Postgres: it proves the wiring and that the
+// check passes, not the numbers.
 func TestRun_Smoke(t *testing.T) {
 	t.Parallel()
 	out := filepath.Join(t.TempDir(), "loadtest.md")
 	var stdout, stderr bytes.Buffer
-	args := append([]string{"loadtest", "-instances", "2", "-duration", "4s", "-window", "2", "-fault", "redis-restart", "-out", out},
+	args := append([]string{"loadtest", "-instances", "2", "-duration", "4s", "-window", "2", "-fault", "redis-restart", "-out", out,
+		"-flood", "2s", "-flood-clients", "300", "-flood-assigned", "30", "-flood-conns", "8"},
 		benchenv.TestServers(false)...)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
@@ -35,13 +37,13 @@ func TestRun_Smoke(t *testing.T) {
 	for _, want := range []string{
 		"**Result: PASS**", "## Throughput", "| quotad 2 |", "## Latency", "## Exactness",
 		"| overlapping the fault |", "## Before, during and after the fault", "## The hog",
-		"Redis answers PING", "## What the fault changes",
+		"Redis answers PING", "## What the fault changes", "## Flood", "| **fallbacks**: assigned clients' answers under another tier | 0 of ",
 	} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("report lacks %q:\n%s", want, page)
 		}
 	}
-	for _, want := range []string{"FAULT: redis-server stopped", "FAULT: redis-server started again"} {
+	for _, want := range []string{"FAULT: redis-server stopped", "FAULT: redis-server started again", "flood: 300 clients, 30 assigned"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, stderr.String())
 		}
@@ -56,6 +58,10 @@ func TestRun_BadFlags(t *testing.T) {
 		{"-window", "0"},
 		{"-duration", "0s"},
 		{"-redis-timeout", "0s"},
+		{"-flood", "-1s"},
+		{"-flood-clients", "0"},
+		{"-flood-conns", "0"},
+		{"-flood-clients", "10", "-flood-assigned", "11"},
 		{"stray"},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -24,6 +24,12 @@ type report struct {
 	propagation time.Duration
 	instances   []*instance
 	logs        []logCounts
+	flood       *floodResult // nil: no flood
+}
+
+// failures are the reasons the run fails: the load's and the flood's.
+func (r *report) failures() []string {
+	return append(r.an.failures(), r.flood.failures()...)
 }
 
 // render writes the whole page; every number in it comes from this run.
@@ -33,11 +39,16 @@ func (r *report) render() []byte {
 	fmt.Fprintln(w, "# quotad load test")
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Generated %s by:\n\n```sh\n%s\n```\n\n", r.started.UTC().Format("2006-01-02 15:04 MST"), r.cfg.command)
-	if reasons := r.an.failures(); len(reasons) > 0 {
+	if reasons := r.failures(); len(reasons) > 0 {
 		fmt.Fprintf(w, "**Result: FAIL**: %s.\n\n", strings.Join(reasons, "; "))
 	} else {
 		fmt.Fprintf(w, "**Result: PASS**: every (client, window) outside the fault admitted exactly min(sent, limit) "+
-			"(%d of %d), and no 5xx or transport error happened outside the fault.\n\n", r.an.outside.exact, r.an.outside.checked)
+			"(%d of %d), and no 5xx or transport error happened outside the fault.", r.an.outside.exact, r.an.outside.checked)
+		if r.flood != nil {
+			fmt.Fprintf(w, " The flood answered no assigned client under another tier and degraded %.3f %% of its requests.",
+				100*r.flood.degradedShare())
+		}
+		fmt.Fprint(w, "\n\n")
 	}
 	r.renderMachine(w)
 	r.renderSetup(w)
@@ -48,6 +59,7 @@ func (r *report) render() []byte {
 	r.renderPhases(w)
 	r.renderHog(w)
 	r.renderFaultNotes(w)
+	r.flood.render(w, r.cfg)
 	r.renderWindows(w)
 	return b.Bytes()
 }
@@ -212,7 +224,11 @@ func (r *report) renderThroughput(w io.Writer) {
 		parts = append(parts, fmt.Sprintf("%s: %s", name, benchenv.FormatInt(a.byStatus[c])))
 	}
 	fmt.Fprintf(w, "By status: %s. The hog sent %s requests, %.1f %% of all.\n\n", strings.Join(parts, ", "), benchenv.FormatInt(a.hogSent), 100*a.hogShare)
-	fmt.Fprintln(w, "Instance logs (lines by level):")
+	if r.flood != nil {
+		fmt.Fprintln(w, "Instance logs (lines by level, the flood's requests included):")
+	} else {
+		fmt.Fprintln(w, "Instance logs (lines by level):")
+	}
 	fmt.Fprintln(w)
 	for i, lc := range r.logs {
 		var lv []string
