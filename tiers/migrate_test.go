@@ -138,11 +138,25 @@ func assertAppliedOnce(tb testing.TB, ctx context.Context, db *sql.DB) {
 	}
 }
 
+// Migrating a migrated database changes nothing: not the schema, not a
+// row, not a version.
 func TestMigrate_AgainIsANoOp(t *testing.T) {
 	t.Parallel()
-	dbURL := newTestDB(t)
-	if err := MigrateURL(context.Background(), dbURL); err != nil {
+	store, dbURL := newTestStore(t)
+	ctx := context.Background()
+	mustCreateTier(t, store, Tier{Name: "pro", Limit: 5, Per: time.Second})
+	if _, err := store.AssignClient(ctx, "c1", "pro"); err != nil {
+		t.Fatal(err)
+	}
+	schema, rows := schemaOf(t, dbURL), snapshot(t, dbURL)
+	if err := MigrateURL(ctx, dbURL); err != nil {
 		t.Fatalf("second Migrate: %v", err)
+	}
+	if got := schemaOf(t, dbURL); got != schema {
+		t.Errorf("schema changed:\n%s\nthen\n%s", schema, got)
+	}
+	if got := snapshot(t, dbURL); got != rows {
+		t.Errorf("rows changed:\n%s\nthen\n%s", rows, got)
 	}
 }
 

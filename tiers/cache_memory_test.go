@@ -1,0 +1,101 @@
+package tiers
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// A client whose tier is known keeps it whatever happens to Postgres or to
+// the other clients, and no lookup waits on Postgres: every assignment is
+// in memory from the start, and a client without one is free by
+// definition.
+func TestCache_AssignedClientKeepsItsTier(t *testing.T) {
+	t.Parallel()
+	store, dbURL := newTestStore(t)
+	ctx := context.Background()
+	mustCreateTier(t, store, Tier{Name: "pro", Limit: 100, Per: time.Second})
+	if _, err := store.AssignClient(ctx, "paid", "pro"); err != nil {
+		t.Fatal(err)
+	}
+	pool, queries := newCountingPool(t, dbURL)
+	cache, _ := startCache(t, NewCache(pool, CacheConfig{}))
+	before := queries.Load()
+
+	// Never looked up before, and yet known.
+	if got, err := cache.TierFor(ctx, "paid"); err != nil || got.Name != "pro" {
+		t.Errorf("TierFor(paid) = %s, %v; want pro", got.Name, err)
+	}
+	if got, err := cache.TierFor(ctx, "never-assigned"); err != nil || got.Name != Free {
+		t.Errorf("TierFor(never-assigned) = %s, %v; want free", got.Name, err)
+	}
+
+	// A flood of identities never seen, each on free.
+	const flood = 20_000
+	for i := range flood {
+		id := fmt.Sprint("flood-", i)
+		if got, _ := cache.TierFor(ctx, id); got.Name != Free {
+			t.Fatalf("TierFor(%s) = %s, want free", id, got.Name)
+		}
+	}
+	if got, _ := cache.TierFor(ctx, "paid"); got.Name != "pro" {
+		t.Errorf("after %d other identities TierFor(paid) = %s, want pro", flood, got.Name)
+	}
+	if n := queries.Load() - before; n != 0 {
+		t.Errorf("%d lookups ran %d queries, want none", flood+3, n)
+	}
+	if st := cache.Stats(); st.Clients != 1 {
+		t.Errorf("stats = %+v, want the one assignment held", st)
+	}
+
+	// Postgres goes away: every connection killed, none accepted.
+	psql := connect(t, dbURL)
+	refuseConnections(t, dbURL)
+	terminateAllBut(t, dbURL, psql.PgConn().PID())
+	waitFor(t, 2*time.Second, "the listener to notice", func() bool { return !cache.Connected() })
+	for _, id := range []string{"paid", "never-assigned", "flood-1"} {
+		want := Free
+		if id == "paid" {
+			want = "pro"
+		}
+		if got, err := cache.TierFor(ctx, id); err != nil || got.Name != want {
+			t.Errorf("Postgres unreachable: TierFor(%s) = %s, %v; want %s", id, got.Name, err, want)
+		}
+	}
+}
+
+// newCountingPool opens a pool on dbURL whose queries are counted, but for
+// a Cache listener's (which copies the pool's settings).
+func newCountingPool(tb testing.TB, dbURL string) (*pgxpool.Pool, *atomic.Int64) {
+	tb.Helper()
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tracer := &queryCounter{}
+	cfg.ConnConfig.Tracer = tracer
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(pool.Close)
+	return pool, &tracer.n
+}
+
+// queryCounter is a pgx.QueryTracer counting queries of connections other
+// than a Cache listener's.
+type queryCounter struct{ n atomic.Int64 }
+
+func (q *queryCounter) TraceQueryStart(ctx context.Context, conn *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	if conn.Config().RuntimeParams["application_name"] != listenerAppName {
+		q.n.Add(1)
+	}
+	return ctx
+}
+
+func (q *queryCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
