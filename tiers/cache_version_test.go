@@ -3,6 +3,7 @@ package tiers
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 )
@@ -111,6 +112,51 @@ func TestCache_DeletedRowIsNotBroughtBack(t *testing.T) {
 	cache.ClientSaved(again)
 	if got, _ := cache.TierFor(ctx, "c1"); got.Name != "pro" {
 		t.Errorf("TierFor(c1) after assigning again = %s, want pro", got.Name)
+	}
+}
+
+// Writes of one client racing each other (two assignments and an
+// unassignment, each applied by its writer as the admin handlers do) get
+// versions in the order they commit, so the cache ends on what the
+// database holds.
+func TestCache_RacingWritesOfOneClientEndOnTheDatabase(t *testing.T) {
+	t.Parallel()
+	store, dbURL := newTestStore(t)
+	ctx := context.Background()
+	mustCreateTier(t, store, Tier{Name: "pro", Limit: 1, Per: time.Second})
+	cache, changes := startCache(t, NewCache(newTestPool(t, dbURL), CacheConfig{}))
+
+	for i := range 100 {
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for _, tier := range []string{"pro", Free} {
+			wg.Go(func() {
+				<-start
+				cl, err := store.AssignClient(ctx, "c1", tier)
+				if err != nil {
+					t.Errorf("assign: %v", err)
+				}
+				cache.ClientSaved(cl)
+			})
+		}
+		wg.Go(func() {
+			<-start
+			cl, err := store.UnassignClient(ctx, "c1")
+			if err != nil {
+				t.Errorf("unassign: %v", err)
+			}
+			cache.ClientDeleted(cl)
+		})
+		close(start)
+		wg.Wait()
+		settle(t, store, changes)
+		want, err := store.GetClient(ctx, "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := cache.TierFor(ctx, "c1"); got.Name != want.Tier {
+			t.Fatalf("round %d: TierFor(c1) = %s; the database holds %+v", i, got.Name, want)
+		}
 	}
 }
 
