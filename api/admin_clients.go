@@ -50,16 +50,16 @@ func (s *server) putClient(c echo.Context) error {
 	if err != nil {
 		return domainError(err)
 	}
-	s.tiers.ClientChanged(cl.ID)
+	s.tiers.ClientSaved(cl)
 	return c.JSON(http.StatusOK, clientView(cl))
 }
 
 func (s *server) deleteClient(c echo.Context) error {
-	id := param(c, "id")
-	if err := s.store.UnassignClient(c.Request().Context(), id); err != nil {
+	removed, err := s.store.UnassignClient(c.Request().Context(), param(c, "id"))
+	if err != nil {
 		return domainError(err)
 	}
-	s.tiers.ClientChanged(id)
+	s.tiers.ClientDeleted(removed)
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -128,11 +128,11 @@ func (s *server) putTier(c echo.Context) error {
 }
 
 func (s *server) deleteTier(c echo.Context) error {
-	name := param(c, "name")
-	if err := s.store.DeleteTier(c.Request().Context(), name); err != nil {
+	deleted, err := s.store.DeleteTier(c.Request().Context(), param(c, "name"))
+	if err != nil {
 		return domainError(err)
 	}
-	s.tiers.TierDeleted(name)
+	s.tiers.TierDeleted(deleted)
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -61,20 +61,12 @@ func NewMetrics() *Metrics {
 // Registry returns the registry, for callers adding their own metrics.
 func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 
-// observeCache exposes the tier cache's counters.
+// observeCache exposes the tier cache's state. Every lookup is answered
+// from memory, so there is no hit, miss or fallback to count.
 func (m *Metrics) observeCache(c *tiers.Cache) {
-	lookups := func(pick func(tiers.CacheStats) uint64) func() float64 {
-		return func() float64 { return float64(pick(c.Stats())) }
-	}
 	m.registry.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "quotad_tier_cache_hits_total",
-			Help: "Client tier lookups answered from memory."}, lookups(func(s tiers.CacheStats) uint64 { return s.Hits })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "quotad_tier_cache_misses_total",
-			Help: "Client tier lookups that asked Postgres (or fell back)."}, lookups(func(s tiers.CacheStats) uint64 { return s.Misses })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "quotad_tier_cache_fallbacks_total",
-			Help: "Lookups answered with the free tier because Postgres could not be asked."}, lookups(func(s tiers.CacheStats) uint64 { return s.Fallbacks })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "quotad_tier_cache_clients",
-			Help: "Client assignments held in memory."}, func() float64 { return float64(c.Stats().Clients) }),
+			Help: "Client assignments held in memory: every client assigned a tier."}, func() float64 { return float64(c.Stats().Clients) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "quotad_tier_listener_connected",
 			Help: "1 while the Postgres change listener is connected."}, func() float64 {
 			if c.Connected() {

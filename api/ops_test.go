@@ -40,7 +40,7 @@ func TestOps_HealthReadyMetricsSpec(t *testing.T) {
 		`quotad_decisions_total{outcome="admitted",tier="anonymous"} 1`,
 		"quotad_store_failures_total 0",
 		"quotad_decision_duration_seconds_count 1",
-		"quotad_tier_cache_hits_total", "quotad_tier_listener_connected 1",
+		"quotad_tier_cache_clients 0", "quotad_tier_listener_connected 1",
 		`quotad_http_requests_total{code="200",route="/rate-limited"} 1`,
 	} {
 		if !strings.Contains(string(m.Body), want) {

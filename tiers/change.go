@@ -30,10 +30,14 @@ type Change struct {
 const channel = "quota_changes"
 
 // notification is the JSON payload sent on channel: by the migrations'
-// triggers, {"kind":"tier","name":…} and {"kind":"client","id":…}, and by
-// Store.NotifyReset, {"kind":"reset","id":…}.
+// triggers, one per changed row ({"kind":"tier","name":…,"version":…} and
+// {"kind":"client","id":…,"tier":…,"version":…}, with "deleted":true when
+// the row is gone), and by Store.NotifyReset, {"kind":"reset","id":…}.
 type notification struct {
-	Kind string `json:"kind"`
-	Name string `json:"name,omitempty"`
-	ID   string `json:"id,omitempty"`
+	Kind    string `json:"kind"`
+	Name    string `json:"name,omitempty"`
+	ID      string `json:"id,omitempty"`
+	Tier    string `json:"tier,omitempty"`
+	Version int64  `json:"version,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
 }

@@ -14,6 +14,9 @@ type Client struct {
 	// Assigned reports whether an admin assigned Tier; false means the
 	// client was never assigned (or was unassigned) and is on Free.
 	Assigned bool
+	// Version is the assignment row's change version (see Tier.Version);
+	// zero when there is no row.
+	Version int64
 }
 
 // ValidClientID returns a *ValidationError (field "id") unless id is 1 to

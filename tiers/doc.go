@@ -8,9 +8,10 @@
 // are created by the migrations and cannot be deleted.
 //
 // Writes go through Store and straight to Postgres. Reads on the request path
-// go through Cache, which holds every tier and a bounded LRU of client
-// assignments and is kept fresh by LISTEN/NOTIFY: a change made on any
-// instance (or with psql) reaches every Cache within a second.
+// go through Cache, which holds every tier and every client assignment and
+// is kept fresh by LISTEN/NOTIFY: a change made on any instance (or with
+// psql) reaches every Cache within a second. Every row carries a version,
+// so a Cache applies changes newest-wins whatever order they arrive in.
 //
 // The package knows nothing of HTTP or of the limiter; errors are the
 // sentinels in errors.go plus *ValidationError, for callers to map.

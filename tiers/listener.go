@@ -20,6 +20,9 @@ const (
 	retryMax       = 500 * time.Millisecond
 	connectTimeout = 5 * time.Second
 	queryTimeout   = 5 * time.Second
+	// loadTimeout bounds a reload, which reads every assignment: a million
+	// take a few seconds.
+	loadTimeout = time.Minute
 	// idleCheck is how long the listener waits for a notification before
 	// pinging: a connection that died silently (no RST) would otherwise
 	// leave it waiting forever.
@@ -72,20 +75,20 @@ func (c *Cache) listen(ctx context.Context, conn *pgx.Conn) {
 }
 
 // connect opens the listener's connection, subscribes, and then reloads
-// every tier and flushes the client LRU. In that order: whatever changes
-// after LISTEN is notified, whatever changed before is in the reload.
+// every tier and assignment. In that order: whatever changes after LISTEN
+// is notified, whatever changed before is in the reload.
 func (c *Cache) connect(ctx context.Context) (*pgx.Conn, error) {
-	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	connectCtx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	cfg := c.pool.Config().ConnConfig.Copy()
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = listenerAppName
 	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := pgx.ConnectConfig(connectCtx, cfg)
 	if err != nil {
 		return nil, interpretError(err)
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+channel); err != nil {
+	if _, err := conn.Exec(connectCtx, "LISTEN "+channel); err != nil {
 		closeQuietly(conn)
 		return nil, interpretError(err)
 	}
@@ -95,20 +98,70 @@ func (c *Cache) connect(ctx context.Context) (*pgx.Conn, error) {
 	}
 	c.listenerPID.Store(conn.PgConn().PID())
 	c.connected.Store(true)
-	c.downUntil.Store(0) // Postgres evidently answers again: misses may ask it
 	return conn, nil
 }
 
-// resync reloads every tier and forgets every client assignment.
+const (
+	// sqlVersionFloor reads the last version handed out. As the first
+	// statement of a repeatable-read transaction it runs as the snapshot
+	// is taken, so any greater version is taken after the snapshot.
+	sqlVersionFloor = `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM quota_version_seq`
+
+	sqlLoadTiers   = `SELECT ` + tierColumns + ` FROM tiers`
+	sqlLoadClients = `SELECT id, tier, version FROM clients`
+)
+
+// resync reloads every tier and every assignment from one snapshot and
+// installs them (see Cache.replace).
 func (c *Cache) resync(ctx context.Context, conn *pgx.Conn) error {
-	rows, _ := conn.Query(ctx, sqlListTiers)
-	list, err := pgx.CollectRows(rows, scanTier)
+	ctx, cancel := context.WithTimeout(ctx, loadTimeout)
+	defer cancel()
+	s, err := load(ctx, conn)
 	if err != nil {
 		return fmt.Errorf("load tiers: %w", interpretError(err))
 	}
-	c.setTiers(list)
-	c.clients.flush()
+	c.replace(s)
 	return nil
+}
+
+// load reads a snapshot.
+func load(ctx context.Context, conn *pgx.Conn) (loaded, error) {
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return loaded{}, err
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	s := loaded{tiers: newVersioned[Tier](0)}
+	if err := tx.QueryRow(ctx, sqlVersionFloor).Scan(&s.floor); err != nil {
+		return loaded{}, err
+	}
+	rows, _ := tx.Query(ctx, sqlLoadTiers)
+	list, err := pgx.CollectRows(rows, scanTier)
+	if err != nil {
+		return loaded{}, err
+	}
+	for _, t := range list {
+		s.tiers.put(t.Name, t, t.Version)
+	}
+	var n int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM clients`).Scan(&n); err != nil {
+		return loaded{}, err
+	}
+	s.clients = newVersioned[string](n)
+	var id, tier string
+	var version int64
+	rows, _ = tx.Query(ctx, sqlLoadClients)
+	_, err = pgx.ForEachRow(rows, []any{&id, &tier, &version}, func() error {
+		if t, ok := s.tiers.get(tier); ok {
+			tier = t.Name // one string per tier, shared by its clients
+		}
+		s.clients.put(id, tier, version)
+		return nil
+	})
+	if err != nil {
+		return loaded{}, err
+	}
+	return s, tx.Commit(ctx)
 }
 
 // receive waits for one notification and applies it. An error means conn
@@ -136,21 +189,29 @@ func (c *Cache) apply(ctx context.Context, conn *pgx.Conn, payload string) error
 	if err := json.Unmarshal([]byte(payload), &n); err != nil {
 		n.Kind = "" // resync below: safer than guessing what changed
 	}
+	if n.Kind != ChangeReset && n.Version <= 0 {
+		n.Kind = "" // unversioned: it cannot be ordered, so reload
+	}
 	switch n.Kind {
 	case ChangeTier:
-		if err := c.reloadTier(ctx, conn, n.Name); err != nil {
-			return err
+		var t *Tier
+		if !n.Deleted {
+			var err error
+			if t, err = c.reloadTier(ctx, conn, n.Name); err != nil {
+				return err
+			}
+		}
+		if n.Deleted || t != nil {
+			c.notified(n, t)
 		}
 		c.emit(Change{Kind: ChangeTier, Name: n.Name})
 	case ChangeClient:
-		c.clients.remove(n.ID)
+		c.notified(n, nil)
 		c.emit(Change{Kind: ChangeClient, ClientID: n.ID})
 	case ChangeReset:
 		c.emit(Change{Kind: ChangeReset, ClientID: n.ID})
 	default:
 		c.cfg.Logger.Warn("tiers: unexpected notification; reloading everything", "payload", payload)
-		ctx, cancel := context.WithTimeout(ctx, queryTimeout)
-		defer cancel()
 		if err := c.resync(ctx, conn); err != nil {
 			return err
 		}
@@ -159,20 +220,20 @@ func (c *Cache) apply(ctx context.Context, conn *pgx.Conn, payload string) error
 	return nil
 }
 
-// reloadTier reads one tier again; a tier that is gone is forgotten.
-func (c *Cache) reloadTier(ctx context.Context, conn *pgx.Conn, name string) error {
+// reloadTier reads one tier again, as it is now: the notification says
+// only that it changed. A tier that is gone is nil; the notification of
+// its deletion follows.
+func (c *Cache) reloadTier(ctx context.Context, conn *pgx.Conn, name string) (*Tier, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
 	t, err := collectTier(conn.Query(ctx, sqlGetTier, name))
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		c.setTier(name, Tier{}, false)
+		return nil, nil
 	case err != nil:
-		return fmt.Errorf("reload tier %q: %w", name, interpretError(err))
-	default:
-		c.setTier(name, t, true)
+		return nil, fmt.Errorf("reload tier %q: %w", name, interpretError(err))
 	}
-	return nil
+	return &t, nil
 }
 
 func (c *Cache) emit(ch Change) {

@@ -11,8 +11,8 @@ import (
 // A pooled connection that Postgres has closed (a restart, a failover, a
 // DBA's pg_terminate_backend) fails the first statement it is handed: the
 // pool pings only connections idle for a second or more. Right after a
-// restart, then, reads would fail (and lookups fall back to free) for a
-// while though Postgres answers. So a statement that fails on a broken
+// restart, then, reads would fail (and admin reads and readiness answer 503)
+// for a while though Postgres answers. So a statement that fails on a broken
 // connection resets the pool, whose other idle connections are suspect
 // too, and a read is asked once more on a fresh connection. A write is not:
 // whether it ran cannot be told, so its caller gets the error.

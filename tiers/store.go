@@ -24,7 +24,7 @@ func NewStore(pool *pgxpool.Pool) *Store {
 }
 
 // tierColumns is the select list scanTier expects, in its order.
-const tierColumns = `name, "limit", per_seconds, description, price_cents, currency`
+const tierColumns = `name, "limit", per_seconds, description, price_cents, currency, version`
 
 const (
 	sqlListTiers = `SELECT ` + tierColumns + ` FROM tiers ORDER BY price_cents, name`
@@ -42,7 +42,7 @@ SET "limit" = $2, per_seconds = $3, description = $4, price_cents = $5, currency
 WHERE name = $1
 RETURNING ` + tierColumns
 
-	sqlDeleteTier = `DELETE FROM tiers WHERE name = $1`
+	sqlDeleteTier = `DELETE FROM tiers WHERE name = $1 RETURNING ` + tierColumns
 )
 
 // ListTiers returns every tier, cheapest first, then by name: the order of
@@ -104,23 +104,21 @@ func (s *Store) UpdateTier(ctx context.Context, t Tier) (Tier, error) {
 	return updated, nil
 }
 
-// DeleteTier deletes the tier called name. It returns ErrProtected for
-// Anonymous and Free, ErrInUse while clients are assigned to it, and
-// ErrNotFound if it does not exist. The first two are enforced by the
-// database itself, so they hold for psql users as well.
-func (s *Store) DeleteTier(ctx context.Context, name string) error {
+// DeleteTier deletes the tier called name and returns it as it was, its
+// Version included (a Cache takes that as the deletion's version). It
+// returns ErrProtected for Anonymous and Free, ErrInUse while clients are
+// assigned to it, and ErrNotFound if it does not exist. The first two are
+// enforced by the database itself, so they hold for psql users as well.
+func (s *Store) DeleteTier(ctx context.Context, name string) (Tier, error) {
 	if err := validName("name", name); err != nil {
-		return err
+		return Tier{}, err
 	}
-	tag, err := s.pool.Exec(ctx, sqlDeleteTier, name)
+	deleted, err := collectTier(s.pool.Query(ctx, sqlDeleteTier, name))
 	if err != nil {
 		resetIfBroken(ctx, s.pool, err)
-		return fmt.Errorf("tiers: delete %q: %w", name, interpretError(err))
+		return Tier{}, fmt.Errorf("tiers: delete %q: %w", name, interpretError(err))
 	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("tiers: delete %q: %w", name, ErrNotFound)
-	}
-	return nil
+	return deleted, nil
 }
 
 // Ping checks that Postgres answers; it returns ErrUnavailable if not.
@@ -142,7 +140,7 @@ func tierArgs(t Tier) []any {
 func scanTier(row pgx.CollectableRow) (Tier, error) {
 	var t Tier
 	var perSeconds int32
-	err := row.Scan(&t.Name, &t.Limit, &perSeconds, &t.Description, &t.PriceCents, &t.Currency)
+	err := row.Scan(&t.Name, &t.Limit, &perSeconds, &t.Description, &t.PriceCents, &t.Currency, &t.Version)
 	t.Per = time.Duration(perSeconds) * time.Second
 	return t, err
 }

@@ -30,7 +30,7 @@ type ListClientsParams struct {
 }
 
 const (
-	sqlGetClient = `SELECT tier FROM clients WHERE id = $1`
+	sqlGetClient = `SELECT tier, version FROM clients WHERE id = $1`
 
 	// On an existing row the update always runs, even to the same tier, so
 	// the notification fires and every instance drops what it knew about
@@ -38,14 +38,14 @@ const (
 	sqlAssignClient = `
 INSERT INTO clients (id, tier) VALUES ($1, $2)
 ON CONFLICT (id) DO UPDATE SET tier = EXCLUDED.tier
-RETURNING tier`
+RETURNING tier, version`
 
-	sqlUnassignClient = `DELETE FROM clients WHERE id = $1`
+	sqlUnassignClient = `DELETE FROM clients WHERE id = $1 RETURNING tier, version`
 
 	// Keyset pagination: ids are COLLATE "C", so "id > $after" is stable
 	// under concurrent inserts and costs one index range scan per page.
-	sqlListClients       = `SELECT id, tier FROM clients WHERE id > $1 ORDER BY id LIMIT $2`
-	sqlListClientsOfTier = `SELECT id, tier FROM clients WHERE tier = $3 AND id > $1 ORDER BY id LIMIT $2`
+	sqlListClients       = `SELECT id, tier, version FROM clients WHERE id > $1 ORDER BY id LIMIT $2`
+	sqlListClientsOfTier = `SELECT id, tier, version FROM clients WHERE tier = $3 AND id > $1 ORDER BY id LIMIT $2`
 
 	sqlNotify = `SELECT pg_notify($1, $2)`
 )
@@ -56,10 +56,10 @@ func (s *Store) GetClient(ctx context.Context, id string) (Client, error) {
 	if err := ValidClientID(id); err != nil {
 		return Client{}, err
 	}
-	tier, err := readAgain(ctx, s.pool, func() (string, error) {
-		var tier string
-		err := s.pool.QueryRow(ctx, sqlGetClient, id).Scan(&tier)
-		return tier, err
+	cl, err := readAgain(ctx, s.pool, func() (Client, error) {
+		cl := Client{ID: id, Assigned: true}
+		err := s.pool.QueryRow(ctx, sqlGetClient, id).Scan(&cl.Tier, &cl.Version)
+		return cl, err
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -67,7 +67,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (Client, error) {
 	case err != nil:
 		return Client{}, fmt.Errorf("tiers: get client %q: %w", id, interpretError(err))
 	}
-	return Client{ID: id, Tier: tier, Assigned: true}, nil
+	return cl, nil
 }
 
 // AssignClient puts the client on tier, whether or not it was assigned
@@ -83,25 +83,32 @@ func (s *Store) AssignClient(ctx context.Context, id, tier string) (Client, erro
 	if err := v.orNil(); err != nil {
 		return Client{}, err
 	}
-	var assigned string
-	if err := s.pool.QueryRow(ctx, sqlAssignClient, id, tier).Scan(&assigned); err != nil {
+	cl := Client{ID: id, Assigned: true}
+	if err := s.pool.QueryRow(ctx, sqlAssignClient, id, tier).Scan(&cl.Tier, &cl.Version); err != nil {
 		resetIfBroken(ctx, s.pool, err)
 		return Client{}, fmt.Errorf("tiers: assign client %q to %q: %w", id, tier, interpretError(err))
 	}
-	return Client{ID: id, Tier: assigned, Assigned: true}, nil
+	return cl, nil
 }
 
-// UnassignClient returns the client to Free. Unassigning a client that has
-// no assignment succeeds, so retries are safe.
-func (s *Store) UnassignClient(ctx context.Context, id string) error {
+// UnassignClient returns the client to Free. It returns the assignment it
+// removed, Version included (a Cache takes that as the removal's
+// version), or one with Assigned false if there was none: unassigning a
+// client that has no assignment succeeds, so retries are safe.
+func (s *Store) UnassignClient(ctx context.Context, id string) (Client, error) {
 	if err := ValidClientID(id); err != nil {
-		return err
+		return Client{}, err
 	}
-	if _, err := s.pool.Exec(ctx, sqlUnassignClient, id); err != nil {
+	cl := Client{ID: id, Assigned: true}
+	err := s.pool.QueryRow(ctx, sqlUnassignClient, id).Scan(&cl.Tier, &cl.Version)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return Client{ID: id, Tier: Free}, nil
+	case err != nil:
 		resetIfBroken(ctx, s.pool, err)
-		return fmt.Errorf("tiers: unassign client %q: %w", id, interpretError(err))
+		return Client{}, fmt.Errorf("tiers: unassign client %q: %w", id, interpretError(err))
 	}
-	return nil
+	return cl, nil
 }
 
 // ListClients returns one page of assigned clients ordered by ID (bytewise).
@@ -138,7 +145,7 @@ func (s *Store) ListClients(ctx context.Context, p ListClientsParams) ([]Client,
 		}
 		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Client, error) {
 			c := Client{Assigned: true}
-			err := row.Scan(&c.ID, &c.Tier)
+			err := row.Scan(&c.ID, &c.Tier, &c.Version)
 			return c, err
 		})
 	})

@@ -32,7 +32,10 @@ func TestStore_TierCRUD(t *testing.T) {
 		if tier.Currency == "" {
 			tier.Currency = DefaultCurrency
 		}
-		if got != tier {
+		if got.Version <= 0 {
+			t.Errorf("CreateTier(%s) returned version %d, want one set", tier.Name, got.Version)
+		}
+		if tier.Version = got.Version; got != tier {
 			t.Errorf("CreateTier returned %+v, want %+v", got, tier)
 		}
 		created[tier.Name] = tier
@@ -60,7 +63,10 @@ func TestStore_TierCRUD(t *testing.T) {
 	t.Run("update replaces every field", func(t *testing.T) {
 		want := Tier{Name: "pro", Limit: 10, Per: 10 * time.Second, Currency: "USD"}
 		got, err := store.UpdateTier(ctx, Tier{Name: "pro", Limit: 10, Per: 10 * time.Second})
-		if err != nil || got != want {
+		if err == nil && got.Version <= created["pro"].Version {
+			t.Errorf("version %d after update, want more than %d", got.Version, created["pro"].Version)
+		}
+		if want.Version = got.Version; err != nil || got != want {
 			t.Fatalf("UpdateTier = %+v, %v; want %+v", got, err, want)
 		}
 		if got, _ := store.GetTier(ctx, "pro"); got != want {
@@ -70,14 +76,15 @@ func TestStore_TierCRUD(t *testing.T) {
 
 	t.Run("built-in tiers are editable", func(t *testing.T) {
 		want := Tier{Name: Free, Limit: 1000, Per: time.Minute, Description: "More.", Currency: "USD"}
-		if got, err := store.UpdateTier(ctx, want); err != nil || got != want {
+		got, err := store.UpdateTier(ctx, want)
+		if want.Version = got.Version; err != nil || got != want {
 			t.Fatalf("UpdateTier(free) = %+v, %v; want %+v", got, err, want)
 		}
 	})
 
 	t.Run("delete removes", func(t *testing.T) {
-		if err := store.DeleteTier(ctx, "basic"); err != nil {
-			t.Fatal(err)
+		if got, err := store.DeleteTier(ctx, "basic"); err != nil || got != created["basic"] {
+			t.Fatalf("DeleteTier = %+v, %v; want the tier as it was, %+v", got, err, created["basic"])
 		}
 		if _, err := store.GetTier(ctx, "basic"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("GetTier after delete: %v, want ErrNotFound", err)
@@ -104,14 +111,19 @@ func TestStore_Clients(t *testing.T) {
 			Client{ID: "ann", Tier: "pro", Assigned: true}},
 		{"reassign explicitly to free", func() (Client, error) { return store.AssignClient(ctx, "ann", Free) },
 			Client{ID: "ann", Tier: Free, Assigned: true}},
-		{"unassign", func() (Client, error) { return Client{}, store.UnassignClient(ctx, "ann") }, Client{}},
+		{"unassign returns what it removed", func() (Client, error) { return store.UnassignClient(ctx, "ann") },
+			Client{ID: "ann", Tier: Free, Assigned: true}},
 		{"unassigned reads as free", func() (Client, error) { return store.GetClient(ctx, "ann") },
 			Client{ID: "ann", Tier: Free}},
-		{"unassign is idempotent", func() (Client, error) { return Client{}, store.UnassignClient(ctx, "ann") }, Client{}},
+		{"unassign is idempotent", func() (Client, error) { return store.UnassignClient(ctx, "ann") },
+			Client{ID: "ann", Tier: Free}},
 	}
 	for _, step := range steps {
 		got, err := step.do()
-		if err != nil || got != step.want {
+		if step.want.Assigned && got.Version <= 0 {
+			t.Errorf("%s: version %d, want one set", step.name, got.Version)
+		}
+		if got.Version = 0; err != nil || got != step.want {
 			t.Fatalf("%s: got %+v, %v; want %+v", step.name, got, err, step.want)
 		}
 	}
@@ -153,16 +165,16 @@ func TestStore_Errors(t *testing.T) {
 			_, err := store.UpdateTier(ctx, Tier{Name: "pro", Limit: -1, Per: time.Second, PriceCents: -1})
 			return err
 		}, nil, []string{"limit", "price_cents"}},
-		{"delete missing", func() error { return store.DeleteTier(ctx, "gold") }, ErrNotFound, nil},
-		{"delete anonymous", func() error { return store.DeleteTier(ctx, Anonymous) }, ErrProtected, nil},
-		{"delete free", func() error { return store.DeleteTier(ctx, Free) }, ErrProtected, nil},
-		{"delete tier in use", func() error { return store.DeleteTier(ctx, "pro") }, ErrInUse, nil},
-		{"delete invalid name", func() error { return store.DeleteTier(ctx, "") }, nil, []string{"name"}},
+		{"delete missing", func() error { _, err := store.DeleteTier(ctx, "gold"); return err }, ErrNotFound, nil},
+		{"delete anonymous", func() error { _, err := store.DeleteTier(ctx, Anonymous); return err }, ErrProtected, nil},
+		{"delete free", func() error { _, err := store.DeleteTier(ctx, Free); return err }, ErrProtected, nil},
+		{"delete tier in use", func() error { _, err := store.DeleteTier(ctx, "pro"); return err }, ErrInUse, nil},
+		{"delete invalid name", func() error { _, err := store.DeleteTier(ctx, ""); return err }, nil, []string{"name"}},
 		{"assign unknown tier", func() error { _, err := store.AssignClient(ctx, "c-new", "gold"); return err }, ErrUnknownTier, nil},
 		{"reassign to unknown tier", func() error { _, err := store.AssignClient(ctx, "c-pro", "gold"); return err }, ErrUnknownTier, nil},
 		{"assign invalid", func() error { _, err := store.AssignClient(ctx, "", "Gold"); return err }, nil, []string{"id", "tier"}},
 		{"get client invalid id", func() error { _, err := store.GetClient(ctx, "a\x00"); return err }, nil, []string{"id"}},
-		{"unassign invalid id", func() error { return store.UnassignClient(ctx, strings.Repeat("x", 256)) }, nil, []string{"id"}},
+		{"unassign invalid id", func() error { _, err := store.UnassignClient(ctx, strings.Repeat("x", 256)); return err }, nil, []string{"id"}},
 		{"list invalid params", func() error {
 			_, err := store.ListClients(ctx, ListClientsParams{Tier: "P", After: "\xff", Limit: MaxListLimit + 1})
 			return err
@@ -282,10 +294,10 @@ func TestStore_UnreachableIsUnavailable(t *testing.T) {
 			_, err := store.CreateTier(ctx, Tier{Name: "pro", Limit: 1, Per: time.Second})
 			return err
 		},
-		"delete":      func() error { return store.DeleteTier(ctx, "pro") },
+		"delete":      func() error { _, err := store.DeleteTier(ctx, "pro"); return err },
 		"get client":  func() error { _, err := store.GetClient(ctx, "c"); return err },
 		"assign":      func() error { _, err := store.AssignClient(ctx, "c", "pro"); return err },
-		"unassign":    func() error { return store.UnassignClient(ctx, "c") },
+		"unassign":    func() error { _, err := store.UnassignClient(ctx, "c"); return err },
 		"list":        func() error { _, err := store.ListClients(ctx, ListClientsParams{}); return err },
 		"notifyReset": func() error { return store.NotifyReset(ctx, "c") },
 	}
@@ -377,22 +389,32 @@ func TestMigrate_TriggersNotifyEveryChange(t *testing.T) {
 		{`UPDATE tiers SET "limit" = 20 WHERE name = 'pro'`,
 			[]notification{{Kind: ChangeTier, Name: "pro"}}},
 		{`INSERT INTO clients (id, tier) VALUES ('c1', 'pro')`,
-			[]notification{{Kind: ChangeClient, ID: "c1"}}},
+			[]notification{{Kind: ChangeClient, ID: "c1", Tier: "pro"}}},
 		{`UPDATE clients SET tier = 'free' WHERE id = 'c1'`,
-			[]notification{{Kind: ChangeClient, ID: "c1"}}},
+			[]notification{{Kind: ChangeClient, ID: "c1", Tier: "free"}}},
 		{`UPDATE clients SET id = 'c2' WHERE id = 'c1'`,
-			[]notification{{Kind: ChangeClient, ID: "c1"}, {Kind: ChangeClient, ID: "c2"}}},
+			[]notification{{Kind: ChangeClient, ID: "c1", Deleted: true}, {Kind: ChangeClient, ID: "c2", Tier: "free"}}},
 		{`DELETE FROM clients WHERE id = 'c2'`,
-			[]notification{{Kind: ChangeClient, ID: "c2"}}},
+			[]notification{{Kind: ChangeClient, ID: "c2", Deleted: true}}},
 		{`DELETE FROM tiers WHERE name = 'pro'`,
-			[]notification{{Kind: ChangeTier, Name: "pro"}}},
+			[]notification{{Kind: ChangeTier, Name: "pro", Deleted: true}}},
 	}
+	// Each write's version is newer than the last; a deletion carries the
+	// version of the row it deleted.
+	var last int64
 	for _, step := range steps {
 		if _, err := conn.Exec(ctx, step.sql); err != nil {
 			t.Fatalf("%s: %v", step.sql, err)
 		}
 		for _, want := range step.want {
-			if got := nextPayload(t, listener); got != want {
+			got := nextPayload(t, listener)
+			switch {
+			case got.Deleted && got.Version > last, !got.Deleted && got.Version <= last:
+				t.Errorf("%s: version %d after %d", step.sql, got.Version, last)
+			case !got.Deleted:
+				last = got.Version
+			}
+			if got.Version = 0; got != want {
 				t.Errorf("%s: notified %+v, want %+v", step.sql, got, want)
 			}
 		}

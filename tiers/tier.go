@@ -57,6 +57,10 @@ type Tier struct {
 	// Currency is an ISO 4217 code such as "USD" or "EUR"; empty means
 	// DefaultCurrency.
 	Currency string
+	// Version is the row's change version, set by the database on every
+	// write and greater than any version the tier had before; it orders
+	// changes (see Cache). Ignored on input; zero for a tier never stored.
+	Version int64
 }
 
 // Validate reports every invalid field of t at once, as a *ValidationError
