@@ -53,6 +53,9 @@ type instanceOpts struct {
 	dbURL       string // default: the backend's
 	failureMode quota.FailureMode
 	redisClient redis.UniversalClient // default: the backend's
+	// http, when set, serves with NewHTTPServerWithConfig and
+	// LimitListener as cmd/quotad does; default: httptest's server.
+	http *HTTPConfig
 }
 
 // start runs a quotad API server on b, stopped when the test ends.
@@ -106,7 +109,12 @@ func (b *backend) start(tb testing.TB, o instanceOpts) *instance {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	inst.srv = httptest.NewServer(h)
+	inst.srv = httptest.NewUnstartedServer(h)
+	if o.http != nil {
+		inst.srv.Config = NewHTTPServerWithConfig(h, ctx, *o.http)
+		inst.srv.Listener = LimitListener(inst.srv.Listener, *o.http)
+	}
+	inst.srv.Start()
 	inst.URL = inst.srv.URL
 	tb.Cleanup(func() {
 		inst.srv.Close()

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/quotad/quotad/api"
 	"github.com/quotad/quotad/quota"
 )
 
@@ -25,6 +27,8 @@ type config struct {
 	ShutdownTimeout time.Duration
 	StartupTimeout  time.Duration
 	LogFormat       string
+	WriteTimeout    time.Duration
+	MaxConns        int
 }
 
 // Defaults of the settings SPEC.md fixes, and of quotad's own.
@@ -102,6 +106,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return c, fmt.Errorf("QUOTA_LOG_FORMAT: %q is neither json nor text", c.LogFormat)
 	}
+	if c.WriteTimeout, err = duration(get, "QUOTA_WRITE_TIMEOUT", api.DefaultWriteTimeout); err != nil {
+		return c, err
+	}
+	if c.MaxConns, err = count(get, "QUOTA_MAX_CONNS", api.DefaultMaxConns); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -116,4 +126,17 @@ func duration(get func(string, string) string, name string, def time.Duration) (
 		return 0, fmt.Errorf("%s: %q is not a positive duration such as 100ms or 2s", name, v)
 	}
 	return d, nil
+}
+
+// count reads a positive whole number ("10000").
+func count(get func(string, string) string, name string, def int) (int, error) {
+	v := get(name, "")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s: %q is not a whole number of at least 1", name, v)
+	}
+	return n, nil
 }

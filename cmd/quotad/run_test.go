@@ -206,6 +206,9 @@ func TestRun_BadConfigFailsFastNamingTheSetting(t *testing.T) {
 		"negative timeout":  {map[string]string{"QUOTA_REDIS_TIMEOUT": "-1s"}, "QUOTA_REDIS_TIMEOUT"},
 		"bad log format":    {map[string]string{"QUOTA_LOG_FORMAT": "xml"}, "QUOTA_LOG_FORMAT"},
 		"bad shutdown time": {map[string]string{"QUOTA_SHUTDOWN_TIMEOUT": "0"}, "QUOTA_SHUTDOWN_TIMEOUT"},
+		"bad write timeout": {map[string]string{"QUOTA_WRITE_TIMEOUT": "soon"}, "QUOTA_WRITE_TIMEOUT"},
+		"zero max conns":    {map[string]string{"QUOTA_MAX_CONNS": "0"}, "QUOTA_MAX_CONNS"},
+		"bad max conns":     {map[string]string{"QUOTA_MAX_CONNS": "many"}, "QUOTA_MAX_CONNS"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -62,10 +62,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return fmt.Errorf("QUOTA_ADDR: %w", err)
 	}
-	srv := api.NewHTTPServer(handler, ctx)
+	httpCfg := api.HTTPConfig{WriteTimeout: cfg.WriteTimeout, MaxConns: cfg.MaxConns}
+	srv := api.NewHTTPServerWithConfig(handler, ctx, httpCfg)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("quotad listening", "addr", ln.Addr().String())
+	go func() { errc <- srv.Serve(api.LimitListener(ln, httpCfg)) }()
+	log.Info("quotad listening", "addr", ln.Addr().String(), "max_conns", cfg.MaxConns)
 
 	select {
 	case err := <-errc:
