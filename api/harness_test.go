@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -55,7 +56,9 @@ type instanceOpts struct {
 	redisClient redis.UniversalClient // default: the backend's
 	// http, when set, serves with NewHTTPServerWithConfig and
 	// LimitListener as cmd/quotad does; default: httptest's server.
-	http *HTTPConfig
+	http      *HTTPConfig
+	accessLog AccessLog
+	logger    *slog.Logger
 }
 
 // start runs a quotad API server on b, stopped when the test ends.
@@ -100,7 +103,7 @@ func (b *backend) start(tb testing.TB, o instanceOpts) *instance {
 	tierStore := tiers.NewStore(pool)
 	h, err := NewServer(Config{
 		Tiers: inst.cache, Store: tierStore, Limiter: limiter, Auth: auth,
-		FailureMode: o.failureMode, OpenAPI: quotad.OpenAPI,
+		FailureMode: o.failureMode, OpenAPI: quotad.OpenAPI, AccessLog: o.accessLog, Logger: o.logger,
 		Checks: map[string]Check{
 			"postgres": tierStore.Ping,
 			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },

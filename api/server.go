@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -105,7 +106,8 @@ type Config struct {
 	// Metrics records Prometheus metrics and serves /metrics.
 	// Optional. Default value: a fresh registry.
 	Metrics *Metrics
-	// Logger receives one line per request and every 5xx cause.
+	// Logger receives the request lines AccessLog selects and every 5xx
+	// cause.
 	// Optional. Default value: discards.
 	Logger *slog.Logger
 	// BodyLimit caps request bodies in bytes.
@@ -113,6 +115,9 @@ type Config struct {
 	BodyLimit int64
 	// OpenAPI is served at GET /openapi.yaml. Optional.
 	OpenAPI []byte
+	// AccessLog selects the requests Logger gets a line for.
+	// Optional. Default value AccessLogErrors.
+	AccessLog AccessLog
 }
 
 // server is the state handlers share.
@@ -123,6 +128,7 @@ type server struct {
 	tiers   *tiers.Cache
 	store   *tiers.Store
 	metrics *Metrics
+	access  *accessLogger
 
 	storeFailures throttle // log lines about the limiter's store
 }
@@ -144,14 +150,18 @@ func NewServer(cfg Config) (http.Handler, error) {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, limiter: cfg.Limiter, tiers: cfg.Tiers, store: cfg.Store, metrics: cfg.Metrics}
+	if cfg.AccessLog < AccessLogErrors || cfg.AccessLog > AccessLogNone {
+		return nil, fmt.Errorf("api: NewServer: unknown AccessLog %d", cfg.AccessLog)
+	}
+	s := &server{cfg: cfg, log: cfg.Logger, limiter: cfg.Limiter, tiers: cfg.Tiers, store: cfg.Store, metrics: cfg.Metrics,
+		access: newAccessLogger(cfg.AccessLog)}
 	s.metrics.observeCache(cfg.Tiers)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
 	e.IPExtractor = cfg.IP.Extract
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
+	e.Use(requestID)
 	e.Use(s.logRequests)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, LogErrorFunc: s.logPanic}))
 

@@ -29,6 +29,7 @@ type config struct {
 	LogFormat       string
 	WriteTimeout    time.Duration
 	MaxConns        int
+	AccessLog       api.AccessLog
 }
 
 // Defaults of the settings SPEC.md fixes, and of quotad's own.
@@ -105,6 +106,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return c, fmt.Errorf("QUOTA_LOG_FORMAT: %q is neither json nor text", c.LogFormat)
+	}
+	if c.AccessLog, err = api.ParseAccessLog(get("QUOTA_ACCESS_LOG", api.AccessLogErrors.String())); err != nil {
+		return c, fmt.Errorf("QUOTA_ACCESS_LOG: %w", err)
 	}
 	if c.WriteTimeout, err = duration(get, "QUOTA_WRITE_TIMEOUT", api.DefaultWriteTimeout); err != nil {
 		return c, err

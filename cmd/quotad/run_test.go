@@ -209,6 +209,7 @@ func TestRun_BadConfigFailsFastNamingTheSetting(t *testing.T) {
 		"bad write timeout": {map[string]string{"QUOTA_WRITE_TIMEOUT": "soon"}, "QUOTA_WRITE_TIMEOUT"},
 		"zero max conns":    {map[string]string{"QUOTA_MAX_CONNS": "0"}, "QUOTA_MAX_CONNS"},
 		"bad max conns":     {map[string]string{"QUOTA_MAX_CONNS": "many"}, "QUOTA_MAX_CONNS"},
+		"bad access log":    {map[string]string{"QUOTA_ACCESS_LOG": "some"}, "QUOTA_ACCESS_LOG"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
