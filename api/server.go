@@ -129,6 +129,7 @@ type server struct {
 	store   *tiers.Store
 	metrics *Metrics
 	access  *accessLogger
+	openapi *openAPIDoc // nil without a document
 
 	storeFailures throttle // log lines about the limiter's store
 }
@@ -156,6 +157,12 @@ func NewServer(cfg Config) (http.Handler, error) {
 	s := &server{cfg: cfg, log: cfg.Logger, limiter: cfg.Limiter, tiers: cfg.Tiers, store: cfg.Store, metrics: cfg.Metrics,
 		access: newAccessLogger(cfg.AccessLog)}
 	s.metrics.observeCache(cfg.Tiers)
+	if len(cfg.OpenAPI) > 0 {
+		var err error
+		if s.openapi, err = newOpenAPIDoc(cfg.OpenAPI); err != nil {
+			return nil, fmt.Errorf("api: NewServer: OpenAPI: %w", err)
+		}
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
