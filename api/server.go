@@ -5,78 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
-	"golang.org/x/net/netutil"
 )
-
-// Defaults of HTTPConfig's zero values.
-const (
-	// DefaultWriteTimeout bounds the time from reading a request's headers
-	// to handing the last byte of its response to the kernel. quotad's
-	// responses are small and its handlers take milliseconds, so only a
-	// client that stopped reading while its kernel buffers filled reaches
-	// it; its connection is then closed, and the buffers freed.
-	DefaultWriteTimeout = 10 * time.Second
-	// DefaultMaxConns bounds the connections one process holds open.
-	DefaultMaxConns = 10_000
-)
-
-// HTTPConfig holds the connection limits of NewHTTPServerWithConfig and
-// LimitListener.
-type HTTPConfig struct {
-	// WriteTimeout closes a connection whose response is not written
-	// within it of the request's headers being read.
-	// Optional. Default value DefaultWriteTimeout.
-	WriteTimeout time.Duration
-	// MaxConns bounds the connections open at once; LimitListener applies
-	// it. Optional. Default value DefaultMaxConns.
-	MaxConns int
-}
-
-// NewHTTPServer returns NewHTTPServerWithConfig with the default HTTPConfig.
-func NewHTTPServer(handler http.Handler, base context.Context) *http.Server {
-	return NewHTTPServerWithConfig(handler, base, HTTPConfig{})
-}
-
-// NewHTTPServerWithConfig returns the http.Server quotad serves handler
-// with: a slow client cannot hold a connection open by trickling headers or
-// a body, nor by not reading its responses (WriteTimeout), and a header
-// block over 32 KiB is refused with 431. Requests' contexts derive from
-// base without its cancellation, so a shutdown drains them instead of
-// cancelling them.
-func NewHTTPServerWithConfig(handler http.Handler, base context.Context, cfg HTTPConfig) *http.Server {
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = DefaultWriteTimeout
-	}
-	return &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      cfg.WriteTimeout,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10, // beyond it: 431
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(base) },
-	}
-}
-
-// LimitListener returns ln accepting at most cfg.MaxConns connections at
-// once: past that, new connections wait in the kernel's accept queue until
-// one closes. With WriteTimeout, it bounds what clients that never read can
-// hold: MaxConns connections, each for at most WriteTimeout after its
-// buffers fill.
-func LimitListener(ln net.Listener, cfg HTTPConfig) net.Listener {
-	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = DefaultMaxConns
-	}
-	return netutil.LimitListener(ln, cfg.MaxConns)
-}
 
 // DefaultBodyLimit caps request bodies; a tier is a few hundred bytes.
 const DefaultBodyLimit = 64 << 10
