@@ -39,6 +39,7 @@ const (
 	defaultRedisURL        = "redis://localhost:6379/0"
 	defaultShutdownTimeout = 15 * time.Second
 	defaultStartupTimeout  = 30 * time.Second
+	maxWriteTimeout        = time.Minute
 )
 
 // loadConfig reads every setting and returns the first bad one as a single
@@ -112,6 +113,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.WriteTimeout, err = duration(get, "QUOTA_WRITE_TIMEOUT", api.DefaultWriteTimeout); err != nil {
 		return c, err
+	}
+	if c.WriteTimeout > maxWriteTimeout {
+		return c, fmt.Errorf("QUOTA_WRITE_TIMEOUT: %v is longer than %v; a client that stops reading would hold its connection's buffers that long", c.WriteTimeout, maxWriteTimeout)
 	}
 	if c.MaxConns, err = count(get, "QUOTA_MAX_CONNS", api.DefaultMaxConns); err != nil {
 		return c, err
