@@ -46,10 +46,16 @@ func quotaView(id string, anonymous bool, t tiers.Tier, d quota.Decision) QuotaV
 	}
 }
 
-// ownQuota reports the caller's window without consuming any of it.
+// ownQuota reports the caller's window without consuming any of it. It
+// first spends one of the caller's reads (see quotaReadFactor): a read
+// admitted costs two Redis round trips, one after the other, and a read
+// refused none once the limiter knows the caller is over.
 func (s *server) ownQuota(c echo.Context) error {
 	key, t, err := s.identify(c)
 	if err != nil {
+		return err
+	}
+	if err := s.allowQuotaRead(c, key, t); err != nil {
 		return err
 	}
 	d, err := s.limiter.Peek(c.Request().Context(), key, LimitOf(t))

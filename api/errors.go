@@ -122,10 +122,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				log.WarnContext(c.Request().Context(), "request failed: dependency unavailable", append(attrs, "suppressed_since_last", held)...)
 			}
 		}
-		if c.Request().Method == http.MethodHead {
-			_ = c.NoContent(he.Code)
-			return
-		}
+		// A HEAD gets the GET's headers too; net/http drops the body.
 		_ = c.JSON(he.Code, body)
 	}
 }

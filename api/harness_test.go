@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -53,6 +54,11 @@ type instanceOpts struct {
 	dbURL       string // default: the backend's
 	failureMode quota.FailureMode
 	redisClient redis.UniversalClient // default: the backend's
+	// http, when set, serves with NewHTTPServerWithConfig and
+	// LimitListener as cmd/quotad does; default: httptest's server.
+	http      *HTTPConfig
+	accessLog AccessLog
+	logger    *slog.Logger
 }
 
 // start runs a quotad API server on b, stopped when the test ends.
@@ -97,7 +103,7 @@ func (b *backend) start(tb testing.TB, o instanceOpts) *instance {
 	tierStore := tiers.NewStore(pool)
 	h, err := NewServer(Config{
 		Tiers: inst.cache, Store: tierStore, Limiter: limiter, Auth: auth,
-		FailureMode: o.failureMode, OpenAPI: quotad.OpenAPI,
+		FailureMode: o.failureMode, OpenAPI: quotad.OpenAPI, AccessLog: o.accessLog, Logger: o.logger,
 		Checks: map[string]Check{
 			"postgres": tierStore.Ping,
 			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
@@ -106,7 +112,12 @@ func (b *backend) start(tb testing.TB, o instanceOpts) *instance {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	inst.srv = httptest.NewServer(h)
+	inst.srv = httptest.NewUnstartedServer(h)
+	if o.http != nil {
+		inst.srv.Config = NewHTTPServerWithConfig(h, ctx, *o.http)
+		inst.srv.Listener = LimitListener(inst.srv.Listener, *o.http)
+	}
+	inst.srv.Start()
 	inst.URL = inst.srv.URL
 	tb.Cleanup(func() {
 		inst.srv.Close()

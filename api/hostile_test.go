@@ -116,13 +116,19 @@ func hostileBuckets(tb testing.TB, b *backend) []string {
 }
 
 // hostileIPBucketsOnly fails tb unless every bucket under b's prefix is
-// "ip:" and the canonical key of an address, so nothing a caller wrote in
-// a header became a key verbatim.
+// "ip:" and the canonical key of an address, alone or in the read
+// allowance of /v1/quota ("quota-read|ip:…"), so nothing a caller wrote in
+// a header became a key verbatim. It returns the quota buckets, without
+// the read allowances.
 func hostileIPBucketsOnly(tb testing.TB, b *backend) []string {
 	tb.Helper()
-	buckets := hostileBuckets(tb, b)
-	for _, k := range buckets {
-		rest, ok := strings.CutPrefix(k, "ip:")
+	var buckets []string
+	for _, k := range hostileBuckets(tb, b) {
+		ip, read := strings.CutPrefix(k, quotaReadScope+"|")
+		if !read {
+			buckets = append(buckets, k)
+		}
+		rest, ok := strings.CutPrefix(ip, "ip:")
 		if !ok {
 			tb.Fatalf("bucket %q is not an IP bucket", k)
 		}

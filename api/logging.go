@@ -1,28 +1,90 @@
 package api
 
 import (
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/time/rate"
 )
 
-// newRequestID returns 16 random hex digits. Request ids need to be
-// unique, not secret: the runtime's generator avoids a syscall per request.
-func newRequestID() string {
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
-	return hex.EncodeToString(b[:])
+// AccessLog selects the requests that get a line in the request log.
+// Metrics count every request whatever it says.
+type AccessLog int
+
+const (
+	// AccessLogErrors logs responses 4xx and 5xx except 429, at most
+	// accessLogRate lines a second: a refusal says nothing the metrics do
+	// not, and a client sending garbage cannot grow the log faster than
+	// that (100 lines of some 250 bytes a second is 0.5 MB per 20 s, at
+	// any request rate). The next line let through counts those held back.
+	AccessLogErrors AccessLog = iota
+	// AccessLogAll logs every request, unsampled: the log grows with the
+	// request rate, attackers' included.
+	AccessLogAll
+	// AccessLogNone logs no request; failures' causes are still logged.
+	AccessLogNone
+)
+
+// Sampling of AccessLogErrors lines.
+const (
+	accessLogRate  = 100 // lines a second
+	accessLogBurst = 100
+)
+
+var accessLogNames = [...]string{AccessLogErrors: "errors", AccessLogAll: "all", AccessLogNone: "none"}
+
+// String returns the setting's name: "errors", "all" or "none".
+func (a AccessLog) String() string {
+	if a < 0 || int(a) >= len(accessLogNames) {
+		return fmt.Sprintf("AccessLog(%d)", int(a))
+	}
+	return accessLogNames[a]
 }
 
-// logRequests writes one structured line per request and records HTTP
-// metrics. It names the client (token subject or IP bucket), never the token.
+// ParseAccessLog reads an AccessLog by name: "all", "errors" or "none".
+func ParseAccessLog(s string) (AccessLog, error) {
+	for a, name := range accessLogNames {
+		if s == name {
+			return AccessLog(a), nil
+		}
+	}
+	return 0, fmt.Errorf("%q is not all, errors or none", s)
+}
+
+// accessLogger decides which requests get a log line.
+type accessLogger struct {
+	mode       AccessLog
+	lines      *rate.Limiter // AccessLogErrors only
+	suppressed atomic.Int64
+}
+
+func newAccessLogger(mode AccessLog) *accessLogger {
+	return &accessLogger{mode: mode, lines: rate.NewLimiter(accessLogRate, accessLogBurst)}
+}
+
+// allow reports whether a request answered with status at now gets a
+// line, and how many lines were held back since the last one.
+func (a *accessLogger) allow(status int, now time.Time) (bool, int64) {
+	switch {
+	case a.mode == AccessLogAll:
+		return true, 0
+	case a.mode == AccessLogNone, status < 400, status == http.StatusTooManyRequests:
+		return false, 0
+	case !a.lines.AllowN(now, 1):
+		a.suppressed.Add(1)
+		return false, 0
+	}
+	return true, a.suppressed.Swap(0)
+}
+
+// logRequests writes one structured line per request the access log
+// setting selects, and records HTTP metrics for every request. It names
+// the client (token subject or IP bucket), never the token.
 func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -38,14 +100,19 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 				status = http.StatusInternalServerError
 			}
 		}
-		took := time.Since(start)
+		end := time.Now()
+		took := end.Sub(start)
 		route := c.Path()
 		if route == "" {
 			route = "unmatched"
 		}
 		s.metrics.request(route, status, took)
+		ok, held := s.access.allow(status, end)
+		if !ok {
+			return err
+		}
 		// Room for every attribute below, so appending never reallocates.
-		var buf [8]slog.Attr
+		var buf [9]slog.Attr
 		attrs := append(buf[:0],
 			slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 			slog.String("method", c.Request().Method),
@@ -63,6 +130,9 @@ func (s *server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		if ri.outcome != "" {
 			attrs = append(attrs, slog.String("outcome", ri.outcome))
+		}
+		if held > 0 {
+			attrs = append(attrs, slog.Int64("suppressed_since_last", held))
 		}
 		s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
 		return err

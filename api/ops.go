@@ -52,10 +52,10 @@ func (s *server) readyz(c echo.Context) error {
 }
 
 func (s *server) openAPI(c echo.Context) error {
-	if len(s.cfg.OpenAPI) == 0 {
+	if s.openapi == nil {
 		return NewError(http.StatusNotFound, CodeNotFound, "no OpenAPI document is bundled")
 	}
-	return c.Blob(http.StatusOK, "application/yaml", s.cfg.OpenAPI)
+	return s.openapi.serve(c)
 }
 
 func (s *server) metricsHandler(c echo.Context) error {

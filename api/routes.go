@@ -13,33 +13,45 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 		return chain(h, auth, RequireAdmin(), oneSegmentParams)
 	}
 
+	// Every GET answers HEAD as well, as HTTP asks: the same handler,
+	// status and headers (Content-Length included), and net/http drops the
+	// body. Load balancers and link checkers probe that way.
+
 	// Consumers. Only /rate-limited spends quota; /v1/quota reads it.
 	e.GET("/rate-limited", chain(s.rateLimited, auth, limit))
+	e.HEAD("/rate-limited", chain(s.rateLimited, auth, limit))
 	e.GET("/v1/quota", chain(s.ownQuota, auth))
+	e.HEAD("/v1/quota", chain(s.ownQuota, auth))
 	e.GET("/v1/tiers", s.publicTiers)
+	e.HEAD("/v1/tiers", s.publicTiers)
 
 	// Admins.
 	e.GET("/v1/admin/tiers", admin(s.listTiers))
+	e.HEAD("/v1/admin/tiers", admin(s.listTiers))
 	e.POST("/v1/admin/tiers", admin(s.createTier))
 	e.GET("/v1/admin/tiers/:name", admin(s.getTier))
+	e.HEAD("/v1/admin/tiers/:name", admin(s.getTier))
 	e.PUT("/v1/admin/tiers/:name", admin(s.putTier))
 	e.DELETE("/v1/admin/tiers/:name", admin(s.deleteTier))
 	e.GET("/v1/admin/clients", admin(s.listClients))
+	e.HEAD("/v1/admin/clients", admin(s.listClients))
 	e.GET("/v1/admin/clients/:id", admin(s.getClient))
+	e.HEAD("/v1/admin/clients/:id", admin(s.getClient))
 	e.PUT("/v1/admin/clients/:id", admin(s.putClient))
 	e.DELETE("/v1/admin/clients/:id", admin(s.deleteClient))
 	e.GET("/v1/admin/clients/:id/quota", admin(s.clientQuota))
+	e.HEAD("/v1/admin/clients/:id/quota", admin(s.clientQuota))
 	e.DELETE("/v1/admin/clients/:id/quota", admin(s.resetClientQuota))
 
 	// Operations.
-	// HEAD as well: load balancers often probe that way. net/http sends
-	// the headers (Content-Length included) and drops the body.
 	e.GET("/healthz", s.healthz)
 	e.HEAD("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.HEAD("/readyz", s.readyz)
 	e.GET("/metrics", s.metricsHandler)
+	e.HEAD("/metrics", s.metricsHandler)
 	e.GET("/openapi.yaml", s.openAPI)
+	e.HEAD("/openapi.yaml", s.openAPI)
 }
 
 // chain wraps h in route middleware once, when the route is mounted, the

@@ -3,32 +3,15 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
 )
-
-// NewHTTPServer returns the http.Server quotad serves handler with: a
-// slow client cannot hold a connection open by trickling headers or a body,
-// and a header block over 32 KiB is refused with 431. Requests' contexts
-// derive from base without its cancellation, so a shutdown drains them
-// instead of cancelling them.
-func NewHTTPServer(handler http.Handler, base context.Context) *http.Server {
-	return &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    32 << 10, // beyond it: 431
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(base) },
-	}
-}
 
 // DefaultBodyLimit caps request bodies; a tier is a few hundred bytes.
 const DefaultBodyLimit = 64 << 10
@@ -58,7 +41,8 @@ type Config struct {
 	// Metrics records Prometheus metrics and serves /metrics.
 	// Optional. Default value: a fresh registry.
 	Metrics *Metrics
-	// Logger receives one line per request and every 5xx cause.
+	// Logger receives the request lines AccessLog selects and every 5xx
+	// cause.
 	// Optional. Default value: discards.
 	Logger *slog.Logger
 	// BodyLimit caps request bodies in bytes.
@@ -66,6 +50,9 @@ type Config struct {
 	BodyLimit int64
 	// OpenAPI is served at GET /openapi.yaml. Optional.
 	OpenAPI []byte
+	// AccessLog selects the requests Logger gets a line for.
+	// Optional. Default value AccessLogErrors.
+	AccessLog AccessLog
 }
 
 // server is the state handlers share.
@@ -76,6 +63,8 @@ type server struct {
 	tiers   *tiers.Cache
 	store   *tiers.Store
 	metrics *Metrics
+	access  *accessLogger
+	openapi *openAPIDoc // nil without a document
 
 	storeFailures throttle // log lines about the limiter's store
 }
@@ -97,14 +86,24 @@ func NewServer(cfg Config) (http.Handler, error) {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, limiter: cfg.Limiter, tiers: cfg.Tiers, store: cfg.Store, metrics: cfg.Metrics}
+	if cfg.AccessLog < AccessLogErrors || cfg.AccessLog > AccessLogNone {
+		return nil, fmt.Errorf("api: NewServer: unknown AccessLog %d", cfg.AccessLog)
+	}
+	s := &server{cfg: cfg, log: cfg.Logger, limiter: cfg.Limiter, tiers: cfg.Tiers, store: cfg.Store, metrics: cfg.Metrics,
+		access: newAccessLogger(cfg.AccessLog)}
 	s.metrics.observeCache(cfg.Tiers)
+	if len(cfg.OpenAPI) > 0 {
+		var err error
+		if s.openapi, err = newOpenAPIDoc(cfg.OpenAPI); err != nil {
+			return nil, fmt.Errorf("api: NewServer: OpenAPI: %w", err)
+		}
+	}
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
 	e.IPExtractor = cfg.IP.Extract
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{Generator: newRequestID}))
+	e.Use(requestID)
 	e.Use(s.logRequests)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true, LogErrorFunc: s.logPanic}))
 

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/quotad/quotad/api"
 	"github.com/quotad/quotad/quota"
 )
 
@@ -25,6 +27,9 @@ type config struct {
 	ShutdownTimeout time.Duration
 	StartupTimeout  time.Duration
 	LogFormat       string
+	WriteTimeout    time.Duration
+	MaxConns        int
+	AccessLog       api.AccessLog
 }
 
 // Defaults of the settings SPEC.md fixes, and of quotad's own.
@@ -34,6 +39,7 @@ const (
 	defaultRedisURL        = "redis://localhost:6379/0"
 	defaultShutdownTimeout = 15 * time.Second
 	defaultStartupTimeout  = 30 * time.Second
+	maxWriteTimeout        = time.Minute
 )
 
 // loadConfig reads every setting and returns the first bad one as a single
@@ -102,6 +108,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		return c, fmt.Errorf("QUOTA_LOG_FORMAT: %q is neither json nor text", c.LogFormat)
 	}
+	if c.AccessLog, err = api.ParseAccessLog(get("QUOTA_ACCESS_LOG", api.AccessLogErrors.String())); err != nil {
+		return c, fmt.Errorf("QUOTA_ACCESS_LOG: %w", err)
+	}
+	if c.WriteTimeout, err = duration(get, "QUOTA_WRITE_TIMEOUT", api.DefaultWriteTimeout); err != nil {
+		return c, err
+	}
+	if c.WriteTimeout > maxWriteTimeout {
+		return c, fmt.Errorf("QUOTA_WRITE_TIMEOUT: %v is longer than %v; a client that stops reading would hold its connection's buffers that long", c.WriteTimeout, maxWriteTimeout)
+	}
+	if c.MaxConns, err = count(get, "QUOTA_MAX_CONNS", api.DefaultMaxConns); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -116,4 +134,17 @@ func duration(get func(string, string) string, name string, def time.Duration) (
 		return 0, fmt.Errorf("%s: %q is not a positive duration such as 100ms or 2s", name, v)
 	}
 	return d, nil
+}
+
+// count reads a positive whole number ("10000").
+func count(get func(string, string) string, name string, def int) (int, error) {
+	v := get(name, "")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s: %q is not a whole number of at least 1", name, v)
+	}
+	return n, nil
 }

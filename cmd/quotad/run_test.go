@@ -195,17 +195,22 @@ func TestRun_BadConfigFailsFastNamingTheSetting(t *testing.T) {
 		set  map[string]string
 		want string
 	}{
-		"no secret":         {map[string]string{"QUOTA_JWT_SECRET": ""}, "QUOTA_JWT_SECRET"},
-		"short secret":      {map[string]string{"QUOTA_JWT_SECRET": "short"}, "QUOTA_JWT_SECRET"},
-		"bad jwks url":      {map[string]string{"QUOTA_JWT_JWKS_URL": "ftp://x"}, "QUOTA_JWT_JWKS_URL"},
-		"bad database url":  {map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
-		"bad redis url":     {map[string]string{"REDIS_URL": "http://x"}, "REDIS_URL"},
-		"bad proxies":       {map[string]string{"QUOTA_TRUSTED_PROXIES": "10.0.0.0/8, nonsense"}, "QUOTA_TRUSTED_PROXIES"},
-		"bad failure mode":  {map[string]string{"QUOTA_REDIS_FAILURE": "maybe"}, "QUOTA_REDIS_FAILURE"},
-		"bad timeout":       {map[string]string{"QUOTA_REDIS_TIMEOUT": "fast"}, "QUOTA_REDIS_TIMEOUT"},
-		"negative timeout":  {map[string]string{"QUOTA_REDIS_TIMEOUT": "-1s"}, "QUOTA_REDIS_TIMEOUT"},
-		"bad log format":    {map[string]string{"QUOTA_LOG_FORMAT": "xml"}, "QUOTA_LOG_FORMAT"},
-		"bad shutdown time": {map[string]string{"QUOTA_SHUTDOWN_TIMEOUT": "0"}, "QUOTA_SHUTDOWN_TIMEOUT"},
+		"no secret":          {map[string]string{"QUOTA_JWT_SECRET": ""}, "QUOTA_JWT_SECRET"},
+		"short secret":       {map[string]string{"QUOTA_JWT_SECRET": "short"}, "QUOTA_JWT_SECRET"},
+		"bad jwks url":       {map[string]string{"QUOTA_JWT_JWKS_URL": "ftp://x"}, "QUOTA_JWT_JWKS_URL"},
+		"bad database url":   {map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL"},
+		"bad redis url":      {map[string]string{"REDIS_URL": "http://x"}, "REDIS_URL"},
+		"bad proxies":        {map[string]string{"QUOTA_TRUSTED_PROXIES": "10.0.0.0/8, nonsense"}, "QUOTA_TRUSTED_PROXIES"},
+		"bad failure mode":   {map[string]string{"QUOTA_REDIS_FAILURE": "maybe"}, "QUOTA_REDIS_FAILURE"},
+		"bad timeout":        {map[string]string{"QUOTA_REDIS_TIMEOUT": "fast"}, "QUOTA_REDIS_TIMEOUT"},
+		"negative timeout":   {map[string]string{"QUOTA_REDIS_TIMEOUT": "-1s"}, "QUOTA_REDIS_TIMEOUT"},
+		"bad log format":     {map[string]string{"QUOTA_LOG_FORMAT": "xml"}, "QUOTA_LOG_FORMAT"},
+		"bad shutdown time":  {map[string]string{"QUOTA_SHUTDOWN_TIMEOUT": "0"}, "QUOTA_SHUTDOWN_TIMEOUT"},
+		"bad write timeout":  {map[string]string{"QUOTA_WRITE_TIMEOUT": "soon"}, "QUOTA_WRITE_TIMEOUT"},
+		"long write timeout": {map[string]string{"QUOTA_WRITE_TIMEOUT": "2m"}, "QUOTA_WRITE_TIMEOUT"},
+		"zero max conns":     {map[string]string{"QUOTA_MAX_CONNS": "0"}, "QUOTA_MAX_CONNS"},
+		"bad max conns":      {map[string]string{"QUOTA_MAX_CONNS": "many"}, "QUOTA_MAX_CONNS"},
+		"bad access log":     {map[string]string{"QUOTA_ACCESS_LOG": "some"}, "QUOTA_ACCESS_LOG"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

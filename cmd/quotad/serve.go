@@ -49,7 +49,7 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	handler, closeStack, err := stack.New(ctx, stack.Config{
 		Pool: pool, Redis: rdb, RedisTimeout: cfg.RedisTimeout, FailureMode: cfg.FailureMode,
-		TrustedProxies: cfg.TrustedProxies, Logger: log,
+		TrustedProxies: cfg.TrustedProxies, Logger: log, AccessLog: cfg.AccessLog,
 		Auth: api.AuthConfig{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Audience: cfg.Audience},
 	})
 	if err != nil {
@@ -62,10 +62,11 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err != nil {
 		return fmt.Errorf("QUOTA_ADDR: %w", err)
 	}
-	srv := api.NewHTTPServer(handler, ctx)
+	httpCfg := api.HTTPConfig{WriteTimeout: cfg.WriteTimeout, MaxConns: cfg.MaxConns}
+	srv := api.NewHTTPServerWithConfig(handler, ctx, httpCfg)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("quotad listening", "addr", ln.Addr().String())
+	go func() { errc <- srv.Serve(api.LimitListener(ln, httpCfg)) }()
+	log.Info("quotad listening", "addr", ln.Addr().String(), "max_conns", cfg.MaxConns, "access_log", cfg.AccessLog.String())
 
 	select {
 	case err := <-errc:

@@ -38,6 +38,7 @@ func env(db, redisURL string) map[string]string {
 		"REDIS_URL":           redisURL,
 		"QUOTA_JWT_SECRET":    secret,
 		"QUOTA_LOG_FORMAT":    "json",
+		"QUOTA_ACCESS_LOG":    "all",
 		"QUOTA_REDIS_TIMEOUT": "100ms",
 	}
 }

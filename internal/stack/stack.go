@@ -47,6 +47,9 @@ type Config struct {
 	Auth api.AuthConfig
 	// Logger receives the request log and every warning. Required.
 	Logger *slog.Logger
+	// AccessLog selects the requests Logger gets a line for.
+	// Optional. Default value api.AccessLogErrors.
+	AccessLog api.AccessLog
 }
 
 // New builds the handler and starts the tier cache's listener, which lives
@@ -92,7 +95,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 	tierStore := tiers.NewStore(cfg.Pool)
 	handler, err := api.NewServer(api.Config{
 		Tiers: cache, Store: tierStore, Limiter: limiter, Auth: auth, IP: ip,
-		FailureMode: cfg.FailureMode, Logger: cfg.Logger, OpenAPI: quotad.OpenAPI,
+		FailureMode: cfg.FailureMode, Logger: cfg.Logger, OpenAPI: quotad.OpenAPI, AccessLog: cfg.AccessLog,
 		Checks: map[string]api.Check{
 			"postgres": tierStore.Ping,
 			"redis":    func(ctx context.Context) error { return cfg.Redis.Ping(ctx).Err() },
