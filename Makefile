@@ -6,7 +6,7 @@ GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 12m
 # is mid-call (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 FUZZTIME ?= 20000x
 
-.PHONY: test lint fuzz services run bench bench-go loadtest script-cost
+.PHONY: test lint fuzz services run bench bench-go loadtest script-cost help
 
 ## test: start Postgres and Redis if needed, lint, run every test with -race
 ## (the bench module's too), then a short fuzz run
@@ -56,3 +56,8 @@ bench-go: services
 ## (valgrind --tool=callgrind, on a private redis-server; about two minutes)
 script-cost:
 	scripts/script-cost.sh
+
+## help: list these targets and what they do
+help:
+	@awk '/^## [A-Za-z0-9_.-]+:/ { i = index($$0, ":"); printf "  %-12s %s\n", substr($$0, 4, i - 4), substr($$0, i + 2); next } \
+	     /^## / { printf "  %-12s %s\n", "", substr($$0, 4) }' $(firstword $(MAKEFILE_LIST))
