@@ -22,13 +22,16 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTier$$' -fuzztime $(FUZZTIME) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAssignment$$' -fuzztime $(FUZZTIME) ./api
 
-## lint: gofmt, go vet, staticcheck (the bench module too)
+## lint: gofmt, go vet, staticcheck (the bench module too), and vacuum on
+## openapi.yaml (tools/vacuum.yaml: any result down to "info" fails)
 lint:
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	cd bench && $(GO) vet ./... && $(GO) tool staticcheck ./...
+	cd tools && $(GO) tool vacuum lint --no-style --no-banner --details --fail-severity info \
+		--ruleset vacuum.yaml ../openapi.yaml
 
 ## run: start Postgres, Redis and quotad on :8080 (development secret)
 run:
