@@ -6,7 +6,7 @@ GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 12m
 # is mid-call (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 FUZZTIME ?= 20000x
 
-.PHONY: test lint fuzz services run bench bench-go loadtest script-cost
+.PHONY: test lint fuzz services run bench bench-go loadtest script-cost help
 
 ## test: start Postgres and Redis if needed, lint, run every test with -race
 ## (the bench module's too), then a short fuzz run
@@ -22,13 +22,16 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTier$$' -fuzztime $(FUZZTIME) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAssignment$$' -fuzztime $(FUZZTIME) ./api
 
-## lint: gofmt, go vet, staticcheck (the bench module too)
+## lint: gofmt, go vet, staticcheck (the bench module too), and vacuum on
+## openapi.yaml (tools/vacuum.yaml: any result down to "info" fails)
 lint:
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.git/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	cd bench && $(GO) vet ./... && $(GO) tool staticcheck ./...
+	cd tools && $(GO) tool vacuum lint --no-style --no-banner --details --fail-severity info \
+		--ruleset vacuum.yaml ../openapi.yaml
 
 ## run: start Postgres, Redis and quotad on :8080 (development secret)
 run:
@@ -57,3 +60,8 @@ bench-go: services
 ## (valgrind --tool=callgrind, on a private redis-server; about two minutes)
 script-cost:
 	scripts/script-cost.sh
+
+## help: list these targets and what they do
+help:
+	@awk '/^## [A-Za-z0-9_.-]+:/ { i = index($$0, ":"); printf "  %-12s %s\n", substr($$0, 4, i - 4), substr($$0, i + 2); next } \
+	     /^## / { printf "  %-12s %s\n", "", substr($$0, 4) }' $(firstword $(MAKEFILE_LIST))

@@ -73,27 +73,19 @@ func (s *server) listClients(c echo.Context) error {
 		}
 		p.Limit = n
 	}
-	cls, err := s.store.ListClients(c.Request().Context(), p)
+	page, err := s.store.ListClients(c.Request().Context(), p)
 	if err != nil {
 		return domainError(err)
 	}
-	out := make([]ClientView, len(cls))
-	for i, cl := range cls {
+	out := make([]ClientView, len(page.Clients))
+	for i, cl := range page.Clients {
 		out[i] = clientView(cl)
 	}
 	body := map[string]any{"clients": out}
-	if len(cls) > 0 && len(cls) == effectiveLimit(p.Limit) {
-		body["next"] = cls[len(cls)-1].ID
+	if page.Next != "" {
+		body["next"] = page.Next
 	}
 	return c.JSON(http.StatusOK, body)
-}
-
-// effectiveLimit is the page size ListClients used for a requested limit.
-func effectiveLimit(n int) int {
-	if n == 0 {
-		return tiers.DefaultListLimit
-	}
-	return n
 }
 
 // clientQuota reports a client's window without consuming it.

@@ -184,7 +184,6 @@ func TestAdmin_BadInputChangesNothing(t *testing.T) {
 		{"duplicate", "POST", "/v1/admin/tiers", `{"name":"pro","limit":1,"per":1}`, nil, 409, CodeConflict, nil},
 		{"PUT name mismatch", "PUT", "/v1/admin/tiers/pro", `{"name":"other","limit":1,"per":1}`, nil, 422, CodeInvalid, []string{"name"}},
 		{"PUT missing limit", "PUT", "/v1/admin/tiers/pro", `{"per":1}`, nil, 422, CodeInvalid, []string{"limit"}},
-		{"PUT unknown tier", "PUT", "/v1/admin/tiers/ghost", `{"limit":1,"per":1}`, nil, 404, CodeNotFound, nil},
 		{"assign unknown tier", "PUT", "/v1/admin/clients/amy", `{"tier":"ghost"}`, nil, 422, CodeInvalid, []string{"tier"}},
 		{"assign missing tier", "PUT", "/v1/admin/clients/amy", `{}`, nil, 422, CodeInvalid, []string{"tier"}},
 		{"assign tier not string", "PUT", "/v1/admin/clients/amy", `{"tier":7}`, nil, 422, CodeInvalid, []string{"tier"}},

@@ -114,17 +114,23 @@ func (s *server) getTier(c echo.Context) error {
 	return c.JSON(http.StatusOK, tierView(t))
 }
 
+// putTier creates or replaces the tier the path names: PUT stores the
+// representation at that URL, so a script setting up a plan can run again.
 func (s *server) putTier(c echo.Context) error {
 	t, err := decodeTier(c, s.cfg.BodyLimit, param(c, "name"))
 	if err != nil {
 		return err
 	}
-	updated, err := s.store.UpdateTier(c.Request().Context(), t)
+	stored, created, err := s.store.PutTier(c.Request().Context(), t)
 	if err != nil {
 		return domainError(err)
 	}
-	s.tiers.TierSaved(updated)
-	return c.JSON(http.StatusOK, tierView(updated))
+	s.tiers.TierSaved(stored)
+	if created {
+		c.Response().Header().Set(echo.HeaderLocation, "/v1/admin/tiers/"+url.PathEscape(stored.Name))
+		return c.JSON(http.StatusCreated, tierView(stored))
+	}
+	return c.JSON(http.StatusOK, tierView(stored))
 }
 
 func (s *server) deleteTier(c echo.Context) error {

@@ -225,13 +225,9 @@ func setTier(tb testing.TB, inst *instance, name string, limit, per int64) {
 	admin := token(tb, "admin", true)
 	body := map[string]any{"limit": limit, "per": per}
 	r := do(tb, http.MethodPut, inst.URL+"/v1/admin/tiers/"+name, admin, body)
-	if r.StatusCode == http.StatusNotFound {
-		body["name"] = name
-		r = do(tb, http.MethodPost, inst.URL+"/v1/admin/tiers", admin, body)
-		mustStatus(tb, r, http.StatusCreated)
-		return
+	if r.StatusCode != http.StatusCreated {
+		mustStatus(tb, r, http.StatusOK)
 	}
-	mustStatus(tb, r, http.StatusOK)
 }
 
 // waitFor polls cond until it holds or the deadline passes; used only where

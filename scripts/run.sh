@@ -15,8 +15,8 @@ db=$(sed -E 's#^[^/]*//[^/]*/([^?]*).*#\1#' <<<"$DATABASE_URL")
 QUOTA_TEST_DATABASE_URL=$DATABASE_URL QUOTA_TEST_REDIS_URL=$REDIS_URL scripts/services.sh createdb "$db"
 
 mkdir -p bin
-go build -o bin/quotad ./cmd/quotad
-go build -o bin/hungryclient ./cmd/hungryclient
+echo "building bin/quotad and bin/hungryclient (the first build fetches and compiles the dependencies: a minute or two)"
+go build -o bin/ ./cmd/quotad ./cmd/hungryclient
 
 port=${QUOTA_ADDR##*:}
 base="http://localhost:${port}"
@@ -36,6 +36,7 @@ In another terminal:
   bin/hungryclient -token "\$TOKEN" -duration 35s
 
 Mint more tokens with: bin/quotad token -sub <id> [-admin] [-ttl 1h]
+Then try "A 60-second demo" in README.md: it runs against this quotad.
 
 MSG
 exec bin/quotad serve

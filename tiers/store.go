@@ -42,6 +42,16 @@ SET "limit" = $2, per_seconds = $3, description = $4, price_cents = $5, currency
 WHERE name = $1
 RETURNING ` + tierColumns
 
+	// xmax is 0 only on a row version this statement inserted, so the last
+	// column says whether the tier was created rather than replaced.
+	sqlPutTier = `
+INSERT INTO tiers (name, "limit", per_seconds, description, price_cents, currency)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (name) DO UPDATE
+SET "limit" = EXCLUDED."limit", per_seconds = EXCLUDED.per_seconds, description = EXCLUDED.description,
+    price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency
+RETURNING ` + tierColumns + `, xmax = 0`
+
 	sqlDeleteTier = `DELETE FROM tiers WHERE name = $1 RETURNING ` + tierColumns
 )
 
@@ -104,6 +114,29 @@ func (s *Store) UpdateTier(ctx context.Context, t Tier) (Tier, error) {
 	return updated, nil
 }
 
+// PutTier stores t under t.Name, creating the tier or replacing every field
+// of the existing one as UpdateTier does, and returns it as stored and
+// whether it was created.
+func (s *Store) PutTier(ctx context.Context, t Tier) (Tier, bool, error) {
+	t = t.normalized()
+	if err := t.Validate(); err != nil {
+		return Tier{}, false, err
+	}
+	var created bool
+	rows, err := s.pool.Query(ctx, sqlPutTier, tierArgs(t)...)
+	var stored Tier
+	if err == nil {
+		stored, err = pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (Tier, error) {
+			return scanTierWith(row, &created)
+		})
+	}
+	if err != nil {
+		resetIfBroken(ctx, s.pool, err)
+		return Tier{}, false, fmt.Errorf("tiers: put %q: %w", t.Name, interpretError(err))
+	}
+	return stored, created, nil
+}
+
 // DeleteTier deletes the tier called name and returns it as it was, its
 // Version included (a Cache takes that as the deletion's version). It
 // returns ErrProtected for Anonymous and Free, ErrInUse while clients are
@@ -137,10 +170,14 @@ func tierArgs(t Tier) []any {
 }
 
 // scanTier reads one row selected with tierColumns.
-func scanTier(row pgx.CollectableRow) (Tier, error) {
+func scanTier(row pgx.CollectableRow) (Tier, error) { return scanTierWith(row) }
+
+// scanTierWith reads one row selected with tierColumns, and the columns
+// after them into more.
+func scanTierWith(row pgx.CollectableRow, more ...any) (Tier, error) {
 	var t Tier
 	var perSeconds int32
-	err := row.Scan(&t.Name, &t.Limit, &perSeconds, &t.Description, &t.PriceCents, &t.Currency, &t.Version)
+	err := row.Scan(append([]any{&t.Name, &t.Limit, &perSeconds, &t.Description, &t.PriceCents, &t.Currency, &t.Version}, more...)...)
 	t.Per = time.Duration(perSeconds) * time.Second
 	return t, err
 }

@@ -29,6 +29,16 @@ type ListClientsParams struct {
 	Limit int
 }
 
+// ClientPage is one page of ListClients.
+type ClientPage struct {
+	// Clients are the page's clients, ordered by ID.
+	Clients []Client
+	// Next is the After of the following page, or empty if no client
+	// follows this page: a page of exactly Limit clients that ends the list
+	// has no Next, so a caller never asks for an empty page.
+	Next string
+}
+
 const (
 	sqlGetClient = `SELECT tier, version FROM clients WHERE id = $1`
 
@@ -111,10 +121,10 @@ func (s *Store) UnassignClient(ctx context.Context, id string) (Client, error) {
 	return cl, nil
 }
 
-// ListClients returns one page of assigned clients ordered by ID (bytewise).
-// A page shorter than the limit is the last one; otherwise pass the last
-// ID as After to get the next. Clients never assigned are not listed.
-func (s *Store) ListClients(ctx context.Context, p ListClientsParams) ([]Client, error) {
+// ListClients returns one page of assigned clients ordered by ID
+// (bytewise); pass its Next as After to get the following page. Clients
+// never assigned are not listed.
+func (s *Store) ListClients(ctx context.Context, p ListClientsParams) (ClientPage, error) {
 	var v ValidationError
 	if p.Tier != "" {
 		if msg := nameProblem(p.Tier); msg != "" {
@@ -133,15 +143,16 @@ func (s *Store) ListClients(ctx context.Context, p ListClientsParams) ([]Client,
 		v.add("limit", fmt.Sprintf("must be between 1 and %d", MaxListLimit))
 	}
 	if err := v.orNil(); err != nil {
-		return nil, err
+		return ClientPage{}, err
 	}
 
+	// One row more than the page tells whether another page follows.
 	list, err := readAgain(ctx, s.pool, func() ([]Client, error) {
 		var rows pgx.Rows
 		if p.Tier == "" {
-			rows, _ = s.pool.Query(ctx, sqlListClients, p.After, p.Limit)
+			rows, _ = s.pool.Query(ctx, sqlListClients, p.After, p.Limit+1)
 		} else {
-			rows, _ = s.pool.Query(ctx, sqlListClientsOfTier, p.After, p.Limit, p.Tier)
+			rows, _ = s.pool.Query(ctx, sqlListClientsOfTier, p.After, p.Limit+1, p.Tier)
 		}
 		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Client, error) {
 			c := Client{Assigned: true}
@@ -150,9 +161,13 @@ func (s *Store) ListClients(ctx context.Context, p ListClientsParams) ([]Client,
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tiers: list clients: %w", interpretError(err))
+		return ClientPage{}, fmt.Errorf("tiers: list clients: %w", interpretError(err))
 	}
-	return list, nil
+	if len(list) > p.Limit {
+		list = list[:p.Limit]
+		return ClientPage{Clients: list, Next: list[len(list)-1].ID}, nil
+	}
+	return ClientPage{Clients: list}, nil
 }
 
 // NotifyReset tells every instance's Cache that the client's quota was

@@ -242,27 +242,34 @@ func TestStore_ListClientsWalksEveryClientOnce(t *testing.T) {
 
 		var got []string
 		params := ListClientsParams{Tier: filter, Limit: 7}
-		for pages := 0; ; pages++ {
-			if pages > 20 {
+		// pro's 35 clients fill exactly five pages: the fifth must say no
+		// page follows, rather than send the caller to an empty sixth.
+		wantPages := max(1, (len(want)+params.Limit-1)/params.Limit)
+		pages := 0
+		for {
+			if pages++; pages > 20 {
 				t.Fatalf("tier %q: pagination does not end", filter)
 			}
 			page, err := store.ListClients(ctx, params)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, c := range page {
+			for _, c := range page.Clients {
 				if !c.Assigned || c.Tier != tierOf[c.ID] {
 					t.Errorf("listed %+v, want tier %q, assigned", c, tierOf[c.ID])
 				}
 				got = append(got, c.ID)
 			}
-			if len(page) < params.Limit {
+			if page.Next == "" {
 				break
 			}
-			params.After = page[len(page)-1].ID
+			params.After = page.Next
 		}
 		if !slices.Equal(got, want) {
 			t.Errorf("tier %q: walked %d clients %v, want %d %v", filter, len(got), got, len(want), want)
+		}
+		if pages != wantPages {
+			t.Errorf("tier %q: %d clients took %d pages of %d, want %d", filter, len(want), pages, params.Limit, wantPages)
 		}
 	}
 }
@@ -345,9 +352,9 @@ func TestStore_SurvivesBrokenPooledConnections(t *testing.T) {
 			return err
 		}},
 		{"list clients", func() error {
-			list, err := store.ListClients(ctx, ListClientsParams{})
-			if err == nil && len(list) != 1 {
-				err = fmt.Errorf("%d clients, want 1", len(list))
+			page, err := store.ListClients(ctx, ListClientsParams{})
+			if err == nil && len(page.Clients) != 1 {
+				err = fmt.Errorf("%d clients, want 1", len(page.Clients))
 			}
 			return err
 		}},

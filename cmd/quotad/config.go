@@ -52,14 +52,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return def
 	}
 	c := config{
-		Addr:        get("QUOTA_ADDR", defaultAddr),
-		DatabaseURL: get("DATABASE_URL", defaultDatabaseURL),
-		RedisURL:    get("REDIS_URL", defaultRedisURL),
-		JWTSecret:   []byte(getenv("QUOTA_JWT_SECRET")),
-		JWKSURL:     get("QUOTA_JWT_JWKS_URL", ""),
-		Issuer:      get("QUOTA_JWT_ISSUER", ""),
-		Audience:    get("QUOTA_JWT_AUDIENCE", ""),
-		LogFormat:   get("QUOTA_LOG_FORMAT", "json"),
+		Addr:      get("QUOTA_ADDR", defaultAddr),
+		RedisURL:  get("REDIS_URL", defaultRedisURL),
+		JWTSecret: []byte(getenv("QUOTA_JWT_SECRET")),
+		JWKSURL:   get("QUOTA_JWT_JWKS_URL", ""),
+		Issuer:    get("QUOTA_JWT_ISSUER", ""),
+		Audience:  get("QUOTA_JWT_AUDIENCE", ""),
+		LogFormat: get("QUOTA_LOG_FORMAT", "json"),
 	}
 	if len(c.JWTSecret) == 0 && c.JWKSURL == "" {
 		return c, errors.New("QUOTA_JWT_SECRET: required (at least 32 bytes) unless QUOTA_JWT_JWKS_URL is set")
@@ -72,8 +71,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("QUOTA_JWT_JWKS_URL: %q is not an http(s) URL", c.JWKSURL)
 		}
 	}
-	if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
-		return c, errors.New("DATABASE_URL: must be a postgres:// URL")
+	var err error
+	if c.DatabaseURL, err = databaseURL(getenv); err != nil {
+		return c, err
 	}
 	rdb, err := parseRedisURL(c.RedisURL)
 	if err != nil {
@@ -121,6 +121,18 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+// databaseURL reads DATABASE_URL, the one setting migrate needs.
+func databaseURL(getenv func(string) string) (string, error) {
+	u := strings.TrimSpace(getenv("DATABASE_URL"))
+	if u == "" {
+		u = defaultDatabaseURL
+	}
+	if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return "", errors.New("DATABASE_URL: must be a postgres:// URL")
+	}
+	return u, nil
 }
 
 // duration reads a positive Go duration ("100ms", "2s").

@@ -16,28 +16,41 @@ import (
 )
 
 // run is quotad's whole life: everything main does except reading the real
-// environment and exiting, so tests can call it.
+// environment and exiting, so tests can call it. exitCode turns its error
+// into the exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cmd := "serve"
+	name, rest := "serve", []string(nil)
 	if len(args) > 1 {
-		cmd, args = args[1], args[2:]
-	} else {
-		args = nil
+		name, rest = args[1], args[2:]
 	}
-	switch cmd {
+	switch name {
 	case "serve":
+		if err := parseFlags(serveCommand, newFlagSet(serveCommand), rest, stdout, stderr); err != nil {
+			return err
+		}
 		return serve(ctx, getenv, stdout)
 	case "migrate":
+		if err := parseFlags(migrateCommand, newFlagSet(migrateCommand), rest, stdout, stderr); err != nil {
+			return err
+		}
 		return migrate(ctx, getenv, stdout)
 	case "token":
-		return token(args, getenv, stdout, stderr)
+		return token(rest, getenv, stdout, stderr)
 	case "healthcheck":
+		if err := parseFlags(healthcheckCommand, newFlagSet(healthcheckCommand), rest, stdout, stderr); err != nil {
+			return err
+		}
 		return healthcheck(ctx, getenv)
 	case "-h", "-help", "--help", "help":
-		fmt.Fprintln(stdout, "usage: quotad [serve | migrate | token -sub ID [-admin] [-ttl 1h] | healthcheck]")
-		return nil
+		fmt.Fprint(stdout, usageText)
+		return flag.ErrHelp
 	}
-	return fmt.Errorf("unknown command %q (want serve, migrate, token or healthcheck)", cmd)
+	fmt.Fprintf(stderr, "unknown command %q\n%s", name, usageText)
+	return errUsage
+}
+
+func newFlagSet(cmd command) *flag.FlagSet {
+	return flag.NewFlagSet("quotad "+cmd.name, flag.ContinueOnError)
 }
 
 // newLogger returns the structured logger for format "json" or "text".
@@ -48,13 +61,14 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
-// migrate applies pending migrations and exits.
+// migrate applies pending migrations and exits. It reads DATABASE_URL
+// only: a migration needs no secret, Redis or listen address.
 func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := loadConfig(getenv)
+	dbURL, err := databaseURL(getenv)
 	if err != nil {
 		return err
 	}
-	if err := tiers.MigrateURL(ctx, cfg.DatabaseURL); err != nil {
+	if err := tiers.MigrateURL(ctx, dbURL); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	fmt.Fprintln(stdout, "quotad: database schema is up to date")
@@ -63,13 +77,15 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer) 
 
 // token mints a development token signed with QUOTA_JWT_SECRET.
 func token(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("quotad token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(tokenCommand)
 	sub := fs.String("sub", "", "the client ID (JWT sub); required")
 	admin := fs.Bool("admin", false, "grant the quota:admin scope")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime of the token")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(tokenCommand, fs, args, stdout, stderr); err != nil {
 		return err
+	}
+	if *sub == "" {
+		return usageProblem(tokenCommand, fs, stderr, "-sub is required")
 	}
 	secret := getenv("QUOTA_JWT_SECRET")
 	if len(secret) < 32 {
