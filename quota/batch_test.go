@@ -205,22 +205,10 @@ func TestRedisStore_BatchIsOneMultiKeyCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	var mu sync.Mutex
-	var scripts []string // each script call: its command and its key count
-	client.AddHook(commandHook(func(next redis.ProcessHook) redis.ProcessHook {
-		return func(ctx context.Context, cmd redis.Cmder) error {
-			if name := cmd.Name(); strings.HasPrefix(name, "eval") {
-				mu.Lock()
-				scripts = append(scripts, fmt.Sprintf("%s of %v keys", name, cmd.Args()[2]))
-				mu.Unlock()
-			}
-			return next(ctx, cmd)
-		}
-	}))
+	scripts := &scriptCalls{}
+	client.AddHook(scripts)
 	s, _ := countedStore(t, client, "")
-	mu.Lock()
-	scripts = nil
-	mu.Unlock()
+	scripts.reset()
 	lim := Limit{Requests: 3, Per: MaxPer}
 	var batch []*call
 	for range 4 {
@@ -229,16 +217,56 @@ func TestRedisStore_BatchIsOneMultiKeyCall(t *testing.T) {
 		}
 	}
 	flushAll(t, s, batch)
-	mu.Lock()
-	defer mu.Unlock()
-	if want := []string{"evalsha of 10 keys"}; !slices.Equal(scripts, want) {
-		t.Fatalf("one batch of 10 keys sent script calls %q, want %q", scripts, want)
+	if got, want := scripts.reset(), []string{"evalsha of 10 keys"}; !slices.Equal(got, want) {
+		t.Fatalf("one batch of 10 keys sent script calls %q, want %q", got, want)
 	}
 	for i, c := range batch {
 		ask := int64(i / 10)
 		if want := ask < 3; c.d.Allowed != want || (want && c.d.Remaining != 2-ask) {
 			t.Fatalf("ask %d of key %d: %+v, want allowed=%v remaining=%d", ask+1, i%10, c.d, want, max(2-ask, 0))
 		}
+	}
+}
+
+// scriptCalls is a go-redis hook that records every script call a client
+// sends, alone or pipelined, as its command and its number of keys.
+type scriptCalls struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (h *scriptCalls) record(cmd redis.Cmder) {
+	if name := cmd.Name(); strings.HasPrefix(name, "eval") {
+		h.mu.Lock()
+		h.calls = append(h.calls, fmt.Sprintf("%s of %v keys", name, cmd.Args()[2]))
+		h.mu.Unlock()
+	}
+}
+
+// reset returns the calls recorded so far and forgets them.
+func (h *scriptCalls) reset() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	calls := h.calls
+	h.calls = nil
+	return calls
+}
+
+func (h *scriptCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *scriptCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.record(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *scriptCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			h.record(cmd)
+		}
+		return next(ctx, cmds)
 	}
 }
 

@@ -81,7 +81,7 @@ func TestRedisStore_ExpiryIsWindowEnd(t *testing.T) {
 					continue
 				}
 				if got != time.Duration(want.UnixMilli())*time.Millisecond {
-					t.Errorf("per %v, %s: key expires at %v (Unix ms; -1 none), want the window's end %d", per, p.name, int64(got/time.Millisecond), want.UnixMilli())
+					t.Errorf("per %v, %s: PEXPIRETIME %v (negative: no expiry, or no key), want the window's end, Unix ms %d", per, p.name, got, want.UnixMilli())
 				}
 				for range 4 { // past the limit: refusals must not move it
 					testRedisAllow(t, s, prefix+"k", lim)
