@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -207,4 +208,28 @@ func hasIncrements(args []any) bool {
 		a += 3 // a run of ones: no increments follow
 	}
 	return false
+}
+
+// TestRedisStore_ResetAfterOnRedisClock: ResetAfter is the time from
+// Redis's TIME, microseconds included, to the window's end, whether the
+// script named the window (the clock measured) or chose it.
+func TestRedisStore_ResetAfterOnRedisClock(t *testing.T) {
+	t.Parallel()
+	m := miniredis.RunT(t)
+	clock := newFakeClock(time.Unix(1_700_000_000, 250_000_000)) // 39.75 s before a minute's end
+	m.SetTime(clock.Now())
+	client := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { client.Close() })
+	s, err := NewRedisStore(client, RedisConfig{DisableBatching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.now = clock.Now // miniredis's TIME stands still, and so must the estimate
+	lim := Limit{Requests: 5, Per: time.Minute}
+	for _, how := range []string{"window chosen by the script", "window named"} {
+		d := mustAllow(t, s, "k", lim, true)
+		if want := d.Reset.Sub(clock.Now()); d.ResetAfter != want || want != 39750*time.Millisecond {
+			t.Errorf("%s: ResetAfter %v, want %v to the window's end at %v", how, d.ResetAfter, want, d.Reset)
+		}
+	}
 }
