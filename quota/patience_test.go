@@ -94,8 +94,9 @@ func TestLimiter_WaitsLongerForAnAnsweringStore(t *testing.T) {
 	long("after the probe's success")
 }
 
-// slowRedisLimiter returns a Limiter with a 30 ms Timeout on a Redis behind
-// a proxy, on a key space of its own, and the proxy.
+// slowRedisLimiter returns a Limiter with a 150 ms Timeout (so 1.5 s of
+// patience) on a Redis behind a proxy, on a key space of its own, and the
+// proxy.
 func slowRedisLimiter(tb testing.TB, prefix string) (*Limiter, *testenv.Proxy) {
 	tb.Helper()
 	proxy := testenv.NewProxy(tb, redisAddr(tb))
@@ -108,30 +109,30 @@ func slowRedisLimiter(tb testing.TB, prefix string) (*Limiter, *testenv.Proxy) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return mustLimiter(tb, s, LimiterConfig{Timeout: 30 * time.Millisecond}), proxy
+	return mustLimiter(tb, s, LimiterConfig{Timeout: 150 * time.Millisecond}), proxy
 }
 
 // TestLimiter_BusyRedisIsWaitedFor floods a Redis that answers everything,
-// but only 40 ms or more after each request (a proxy holds every chunk 20
-// ms each way), through a Limiter whose Timeout is 30 ms: once the store
-// has answered, no decision fails, and every key admits exactly its limit.
-// A Limiter whose store has not answered yet gives up after the Timeout,
-// so the same Redis would have failed it.
+// but only 200 ms or more after each request (a proxy holds every chunk
+// 100 ms each way), through a Limiter whose Timeout is 150 ms: once the
+// store has answered, no decision fails, and every key admits exactly its
+// limit. A Limiter whose store has not answered yet gives up after the
+// Timeout, so the same Redis would have failed it.
 func TestLimiter_BusyRedisIsWaitedFor(t *testing.T) {
 	t.Parallel()
 	_, prefix := newTestRedis(t)
 	l, proxy := slowRedisLimiter(t, prefix)
 	lim := Limit{Requests: 20, Per: MaxPer}
 	mustAllowLimiter(t, l, "warm", lim) // answered at full speed
-	proxy.SetDelay(20 * time.Millisecond)
+	proxy.SetDelay(100 * time.Millisecond)
 
 	fresh, freshProxy := slowRedisLimiter(t, prefix)
-	freshProxy.SetDelay(20 * time.Millisecond)
+	freshProxy.SetDelay(100 * time.Millisecond)
 	if _, err := fresh.Allow(context.Background(), "fresh", lim); !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("a store that never answered, 40 ms a round trip, 30 ms Timeout: err = %v, want ErrUnavailable", err)
+		t.Fatalf("a store that never answered, 200 ms a round trip, 150 ms Timeout: err = %v, want ErrUnavailable", err)
 	}
 
-	const callers, asks, keys = 64, 12, 16
+	const callers, asks, keys = 64, 8, 16
 	var mu sync.Mutex
 	admitted := map[string]int64{}
 	var failed atomic.Int64
