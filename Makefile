@@ -6,7 +6,7 @@ GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 12m
 # is mid-call (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 FUZZTIME ?= 20000x
 
-.PHONY: test lint fuzz services run bench bench-go loadtest script-cost help
+.PHONY: test lint fuzz services run bench bench-go loadtest script-cost help mutation
 
 ## test: start Postgres and Redis if needed, lint, run every test with -race
 ## (the bench module's too), then a short fuzz run
@@ -60,6 +60,18 @@ bench-go: services
 ## (valgrind --tool=callgrind, on a private redis-server; about two minutes)
 script-cost:
 	scripts/script-cost.sh
+
+# -count=1: gremlins times the coverage run to set each mutant's timeout,
+# and a cached test result would make that time a second.
+## mutation: mutation-test quota/ and api's auth*.go with gremlins, two workers,
+## each mutant against its package's tests (quota/ alone: about half an hour
+## on two CPUs); see docs/TESTING.md
+mutation: services
+	GOFLAGS="$$GOFLAGS -count=1" $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0 unleash \
+		--workers 2 --timeout-coefficient 6 ./quota
+	GOFLAGS="$$GOFLAGS -count=1" $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0 unleash \
+		--workers 2 --timeout-coefficient 6 \
+		--exclude-files '(^|/)([^a/]|a[^u]|au[^t]|aut[^h])[^/]*\.go$$' ./api
 
 ## help: list these targets and what they do
 help:

@@ -471,9 +471,12 @@ func groupCalls(batch []*call) []*group {
 const groupScanLimit = 32
 
 // batchContext bounds a batch's round trip by its earliest deadline: the
-// oldest caller's, since every caller of one Limiter has the same timeout.
-// Callers that cancel early just stop waiting; the batch goes on for the
-// others. When the earliest is a Limiter's decision context, which no
+// oldest caller's, since a Limiter's callers wait alike while its store
+// answers. A batch that mixes patient and impatient callers (see
+// Limiter.patient) forms only once the store has failed or gone quiet, and
+// then ends with the impatient one's deadline: a store that may be dead is
+// given up on sooner. Callers that cancel early just stop waiting; the
+// batch goes on for the others. When the earliest is a Limiter's decision context, which no
 // caller can cancel, the batch runs under it as it is: no context and no
 // timer of its own per batch.
 func batchContext(batch []*call) (context.Context, context.CancelFunc) {

@@ -24,16 +24,21 @@ func newBreaker(threshold int, cooldown time.Duration, now func() time.Time) *br
 	return &breaker{threshold: int64(threshold), cooldown: cooldown, now: now, epoch: now()}
 }
 
-// allow reports whether a call may go to the store now.
-func (b *breaker) allow() bool {
+// allow reports whether a call may go to the store now, and whether that
+// call is the probe of an open breaker.
+func (b *breaker) allow() (ok, probe bool) {
 	if b.threshold <= 0 || b.failures.Load() < b.threshold {
-		return true
+		return true, false
 	}
 	if int64(b.now().Sub(b.epoch)) < b.openUntil.Load() {
-		return false
+		return false, false
 	}
-	return b.probing.CompareAndSwap(false, true)
+	ok = b.probing.CompareAndSwap(false, true)
+	return ok, ok
 }
+
+// failing reports whether the store's last judged call failed.
+func (b *breaker) failing() bool { return b.failures.Load() != 0 }
 
 func (b *breaker) success() {
 	if b.failures.Load() != 0 {

@@ -8,14 +8,28 @@ import (
 
 // deadlines gives decisions their deadline without a timer each. Every
 // decision that starts within one millisecond shares one context whose
-// deadline is the end of that millisecond plus the timeout, so a decision
-// gets at least its timeout and at most a millisecond more. A
+// deadline is the end of that millisecond plus its wait, so a decision
+// waits at least that long and at most a millisecond more. A
 // context.WithTimeout per decision (a timer set and stopped, a child
-// registered with the caller's context) cost about a tenth of the client's
-// CPU per decision on a loaded machine.
+// registered with the caller's context) costs a noticeable share of the
+// client's CPU per decision on a loaded machine.
+//
+// A decision waits either the timeout or the patience (see
+// Limiter.patient), each with its own shared context.
 type deadlines struct {
-	timeout time.Duration
-	cur     atomic.Pointer[deadlineTick]
+	timeout  time.Duration
+	patience time.Duration
+	cur      atomic.Pointer[deadlineTick] // ticks of timeout
+	patient  atomic.Pointer[deadlineTick] // ticks of patience
+}
+
+// wait is how long a decision waits for the store: the patience or the
+// timeout.
+func (d *deadlines) wait(patient bool) time.Duration {
+	if patient {
+		return d.patience
+	}
+	return d.timeout
 }
 
 // deadlineTick is the shared context of one millisecond's decisions.
@@ -32,7 +46,8 @@ type deadlineTick struct {
 }
 
 // decisionContext is the context of one store call that starts now under
-// parent, and the function that ends it.
+// parent, waiting the patience if patient and the timeout otherwise, and
+// the function that ends it.
 //
 // The shared context carries the deadline; parent's values stay visible
 // (go-redis hooks for tracing read them). A decision already sent is not cut
@@ -40,14 +55,14 @@ type deadlineTick struct {
 // also spares go-redis closing a connection whose reply was abandoned. A
 // parent that is already done, or whose own deadline comes first, gets a
 // context of its own, as context.WithTimeout would give.
-func (d *deadlines) decisionContext(parent context.Context, now time.Time) (context.Context, context.CancelFunc) {
-	t := d.tick(now)
+func (d *deadlines) decisionContext(parent context.Context, now time.Time, patient bool) (context.Context, context.CancelFunc) {
+	t := d.tick(now, patient)
 	if parent.Err() != nil {
-		return context.WithTimeout(parent, d.timeout)
+		return context.WithTimeout(parent, d.wait(patient))
 	}
 	if pd, ok := parent.Deadline(); ok {
 		if td, _ := t.ctx.Deadline(); pd.Before(td) {
-			return context.WithTimeout(parent, d.timeout)
+			return context.WithTimeout(parent, d.wait(patient))
 		}
 	}
 	if parent == context.Background() {
@@ -58,18 +73,23 @@ func (d *deadlines) decisionContext(parent context.Context, now time.Time) (cont
 
 func noCancel() {}
 
-// tick returns the shared context of now's millisecond.
-func (d *deadlines) tick(now time.Time) *deadlineTick {
+// tick returns the shared context of now's millisecond for a patient or
+// an impatient decision.
+func (d *deadlines) tick(now time.Time, patient bool) *deadlineTick {
 	ms := now.UnixMilli()
-	if t := d.cur.Load(); t != nil && t.ms == ms {
+	cur := &d.cur
+	if patient {
+		cur = &d.patient
+	}
+	if t := cur.Load(); t != nil && t.ms == ms {
 		return t
 	}
 	// Two callers may both build this millisecond's tick; one is stored,
 	// and the other's context is just as valid for its own caller.
 	t := &deadlineTick{ms: ms}
-	t.ctx, t.cancel = context.WithDeadline(context.Background(), time.UnixMilli(ms+1).Add(d.timeout))
+	t.ctx, t.cancel = context.WithDeadline(context.Background(), time.UnixMilli(ms+1).Add(d.wait(patient)))
 	t.bare = &decisionCtx{Context: t.ctx, parent: context.Background()}
-	d.cur.Store(t)
+	cur.Store(t)
 	return t
 }
 

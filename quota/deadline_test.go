@@ -14,7 +14,7 @@ func TestDecisionContext(t *testing.T) {
 
 	t.Run("shares the tick and keeps values", func(t *testing.T) {
 		now := time.Now()
-		ctx, cancel := d.decisionContext(parent, now)
+		ctx, cancel := d.decisionContext(parent, now, false)
 		defer cancel()
 		if got := ctx.Value(ctxKey{}); got != "v" {
 			t.Fatalf("Value = %v, want the parent's value", got)
@@ -26,7 +26,7 @@ func TestDecisionContext(t *testing.T) {
 		if lo, hi := now.Add(d.timeout), now.Add(d.timeout+time.Millisecond); dl.Before(lo) || dl.After(hi) {
 			t.Fatalf("deadline %v not within [%v, %v]", dl, lo, hi)
 		}
-		other, cancel2 := d.decisionContext(context.Background(), now)
+		other, cancel2 := d.decisionContext(context.Background(), now, false)
 		defer cancel2()
 		if od, _ := other.Deadline(); !od.Equal(dl) {
 			t.Fatalf("same millisecond, different deadlines: %v and %v", od, dl)
@@ -34,7 +34,7 @@ func TestDecisionContext(t *testing.T) {
 	})
 
 	t.Run("ends at its deadline", func(t *testing.T) {
-		ctx, cancel := d.decisionContext(parent, time.Now())
+		ctx, cancel := d.decisionContext(parent, time.Now(), false)
 		defer cancel()
 		<-ctx.Done()
 		if ctx.Err() != context.DeadlineExceeded {
@@ -46,7 +46,7 @@ func TestDecisionContext(t *testing.T) {
 		early, cancelEarly := context.WithTimeout(parent, time.Millisecond)
 		defer cancelEarly()
 		pd, _ := early.Deadline()
-		ctx, cancel := d.decisionContext(early, time.Now())
+		ctx, cancel := d.decisionContext(early, time.Now(), false)
 		defer cancel()
 		if dl, _ := ctx.Deadline(); !dl.Equal(pd) {
 			t.Fatalf("deadline %v, want the caller's %v", dl, pd)
@@ -56,7 +56,7 @@ func TestDecisionContext(t *testing.T) {
 	t.Run("a cancelled caller gets a done context", func(t *testing.T) {
 		gone, cancelGone := context.WithCancel(parent)
 		cancelGone()
-		ctx, cancel := d.decisionContext(gone, time.Now())
+		ctx, cancel := d.decisionContext(gone, time.Now(), false)
 		defer cancel()
 		if ctx.Err() == nil {
 			t.Fatal("context of a cancelled caller is not done")
@@ -68,7 +68,7 @@ func TestDecisionContext(t *testing.T) {
 // free of their cancellation.
 func TestBatchContext(t *testing.T) {
 	d := &deadlines{timeout: time.Second}
-	b, _ := d.decisionContext(context.Background(), time.Now())
+	b, _ := d.decisionContext(context.Background(), time.Now(), false)
 	soon, cancelSoon := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	ctx, cancel := batchContext([]*call{{ctx: b}, {ctx: soon}})
 	defer cancel()
@@ -88,8 +88,8 @@ func TestBatchContextOfDecisions(t *testing.T) {
 	now := time.Now()
 	p1, cancel1 := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "first"))
 	p2, cancel2 := context.WithCancel(context.Background())
-	later, _ := d.decisionContext(p2, now.Add(5*time.Millisecond))
-	earlier, _ := d.decisionContext(p1, now)
+	later, _ := d.decisionContext(p2, now.Add(5*time.Millisecond), false)
+	earlier, _ := d.decisionContext(p1, now, false)
 	ctx, cancel := batchContext([]*call{{ctx: later}, {ctx: earlier}})
 	defer cancel()
 	if ctx != earlier {

@@ -4,13 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 )
 
 // Defaults for LimiterConfig's zero values.
 const (
-	// DefaultTimeout bounds one store round trip. It is generous on purpose:
-	// a deadline a loaded machine misses turns load into failure-policy
+	// DefaultTimeout is how long a decision waits for a store that may be
+	// down (see LimiterConfig.Timeout). It is generous on purpose: a
+	// deadline a loaded machine misses turns load into failure-policy
 	// admissions, which breaks exactness under FailOpen.
 	DefaultTimeout = 100 * time.Millisecond
 	// DefaultHogCacheSize bounds how many over-limit keys are remembered.
@@ -23,15 +25,38 @@ const (
 	DefaultBreakerCooldown = time.Second
 )
 
+// patienceFactor is how many Timeouts a decision waits while the store is
+// answering (see Limiter.patient), up to maxPatience: a busy store is
+// waited for, but a request still never waits more than a second for it
+// unless the configured Timeout is longer than that.
+const (
+	patienceFactor = 10
+	maxPatience    = time.Second
+)
+
+// patience is how long a decision waits for a store that is answering.
+func patience(timeout time.Duration) time.Duration {
+	return max(timeout, min(patienceFactor*timeout, maxPatience))
+}
+
 // errOpen is the error of every call refused while the breaker is open.
 var errOpen = fmt.Errorf("%w: circuit breaker open after repeated store failures", ErrUnavailable)
 
 // LimiterConfig configures a Limiter.
 type LimiterConfig struct {
-	// Timeout is the deadline of one decision's store call, rounded up to
-	// the next millisecond, or the caller's deadline if that comes first.
-	// A decision already under way is not cut short when its caller's
-	// context is cancelled: it ends by this deadline.
+	// Timeout is how long a decision waits for a store that may be down.
+	// A store that is answering may be busy, not dead, and is waited for
+	// longer, the patience: 10 × Timeout, but no more than a second unless
+	// Timeout itself is longer (100 ms → 1 s, 500 ms → 1 s, 2 s → 2 s).
+	// While it has answered a decision that started within the last
+	// patience and no call has failed since, a decision waits up to the
+	// patience, and so does the breaker's probe, so that load does not
+	// turn into failure-policy decisions. A store that has gone quiet
+	// for that long, whose last call failed, or that has not answered yet
+	// gets Timeout. Either wait is rounded up to the next millisecond, or
+	// is the caller's deadline if that comes first. A decision already
+	// under way is not cut short when its caller's context is cancelled:
+	// it ends by its own deadline.
 	// Optional. Default value DefaultTimeout.
 	Timeout time.Duration
 	// HogCacheSize bounds the in-process cache of keys over their limit;
@@ -58,6 +83,11 @@ type Limiter struct {
 	hogs      *hogCache // nil when disabled
 	breaker   *breaker
 	now       func() time.Time
+	// epoch starts the monotonic clock of answered.
+	epoch time.Time
+	// answered is when the latest decision the store answered started, in
+	// milliseconds since epoch plus one; 0 until the first answer.
+	answered atomic.Int64
 }
 
 // NewLimiter returns a Limiter over store.
@@ -88,9 +118,10 @@ func NewLimiter(store Store, cfg LimiterConfig) (*Limiter, error) {
 	}
 	l := &Limiter{
 		store:     store,
-		deadlines: deadlines{timeout: cfg.Timeout},
+		deadlines: deadlines{timeout: cfg.Timeout, patience: patience(cfg.Timeout)},
 		breaker:   newBreaker(cfg.BreakerThreshold, cfg.BreakerCooldown, cfg.Now),
 		now:       cfg.Now,
+		epoch:     time.Now(),
 	}
 	if cfg.HogCacheSize > 0 {
 		l.hogs = newHogCache(cfg.HogCacheSize)
@@ -108,23 +139,32 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, e
 	if err := lim.Validate(); err != nil {
 		return Decision{Limit: lim}, err
 	}
+	// A refusal is cached from when the decision was sent, not answered:
+	// the store's RetryAfter counts from a moment between the two, so the
+	// cached refusal ends by the window's end, never after it.
+	var now time.Time
 	if l.hogs != nil {
-		if d, ok := l.hogs.get(key, lim, l.now()); ok {
+		now = l.now()
+		if d, ok := l.hogs.get(key, lim, now); ok {
 			return d, nil
 		}
 	}
-	if !l.breaker.allow() {
+	ok, probe := l.breaker.allow()
+	if !ok {
 		return Decision{Limit: lim}, errOpen
 	}
-	tctx, cancel := l.deadlines.decisionContext(ctx, time.Now())
+	start := time.Now()
+	patient := l.patient(start, probe)
+	tctx, cancel := l.deadlines.decisionContext(ctx, start, patient)
 	d, err := l.store.Allow(tctx, key, lim)
 	cancel()
 	if err != nil {
-		return Decision{Limit: lim}, l.failed(ctx, err)
+		return Decision{Limit: lim}, l.failed(ctx, err, patient)
 	}
+	l.answer(start)
 	l.breaker.success()
 	if !d.Allowed && l.hogs != nil {
-		l.hogs.put(key, d, l.now())
+		l.hogs.put(key, d, now)
 	}
 	return d, nil
 }
@@ -177,27 +217,66 @@ func (l *Limiter) Degraded() bool { return l.breaker.open() }
 // Allow inlines the same steps: a closure there would cost an allocation
 // per decision.
 func (l *Limiter) call(ctx context.Context, op func(context.Context) (Decision, error)) (Decision, error) {
-	if !l.breaker.allow() {
+	ok, probe := l.breaker.allow()
+	if !ok {
 		return Decision{}, errOpen
 	}
-	tctx, cancel := context.WithTimeout(ctx, l.deadlines.timeout)
+	start := time.Now()
+	patient := l.patient(start, probe)
+	tctx, cancel := context.WithTimeout(ctx, l.deadlines.wait(patient))
 	d, err := op(tctx)
 	cancel()
 	if err != nil {
-		return Decision{}, l.failed(ctx, err)
+		return Decision{}, l.failed(ctx, err, patient)
 	}
+	l.answer(start)
 	l.breaker.success()
 	return d, nil
 }
 
-// failed records a store failure and wraps it in ErrUnavailable. Failures
-// caused by the caller giving up (ctx cancelled) do not count against the
-// store.
-func (l *Limiter) failed(ctx context.Context, err error) error {
+// patient reports whether a store call starting now may wait the patience
+// (see patience) rather than the Timeout. A store that answered a call
+// started within the patience, with no failure since, is alive: if it is
+// slow, it is slow with load, and waiting for it keeps decisions exact. A
+// store that has gone quiet for that long, or whose last call failed, may
+// be dead, and a dead store must cost no more than the Timeout per call
+// until the breaker opens. The breaker's probe is one call per cool-off,
+// so it may wait the patience: a store slower than the Timeout can then
+// still close the breaker.
+func (l *Limiter) patient(now time.Time, probe bool) bool {
+	if probe {
+		return true
+	}
+	last := l.answered.Load()
+	return last != 0 && l.since(now)-last < l.deadlines.patience.Milliseconds() && !l.breaker.failing()
+}
+
+// answer records that the store answered a call that started at start. It
+// writes at most once per millisecond, so callers rarely contend for the
+// cache line; two racing writers may leave the older of their times, which
+// only makes the store look quiet a millisecond sooner.
+func (l *Limiter) answer(start time.Time) {
+	if ms := l.since(start); ms > l.answered.Load() {
+		l.answered.Store(ms)
+	}
+}
+
+// since is t on answered's clock: milliseconds since epoch, plus one.
+func (l *Limiter) since(t time.Time) int64 { return t.Sub(l.epoch).Milliseconds() + 1 }
+
+// failed records a store failure and wraps it in ErrUnavailable, saying
+// whether the store was answering (the call waited the patience) or had
+// gone quiet or failed (it waited the Timeout): a busy store from a dead
+// one. Failures caused by the caller giving up (ctx cancelled) do not count
+// against the store.
+func (l *Limiter) failed(ctx context.Context, err error, patient bool) error {
 	if ctx.Err() != nil {
 		l.breaker.release()
 		return fmt.Errorf("%w: %w", ErrUnavailable, ctx.Err())
 	}
 	l.breaker.failure()
-	return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	if patient {
+		return fmt.Errorf("%w: store answering lately, waited up to %v: %w", ErrUnavailable, l.deadlines.patience, err)
+	}
+	return fmt.Errorf("%w: store quiet or failing, waited up to %v: %w", ErrUnavailable, l.deadlines.timeout, err)
 }

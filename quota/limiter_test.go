@@ -236,3 +236,38 @@ func TestMemoryStore_Bounded(t *testing.T) {
 		t.Fatal("negative MaxKeys accepted")
 	}
 }
+
+// TestNewLimiter_Disabling: -1 turns the hog cache and the breaker off, so
+// every decision reaches the store, refusals and failures alike.
+func TestNewLimiter_Disabling(t *testing.T) {
+	t.Parallel()
+	l, cs, _ := newCountingLimiter(t, LimiterConfig{HogCacheSize: -1, BreakerThreshold: -1})
+	ctx := context.Background()
+	lim := PerMinute(1)
+	for range 5 {
+		l.Allow(ctx, "hog", lim)
+	}
+	if got := cs.calls.Load(); got != 5 {
+		t.Fatalf("5 decisions, 4 of them refusals, made %d store calls with the hog cache off", got)
+	}
+	cs.fail.Store(true)
+	for range 2 * DefaultBreakerThreshold {
+		if _, err := l.Allow(ctx, "k", lim); !errors.Is(err, errBoom) {
+			t.Fatalf("err = %v, want the store's own with the breaker off", err)
+		}
+	}
+}
+
+// TestMemoryStore_SweepsAtWindowEnd: a window is over at its end, so a
+// full store makes room for a new key at that very instant.
+func TestMemoryStore_SweepsAtWindowEnd(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock(time.Unix(1_700_000_040, 0)) // a minute's start
+	s, err := NewMemoryStore(MemoryConfig{MaxKeys: 1, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAllow(t, s, "a", PerMinute(1), true)
+	clock.Advance(time.Minute)
+	mustAllow(t, s, "b", PerMinute(1), true)
+}

@@ -56,6 +56,10 @@ func storeHarnesses() []storeHarness {
 			s, _ := newTestRedisStore(tb)
 			return s, time.Sleep // real Redis keeps real time; only 1s windows are waited out
 		}},
+		{"redis-multikey", func(tb testing.TB) (Store, func(time.Duration)) {
+			s, _ := newTestRedisStore(tb)
+			return multiKeyStore{s}, time.Sleep
+		}},
 		{"redis-unbatched", func(tb testing.TB) (Store, func(time.Duration)) {
 			client, prefix := newTestRedis(tb)
 			s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: true})
@@ -75,6 +79,7 @@ func TestStore_Contract(t *testing.T) {
 			t.Parallel()
 			t.Run("BoundaryCounts", func(t *testing.T) { t.Parallel(); contractBoundary(t, h) })
 			t.Run("PeekConsumesNothing", func(t *testing.T) { t.Parallel(); contractPeek(t, h) })
+			t.Run("RefusalConsumesNothing", func(t *testing.T) { t.Parallel(); contractRefusal(t, h) })
 			t.Run("Reset", func(t *testing.T) { t.Parallel(); contractReset(t, h) })
 			t.Run("KeysAndWindowsIndependent", func(t *testing.T) { t.Parallel(); contractIndependent(t, h) })
 			t.Run("NextWindowStartsAfresh", func(t *testing.T) { t.Parallel(); contractRollover(t, h) })
@@ -146,6 +151,26 @@ func contractPeek(t *testing.T, h storeHarness) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// contractRefusal refuses a key past its limit again and again, then
+// raises the limit: the refusals consumed nothing, so exactly the raise is
+// admitted.
+func contractRefusal(t *testing.T, h storeHarness) {
+	s, _ := h.new(t)
+	small, big := Limit{Requests: 3, Per: time.Hour}, Limit{Requests: 5, Per: time.Hour}
+	for range 3 {
+		mustAllow(t, s, "k", small, true)
+	}
+	for range 4 {
+		mustAllow(t, s, "k", small, false)
+	}
+	if d, err := s.Peek(context.Background(), "k", big); err != nil || d.Remaining != 2 {
+		t.Fatalf("after 3 admitted and 4 refused: %+v, %v; want 3 counted, 2 remaining of 5", d, err)
+	}
+	mustAllow(t, s, "k", big, true)
+	mustAllow(t, s, "k", big, true)
+	mustAllow(t, s, "k", big, false)
 }
 
 func contractReset(t *testing.T, h storeHarness) {

@@ -33,8 +33,9 @@ type Config struct {
 	// instances would not share counts, so quotad never sets it.
 	// Optional. Default value a quota.RedisStore on Redis.
 	Store quota.Store
-	// RedisTimeout bounds one decision's round trip.
-	// Optional. Default value quota.DefaultTimeout.
+	// RedisTimeout is how long a decision waits for a Redis that may be
+	// down; one that is answering is waited for ten times as long (see
+	// quota.LimiterConfig.Timeout). Optional. Default value quota.DefaultTimeout.
 	RedisTimeout time.Duration
 	// FailureMode says what a decision Redis could not make answers.
 	// Optional. Default value quota.FailOpen.

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // ProxyMode is how a Proxy treats traffic.
@@ -30,6 +31,7 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 	mode   atomic.Int32
+	delay  atomic.Int64 // nanoseconds each forwarded chunk is held
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -63,6 +65,12 @@ func (p *Proxy) SetMode(m ProxyMode) {
 	}
 }
 
+// SetDelay holds every chunk forwarded from now on, either way, for d
+// before passing it on: a server slowed by load, still answering everything
+// in order. Chunks are held concurrently, so a pipelining client still
+// gets many replies per delay, as from a busy server.
+func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
+
 func (p *Proxy) serve() {
 	for {
 		c, err := p.ln.Accept()
@@ -90,23 +98,40 @@ func (p *Proxy) serve() {
 	}
 }
 
-// pipe copies src to dst while the mode allows, then closes both.
+// pipe copies src to dst while the mode allows, each chunk after the
+// delay, then closes both.
 func (p *Proxy) pipe(dst, src net.Conn) {
+	type chunk struct {
+		b   []byte
+		due time.Time
+	}
+	held := make(chan chunk, 1024)
+	go func() {
+		for c := range held {
+			time.Sleep(time.Until(c.due))
+			if _, err := dst.Write(c.b); err != nil {
+				src.Close() // stops the reader too
+				for range held {
+				}
+				break
+			}
+		}
+		dst.Close()
+		p.untrack(dst)
+	}()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 && ProxyMode(p.mode.Load()) == Forward {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				break
-			}
+			due := time.Now().Add(time.Duration(p.delay.Load()))
+			held <- chunk{b: append([]byte(nil), buf[:n]...), due: due}
 		}
 		if err != nil {
 			break
 		}
 	}
-	dst.Close()
+	close(held)
 	src.Close()
-	p.untrack(dst)
 	p.untrack(src)
 }
 
