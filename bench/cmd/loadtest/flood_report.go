@@ -1,68 +1,16 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/quotad/quotad/bench/internal/benchenv"
 )
 
-// fallbackMetric counts tier lookups an instance answered free because
-// Postgres could not be asked in time.
-const fallbackMetric = "quotad_tier_cache_fallbacks_total"
-
 // maxFloodDegraded is the flood's goal for degraded admissions with Redis
 // up: under 0.1 % of its requests, e.g. fewer than 100 of 100,000.
 const maxFloodDegraded = 0.001
-
-// scrapeFallbacks reads fallbackMetric from every instance's /metrics. It
-// returns nil if some instance does not export it.
-func scrapeFallbacks(ctx context.Context, insts []*instance) ([]int64, error) {
-	client := &http.Client{Timeout: 10 * time.Second}
-	out := make([]int64, len(insts))
-	for i, in := range insts {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.url+"/metrics", nil)
-		if err != nil {
-			return nil, err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("quotad %d: GET /metrics: %w", in.n, err)
-		}
-		v, ok, err := metricValue(resp.Body, fallbackMetric)
-		resp.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("quotad %d: GET /metrics: %w", in.n, err)
-		}
-		if !ok {
-			return nil, nil
-		}
-		out[i] = v
-	}
-	return out, nil
-}
-
-// metricValue finds an unlabelled counter in the Prometheus text format.
-func metricValue(r io.Reader, name string) (int64, bool, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return 0, false, fmt.Errorf("%s: %q: %w", name, v, err)
-			}
-			return int64(f), true, nil
-		}
-	}
-	return 0, false, sc.Err()
-}
 
 // degradedShare is the fraction of the flood's requests admitted without a
 // decision.
@@ -119,8 +67,7 @@ func (f *floodResult) render(w io.Writer, cfg config) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "After the load, with Redis up: %s clients no instance had seen, %s of them assigned to the paid tiers "+
 		"(round-robin) just before and the rest never assigned (free), send `GET /rate-limited` for %v, %d requests in flight "+
-		"at a time, each for the next client of a shuffled list (wrapping around) to the next instance. Every client's first "+
-		"request on an instance is a tier-cache miss. Goals: no request of an assigned client answered under another tier "+
+		"at a time, each for the next client of a shuffled list (wrapping around) to the next instance. Goals: no request of an assigned client answered under another tier "+
 		"(a fallback), and under %.1f %% of requests degraded (`X-RateLimit-Degraded: 1`).\n\n",
 		n(int64(f.clients)), n(int64(f.assigned)), cfg.flood, f.conns, 100*maxFloodDegraded)
 	fmt.Fprintln(w, "| | |")
@@ -131,11 +78,6 @@ func (f *floodResult) render(w io.Writer, cfg config) {
 	fmt.Fprintf(w, "| **degraded** | %s (%.3f %%) |\n", n(k.degraded.Load()), 100*f.degradedShare())
 	fmt.Fprintf(w, "| **fallbacks**: assigned clients' answers under another tier | %s of %s |\n", n(k.fallbacks.Load()), n(k.assignedSent.Load()))
 	fmt.Fprintf(w, "| unassigned clients' answers under a tier other than free | %s |\n", n(k.wrongFree.Load()))
-	metric := "not exported"
-	if f.fallbackMetric >= 0 {
-		metric = n(f.fallbackMetric)
-	}
-	fmt.Fprintf(w, "| `%s` during the flood, all instances | %s |\n", fallbackMetric, metric)
 	fmt.Fprintf(w, "| 5xx and other statuses, transport errors | %s, %s |\n", n(k.status5xx.Load()+k.other.Load()), n(k.errors.Load()))
 	fmt.Fprintf(w, "| latency p50, p90, p99, max | %s, %s, %s, %s |\n", fmtLat(f.lat.p50), fmtLat(f.lat.p90), fmtLat(f.lat.p99), fmtLat(f.lat.max))
 	fmt.Fprintln(w)

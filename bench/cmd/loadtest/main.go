@@ -3,7 +3,7 @@
 // users, anonymous addresses and one hog, optionally restarts Redis in the
 // middle, and checks every (client, window) pair: a window must admit
 // exactly min(sent, limit) requests. Then, with Redis up, a flood of tens
-// of thousands of new clients checks that a stampede of tier-cache misses
+// of thousands of new clients checks that a stampede of new callers
 // answers no assigned client under another tier and degrades (almost)
 // nothing. It writes a markdown report.
 //
