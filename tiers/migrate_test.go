@@ -143,16 +143,7 @@ func TestMigrate_DownThenUpAgain(t *testing.T) {
 	t.Parallel()
 	dbURL := newTestDB(t)
 	ctx := context.Background()
-	cfg, err := pgx.ParseConfig(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*cfg)
-	t.Cleanup(func() { _ = db.Close() })
-	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, db := gooseProvider(t, dbURL)
 	if _, err := p.DownTo(ctx, 0); err != nil {
 		t.Fatalf("down: %v", err)
 	}
@@ -228,4 +219,21 @@ func migrationVersions(tb testing.TB) []int64 {
 		tb.Fatalf("no migrations embedded: %v", err)
 	}
 	return versions
+}
+
+// gooseProvider returns a goose provider of quotad's migrations on the
+// database at dbURL, and the connection it uses, closed by the test's end.
+func gooseProvider(tb testing.TB, dbURL string) (*goose.Provider, *sql.DB) {
+	tb.Helper()
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	tb.Cleanup(func() { _ = db.Close() })
+	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p, db
 }
