@@ -10,6 +10,8 @@ export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/quota?ssl
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
 export QUOTA_ADDR=${QUOTA_ADDR:-:8080}
 export QUOTA_LOG_FORMAT=${QUOTA_LOG_FORMAT:-text}
+# Every request gets a line here, to watch the demo; production defaults to errors only.
+export QUOTA_ACCESS_LOG=${QUOTA_ACCESS_LOG:-all}
 
 db=$(sed -E 's#^[^/]*//[^/]*/([^?]*).*#\1#' <<<"$DATABASE_URL")
 QUOTA_TEST_DATABASE_URL=$DATABASE_URL QUOTA_TEST_REDIS_URL=$REDIS_URL scripts/services.sh createdb "$db"
