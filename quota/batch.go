@@ -105,17 +105,17 @@ func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, e
 // is in flight and the yielder is skipping (yields have lately brought no
 // company), so its batch would hold its own call alone. Such a caller sends
 // its decision as the unbatched store would, without the queue, the call
-// record, the batch and the signal back to itself: at one caller that took
-// a decision from 14 allocations to 10.
+// record, the batch and the signal back to itself, so a lone caller pays
+// for none of the batching it does not use.
 //
 // It neither yields nor counts against the yielder's skip. Instead, any
 // caller that arrives during its round trip is company, and the yielder
 // stops skipping at once (resume): so a caller that stays alone never
 // yields again, and callers that overlap (on one CPU, those that run while
-// this one waits for Redis) batch as before. A yield is dear where it wakes
-// an idle CPU's thread: probing with one every 64 decisions cost a lone
-// caller 10–20 % of its rate on a 2-vCPU VM. It returns the arrival count
-// as of its own arrival.
+// this one waits for Redis) batch again. Arrivals bring the yields back,
+// not a yield now and then to look for company: a yield is dear where it
+// wakes an idle CPU's thread, and a lone caller would pay for every one.
+// It returns the arrival count as of its own arrival.
 func (b *batcher) lone() (uint64, bool) {
 	if b.yield.skip.Load() <= 0 {
 		return 0, false
@@ -171,8 +171,7 @@ func (b *batcher) handOn(batch []*call) {
 // requests already read share its round trip; a pipeline whose round trip
 // returned yields so that the callers it has just answered, which come
 // straight back with their next decisions, join the next batch instead of
-// missing it (at 16 callers on two CPUs, about 3 decisions a round trip
-// instead of 5).
+// missing it, so batches stay large and round trips few.
 //
 // The yield brought company if another pipeline is in flight, or if the
 // take holds a call other than the leader's own (a leader's own call is in

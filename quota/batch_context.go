@@ -11,9 +11,9 @@ import (
 // Limiter.patient) forms only once the store has failed or gone quiet, and
 // then ends with the impatient one's deadline: a store that may be dead is
 // given up on sooner. Callers that cancel early just stop waiting; the
-// batch goes on for the others. When the earliest is a Limiter's decision context, which no
-// caller can cancel, the batch runs under it as it is: no context and no
-// timer of its own per batch.
+// batch goes on for the others. When the earliest is a Limiter's decision
+// context, which no caller can cancel, the batch runs under it as it is: no
+// context and no timer of its own per batch.
 func batchContext(batch []*call) (context.Context, context.CancelFunc) {
 	if len(batch) == 1 {
 		return batch[0].ctx, noCancel
