@@ -8,7 +8,7 @@ import (
 
 // Response header names written by Middleware.
 const (
-	// HeaderLimit is the seed's X-RateLimit-Limit: requests per window.
+	// HeaderLimit is X-RateLimit-Limit: requests per window.
 	HeaderLimit = "X-RateLimit-Limit"
 	// HeaderRemaining is X-RateLimit-Remaining: requests left this window.
 	HeaderRemaining = "X-RateLimit-Remaining"
@@ -57,8 +57,9 @@ const (
 // lands in the next window rather than just before it.
 func SetHeaders(h http.Header, d Decision, style HeaderStyle) {
 	// Every value is appended to one buffer and the header map gets
-	// substrings of one string and one-element windows of one slice: two
-	// allocations per response instead of a dozen.
+	// substrings of one string and one-element windows of one slice, so a
+	// response costs two allocations (the string and the slice) however
+	// many headers it gets, where Header.Set would allocate for each.
 	var buf [192]byte
 	b := buf[:0]
 	var keys [6]string

@@ -33,20 +33,18 @@ import "github.com/redis/go-redis/v9"
 // window, 0 to the window's length, which is never Redis's.
 //
 // Much of a script's cost in Redis is its arguments (each one a Lua string
-// to make and collect, about 1.5k instructions) and converting between
-// strings and numbers: a Lua number handed to redis.call or put into the
-// reply costs an snprintf, and reading one from a string a strtod. So the
-// expected window is checked by comparing strings (decimal strings of one
-// length order as their numbers do) and reaches HINCRBY and EXPIREAT as
-// the strings it came as, the usual increment of one is a literal and no
-// argument, and "x + 0" reads a number where tonumber(x) parses it twice.
-// Instructions per call in redis-server 7.0 (make script-cost), with the
-// window named: 49.8k with none of that, 36.5k with four arguments and
-// five conversions, 33.3k now; 40.9k with the window not named. A bare
-// INCR is 5.1k, and a script of TIME and INCR 23.4k.
+// to make and collect) and converting between strings and numbers: a Lua
+// number handed to redis.call or put into the reply costs an snprintf, and
+// reading one from a string a strtod. So the expected window is checked by
+// comparing strings (decimal strings of one length order as their numbers
+// do) and reaches HINCRBY and EXPIREAT as the strings it came as, the usual
+// increment of one is a literal and no argument, and "x + 0" reads a number
+// where tonumber(x) parses it twice. What each of these costs, counted by
+// make script-cost: docs/PERFORMANCE-ANALYSIS.md, "What a script costs
+// Redis".
 //
-// Shaped for several windows per client later: each window length has its
-// own key with the same hash tag, so one script call can check them all.
+// Each window length has its own key with the same hash tag, so one script
+// call could check several windows of one client on a Cluster too.
 var allowScript = redis.NewScript(`
 local t = redis.call('TIME')
 local s = t[1]
@@ -100,9 +98,7 @@ return n .. ' ' .. s .. ' ' .. t[2]
 // half the reply of two.
 //
 // As in allowScript, increments reach HINCRBY as strings (the literal '1'
-// for a run of ones): a number would cost an snprintf per key. That cut
-// each key's share of a batch from 12.0k to 9.7k instructions (make
-// script-cost, batches of 8 keys).
+// for a run of ones): a number would cost an snprintf per key.
 var allowManyScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = t[1] + 0
