@@ -8,11 +8,20 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/quotad/quotad/internal/testenv"
 	"github.com/quotad/quotad/quota"
 )
 
+// The Redis the examples use: QUOTA_TEST_REDIS_URL, by default the one
+// `make services` starts (redis://127.0.0.1:6379/0), and a key prefix no
+// other run shares.
+var (
+	redisURL    = testenv.RedisURL()
+	redisPrefix = testenv.RandomName("quota-example-")
+)
+
 // Limit every client of an Echo app to 2 requests per minute, keyed on the
-// client IP. With Redis, pass quota.NewRedisStore(quota.NewRedisClient(url))
+// client IP. With Redis, pass a RedisStore (see the NewRedisStore example)
 // instead of the memory store; nothing else changes.
 func ExampleMiddleware() {
 	store, _ := quota.NewMemoryStore(quota.MemoryConfig{})
@@ -56,4 +65,40 @@ func ExampleLimiter_Allow() {
 	d, _ := limiter.Peek(ctx, "user-42", lim)
 	fmt.Println(d.Allowed, d.Remaining)
 	// Output: true 4
+}
+
+// A Limiter on Redis, shared by every instance of an app: the store counts,
+// and every instance sees the same windows. NewRedisClient sets the client
+// up as NewRedisStore requires (no retries, context deadlines honoured).
+func ExampleNewRedisStore() {
+	client, err := quota.NewRedisClient(redisURL)
+	if err != nil {
+		panic(err)
+	}
+	defer client.Close()
+	store, err := quota.NewRedisStore(client, quota.RedisConfig{Prefix: redisPrefix})
+	if err != nil {
+		panic(err)
+	}
+	limiter, err := quota.NewLimiter(store, quota.LimiterConfig{})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	lim := quota.PerHour(2)
+
+	for range 3 {
+		d, err := limiter.Allow(ctx, "user-42", lim)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(d.Allowed, d.Remaining)
+	}
+	if err := limiter.Reset(ctx, "user-42", lim); err != nil {
+		panic(err)
+	}
+	// Output:
+	// true 1
+	// true 0
+	// false 0
 }
