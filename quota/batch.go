@@ -23,8 +23,8 @@ const (
 // whose pipeline returns lets the callers it answered queue again (see
 // takeAfterYield), hands what queued to a new goroutine and goes back to
 // its request, so nobody waits for more than the round trip in flight plus
-// its own. Decisions for the same key and limit in one batch
-// become one script call that admits as many as fit, in arrival order: the
+// its own. Decisions for the same key and limit in one batch become one
+// script call that admits as many as fit, in arrival order (see flush): the
 // script is atomic, so exactness is the script's, batch or not.
 type batcher struct {
 	store *RedisStore
