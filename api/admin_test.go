@@ -159,6 +159,7 @@ func TestAdmin_BadInputChangesNothing(t *testing.T) {
 	}{
 		{"malformed JSON", "POST", "/v1/admin/tiers", `{"name":`, nil, 400, CodeBadRequest, nil},
 		{"not an object", "POST", "/v1/admin/tiers", `[1,2]`, nil, 400, CodeBadRequest, nil},
+		{"null body", "POST", "/v1/admin/tiers", `null`, nil, 400, CodeBadRequest, nil},
 		{"unknown field", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"per":1,"burst":5}`, nil, 400, CodeBadRequest, nil},
 		{"field named twice", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"limit":2,"per":1}`, nil, 400, CodeBadRequest, nil},
 		{"field in another case", "POST", "/v1/admin/tiers", `{"name":"x","Limit":1,"per":1}`, nil, 400, CodeBadRequest, nil},
