@@ -25,8 +25,9 @@ type TierPatch struct {
 // isZero reports whether p changes nothing.
 func (p TierPatch) isZero() bool { return p == TierPatch{} }
 
-// apply returns t with p's fields set, as PatchTier stores it.
-func (p TierPatch) apply(t Tier) Tier {
+// Apply returns t with p's fields set and defaults filled in: what
+// PatchTier stores when t is the stored tier.
+func (p TierPatch) Apply(t Tier) Tier {
 	if p.Limit != nil {
 		t.Limit = *p.Limit
 	}
@@ -90,7 +91,7 @@ func (s *Store) PatchTier(ctx context.Context, name string, p TierPatch) (Tier, 
 // applied to a valid placeholder tier fails exactly on p's invalid fields;
 // the stored values of the other fields were valid when written.
 func (p TierPatch) validate(name string) error {
-	return p.apply(Tier{Name: name, Limit: 1, Per: time.Second}).Validate()
+	return p.Apply(Tier{Name: name, Limit: 1, Per: time.Second}).Validate()
 }
 
 // normalized spells a reset of Currency as the default the database
