@@ -20,6 +20,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzIPExtractor_ClientIP$$' -fuzztime $(FUZZTIME) ./quota
 	$(GO) test -run '^$$' -fuzz '^FuzzSetHeaders$$' -fuzztime $(FUZZTIME) ./quota
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTier$$' -fuzztime $(FUZZTIME) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeTierPatch$$' -fuzztime $(FUZZTIME) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAssignment$$' -fuzztime $(FUZZTIME) ./api
 
 ## lint: gofmt, go vet, staticcheck (the bench module too), and vacuum on

@@ -17,6 +17,7 @@ var adminRoutes = []struct {
 	{http.MethodPost, "/v1/admin/tiers", map[string]any{"name": "silver", "limit": 10, "per": 60}, http.StatusCreated},
 	{http.MethodGet, "/v1/admin/tiers/silver", nil, http.StatusOK},
 	{http.MethodPut, "/v1/admin/tiers/silver", map[string]any{"limit": 20, "per": 60}, http.StatusOK},
+	{http.MethodPatch, "/v1/admin/tiers/silver", map[string]any{"price_cents": 500}, http.StatusOK},
 	{http.MethodGet, "/v1/admin/clients", nil, http.StatusOK},
 	{http.MethodPut, "/v1/admin/clients/zoe", map[string]any{"tier": "silver"}, http.StatusOK},
 	{http.MethodGet, "/v1/admin/clients/zoe", nil, http.StatusOK},
@@ -159,6 +160,7 @@ func TestAdmin_BadInputChangesNothing(t *testing.T) {
 	}{
 		{"malformed JSON", "POST", "/v1/admin/tiers", `{"name":`, nil, 400, CodeBadRequest, nil},
 		{"not an object", "POST", "/v1/admin/tiers", `[1,2]`, nil, 400, CodeBadRequest, nil},
+		{"null body", "POST", "/v1/admin/tiers", `null`, nil, 400, CodeBadRequest, nil},
 		{"unknown field", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"per":1,"burst":5}`, nil, 400, CodeBadRequest, nil},
 		{"field named twice", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"limit":2,"per":1}`, nil, 400, CodeBadRequest, nil},
 		{"field in another case", "POST", "/v1/admin/tiers", `{"name":"x","Limit":1,"per":1}`, nil, 400, CodeBadRequest, nil},
@@ -191,7 +193,16 @@ func TestAdmin_BadInputChangesNothing(t *testing.T) {
 		{"list limit not integer", "GET", "/v1/admin/clients?limit=abc", nil, nil, 422, CodeInvalid, []string{"limit"}},
 		{"list limit too big", "GET", "/v1/admin/clients?limit=100000", nil, nil, 422, CodeInvalid, []string{"limit"}},
 		{"unknown route", "GET", "/v1/admin/nothing", nil, nil, 404, CodeNotFound, nil},
-		{"wrong method", "PATCH", "/v1/admin/tiers/pro", `{}`, nil, 405, CodeMethodNotAllowed, nil},
+		{"PATCH null limit", "PATCH", "/v1/admin/tiers/pro", `{"limit":null}`, nil, 422, CodeInvalid, []string{"limit"}},
+		{"PATCH name mismatch", "PATCH", "/v1/admin/tiers/pro", `{"name":"other","price_cents":5}`, nil, 422, CodeInvalid, []string{"name"}},
+		{"PATCH invalid values", "PATCH", "/v1/admin/tiers/pro", `{"per":0,"price_cents":5}`, nil, 422, CodeInvalid, []string{"per"}},
+		{"PATCH unknown field", "PATCH", "/v1/admin/tiers/pro", `{"price_cents":5,"burst":5}`, nil, 400, CodeBadRequest, nil},
+		{"PATCH array body", "PATCH", "/v1/admin/tiers/pro", `[{"price_cents":5}]`, nil, 400, CodeBadRequest, nil},
+		{"PATCH null body", "PATCH", "/v1/admin/tiers/pro", `null`, nil, 400, CodeBadRequest, nil},
+		{"PATCH wrong content type", "PATCH", "/v1/admin/tiers/pro", `{"price_cents":5}`, []string{"Content-Type", "text/plain"}, 415, CodeUnsupportedType, nil},
+		{"PATCH oversized body", "PATCH", "/v1/admin/tiers/pro", huge, nil, 413, CodeTooLarge, nil},
+		{"PATCH missing tier", "PATCH", "/v1/admin/tiers/ghost", `{"price_cents":5}`, nil, 404, CodeNotFound, nil},
+		{"wrong method", "POST", "/v1/admin/tiers/pro", `{}`, nil, 405, CodeMethodNotAllowed, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := do(t, tc.method, inst.URL+tc.path, admin, tc.body, tc.header...)

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
@@ -16,15 +17,23 @@ import (
 )
 
 // decodeJSON reads the request body into dst, a pointer to a struct,
-// strictly: JSON content type, size capped, field names exactly as
-// documented and each at most once, nothing after the value. Malformed
-// input is 400, a value of the wrong type 422 naming the field, a body over
-// the cap 413, another content type 415.
+// strictly: JSON content type, size capped, one JSON object whose field
+// names are exactly as documented and each at most once, nothing after it.
+// Malformed input or another value than an object is 400, a value of the
+// wrong type 422 naming the field, a body over the cap 413, another content
+// type 415.
 func decodeJSON(c echo.Context, limit int64, dst any) error {
+	return decodeJSONAs(c, limit, dst, echo.MIMEApplicationJSON)
+}
+
+// decodeJSONAs is decodeJSON accepting the media types given, the first
+// one named in the 415's message (a merge patch is JSON, labelled
+// application/merge-patch+json).
+func decodeJSONAs(c echo.Context, limit int64, dst any, mediaTypes ...string) error {
 	r := c.Request()
 	mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
-	if err != nil || mt != echo.MIMEApplicationJSON {
-		return NewError(http.StatusUnsupportedMediaType, CodeUnsupportedType, "the body must be application/json")
+	if err != nil || !slices.Contains(mediaTypes, mt) {
+		return NewError(http.StatusUnsupportedMediaType, CodeUnsupportedType, "the body must be "+strings.Join(mediaTypes, " or "))
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
 	if err != nil {
@@ -32,6 +41,10 @@ func decodeJSON(c echo.Context, limit int64, dst any) error {
 	}
 	if err := checkFieldNames(data, dst); err != nil {
 		return err
+	}
+	// null decodes into a struct as a no-op, which would read as {}.
+	if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("null")) {
+		return NewError(http.StatusBadRequest, CodeBadRequest, "the body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -7,20 +7,27 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/quotad/quotad/tiers"
 )
 
 // fuzzSmallBodyLimit is the cap of the second decoding pass of the fuzz
 // targets, small enough that random bodies reach 413.
 const fuzzSmallBodyLimit = 64
 
-// fuzzDecodeApp answers the two admin bodies with the handlers' own
-// decoders, up to the store, and the API's own error handler: POST /tiers
-// decodes and validates a tier as the store would (201 and the tier); PUT
-// /clients/c decodes {"tier":…} (200 and the tier named).
+// fuzzPatchBase is the stored tier the fuzzed merge patches apply to.
+var fuzzPatchBase = tiers.Tier{Name: "t", Limit: 1000, Per: time.Minute, Description: "base", PriceCents: 1999, Currency: "EUR"}
+
+// fuzzDecodeApp answers the admin bodies with the handlers' own decoders,
+// up to the store, and the API's own error handler: POST /tiers decodes
+// and validates a tier as the store would (201 and the tier); PATCH
+// /tiers/t applies a merge patch to fuzzPatchBase as the store would (200
+// and the tier); PUT /clients/c decodes {"tier":…} (200 and the tier
+// named).
 func fuzzDecodeApp(bodyLimit int64) *echo.Echo {
 	e := echo.New()
 	e.HTTPErrorHandler = errorHandler(slog.New(slog.DiscardHandler))
@@ -33,6 +40,17 @@ func fuzzDecodeApp(bodyLimit int64) *echo.Echo {
 			return domainError(err)
 		}
 		return c.JSON(http.StatusCreated, tierView(t))
+	})
+	e.PATCH("/tiers/t", func(c echo.Context) error {
+		p, err := decodeTierPatch(c, bodyLimit, "t")
+		if err != nil {
+			return err
+		}
+		t := p.Apply(fuzzPatchBase)
+		if err := t.Validate(); err != nil {
+			return domainError(err)
+		}
+		return c.JSON(http.StatusOK, tierView(t))
 	})
 	e.PUT("/clients/c", func(c echo.Context) error {
 		tier, err := decodeAssignment(c, bodyLimit)
@@ -56,16 +74,20 @@ func fuzzServe(app *echo.Echo, method, path, contentType string, body []byte) *h
 // fuzzCheckError checks the properties every decoding answer shares: a
 // status among ok and the decoding errors (never 5xx), the error envelope
 // with the status's code, fields on 422 and only known ones, and 415
-// exactly when the content type is not application/json.
-func fuzzCheckError(t *testing.T, rec *httptest.ResponseRecorder, ok int, contentType string, fields map[string]bool) {
+// exactly when the content type is not one of accepts (default
+// application/json).
+func fuzzCheckError(t *testing.T, rec *httptest.ResponseRecorder, ok int, contentType string, fields map[string]bool, accepts ...string) {
 	t.Helper()
 	switch rec.Code {
 	case ok, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
 	default:
 		t.Fatalf("status %d; body %s", rec.Code, rec.Body)
 	}
+	if len(accepts) == 0 {
+		accepts = []string{echo.MIMEApplicationJSON}
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
-	if isJSON := err == nil && mt == echo.MIMEApplicationJSON; isJSON == (rec.Code == http.StatusUnsupportedMediaType) {
+	if isJSON := err == nil && slices.Contains(accepts, mt); isJSON == (rec.Code == http.StatusUnsupportedMediaType) {
 		t.Fatalf("content type %q answered %d", contentType, rec.Code)
 	}
 	if rec.Code == ok {
@@ -199,6 +221,85 @@ func FuzzDecodeAssignment(f *testing.F) {
 		}
 		if err := json.Unmarshal(body, &lenient); err != nil || lenient.Tier == nil || *lenient.Tier != *got.Tier {
 			t.Fatalf("body %q decoded as %q, leniently as %v (%v)", body, *got.Tier, lenient.Tier, err)
+		}
+	})
+}
+
+// FuzzDecodeTierPatch feeds random content types and bodies to the merge
+// patch decoding of PATCH /v1/admin/tiers/{name}. Besides fuzzCheckError's
+// properties, a 200 must come from one JSON object, and the tier it
+// answers must be what RFC 7396 makes of the base tier as a lenient
+// decoder reads the patch: members with a value set their field, null
+// resets an optional one to its default, absent fields stay.
+//
+//	go test -run '^$' -fuzz '^FuzzDecodeTierPatch$' -fuzztime 60s ./api
+func FuzzDecodeTierPatch(f *testing.F) {
+	for _, s := range []struct{ ct, body string }{
+		{"application/merge-patch+json", `{"price_cents":4999}`},
+		{"application/merge-patch+json", `{"description":null,"price_cents":null,"currency":null}`},
+		{"application/json; charset=utf-8", `{"name":"t","limit":5,"per":1}`},
+		{"application/merge-patch+json", `{}`},
+		{"application/merge-patch+json", `{"limit":null}`},
+		{"application/merge-patch+json", `{"per":null,"name":null}`},
+		{"application/merge-patch+json", `{"name":"other"}`},
+		{"application/merge-patch+json", `{"per":-36028797018963908}`},
+		{"application/merge-patch+json", `{"price_cents":"5"}`},
+		{"application/merge-patch+json", `{"currency":""}`},
+		{"application/merge-patch+json", `{"burst":5}`},
+		{"application/merge-patch+json", `{"limit":1,"limit":null}`},
+		{"application/merge-patch+json", `[{"limit":1}]`},
+		{"application/merge-patch+json", `null`},
+		{"application/merge-patch+json", ` null `},
+		{"application/json-patch+json", `[{"op":"replace","path":"/limit","value":1}]`},
+		{"text/plain", `{"limit":1}`},
+	} {
+		f.Add(s.ct, []byte(s.body))
+	}
+	app, small := fuzzDecodeApp(DefaultBodyLimit), fuzzDecodeApp(fuzzSmallBodyLimit)
+	fields := map[string]bool{"name": true, "limit": true, "per": true, "description": true, "price_cents": true, "currency": true}
+	defaults := map[string]json.RawMessage{"description": json.RawMessage(`""`), "price_cents": json.RawMessage(`0`), "currency": json.RawMessage(`"USD"`)}
+
+	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
+		rec := fuzzServe(app, http.MethodPatch, "/tiers/t", contentType, body)
+		fuzzCheckError(t, rec, http.StatusOK, contentType, fields, MIMEMergePatch, echo.MIMEApplicationJSON)
+		if capped := fuzzServe(small, http.MethodPatch, "/tiers/t", contentType, body); capped.Code != rec.Code && capped.Code != http.StatusRequestEntityTooLarge {
+			t.Fatalf("with a %d-byte cap: %d, without: %d", fuzzSmallBodyLimit, capped.Code, rec.Code)
+		}
+		if rec.Code != http.StatusOK {
+			return
+		}
+		var patch map[string]json.RawMessage
+		if !json.Valid(body) || bytes.TrimSpace(body)[0] != '{' || json.Unmarshal(body, &patch) != nil {
+			t.Fatalf("200 for a body that is not one JSON object: %q", body)
+		}
+		// RFC 7396 on the base tier, as a map of JSON members.
+		merged := map[string]json.RawMessage{}
+		base, _ := json.Marshal(tierView(fuzzPatchBase))
+		if err := json.Unmarshal(base, &merged); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range patch {
+			if string(v) == "null" {
+				if defaults[k] == nil {
+					t.Fatalf("200 for null %s, which has no default: %q", k, body)
+				}
+				v = defaults[k]
+			}
+			merged[k] = v
+		}
+		var want, got TierView
+		raw, _ := json.Marshal(merged)
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatalf("200, but %q does not merge leniently: %v", body, err)
+		}
+		if want.Currency == "" {
+			want.Currency = tiers.DefaultCurrency // "" means the default, as in a Tier
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Fatalf("patch %q gave %+v, RFC 7396 gives %+v", body, got, want)
 		}
 	})
 }

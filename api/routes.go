@@ -32,6 +32,7 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.GET("/v1/admin/tiers/:name", admin(s.getTier))
 	e.HEAD("/v1/admin/tiers/:name", admin(s.getTier))
 	e.PUT("/v1/admin/tiers/:name", admin(s.putTier))
+	e.PATCH("/v1/admin/tiers/:name", admin(s.patchTier))
 	e.DELETE("/v1/admin/tiers/:name", admin(s.deleteTier))
 	e.GET("/v1/admin/clients", admin(s.listClients))
 	e.HEAD("/v1/admin/clients", admin(s.listClients))

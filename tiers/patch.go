@@ -1,0 +1,105 @@
+package tiers
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// TierPatch changes some fields of a stored tier and leaves the others as
+// they are (Store.PatchTier). A nil field is left unchanged; a non-nil one
+// replaces the stored value, and its zero value means the field's default,
+// as it does in a Tier: &"" resets Description to empty, &0 PriceCents to
+// free, &"" Currency to DefaultCurrency.
+//
+// For example {PriceCents: &p} with p = 4999 reprices a tier and keeps its
+// limit, window, description and currency.
+type TierPatch struct {
+	Limit       *int64
+	Per         *time.Duration
+	Description *string
+	PriceCents  *int64
+	Currency    *string
+}
+
+// isZero reports whether p changes nothing.
+func (p TierPatch) isZero() bool { return p == TierPatch{} }
+
+// Apply returns t with p's fields set and defaults filled in: what
+// PatchTier stores when t is the stored tier.
+func (p TierPatch) Apply(t Tier) Tier {
+	if p.Limit != nil {
+		t.Limit = *p.Limit
+	}
+	if p.Per != nil {
+		t.Per = *p.Per
+	}
+	if p.Description != nil {
+		t.Description = *p.Description
+	}
+	if p.PriceCents != nil {
+		t.PriceCents = *p.PriceCents
+	}
+	if p.Currency != nil {
+		t.Currency = *p.Currency
+	}
+	return t.normalized()
+}
+
+// sqlPatchTier sets the columns whose parameter is not NULL and keeps the
+// others. It is one UPDATE, so the row is locked while the new values are
+// computed and a concurrent writer's change is never lost: a second PATCH
+// waits for the first, then applies its COALESCE to the row the first
+// wrote (READ COMMITTED re-reads an updated row before updating it).
+// NULL never means "reset": a reset arrives as the field's default value.
+const sqlPatchTier = `
+UPDATE tiers
+SET "limit" = COALESCE($2, "limit"), per_seconds = COALESCE($3, per_seconds),
+    description = COALESCE($4, description), price_cents = COALESCE($5, price_cents),
+    currency = COALESCE($6, currency)
+WHERE name = $1
+RETURNING ` + tierColumns
+
+// PatchTier applies p to the tier called name in one statement and returns
+// the tier as stored. It returns ErrNotFound if there is no such tier and a
+// *ValidationError naming the fields of p that are invalid. An empty patch
+// writes nothing (the version stays, no instance is notified) and returns
+// the tier as it is.
+func (s *Store) PatchTier(ctx context.Context, name string, p TierPatch) (Tier, error) {
+	if err := p.validate(name); err != nil {
+		return Tier{}, err
+	}
+	if p.isZero() {
+		return s.GetTier(ctx, name)
+	}
+	p = p.normalized()
+	var perSeconds *int32
+	if p.Per != nil {
+		n := int32(*p.Per / time.Second)
+		perSeconds = &n
+	}
+	patched, err := collectTier(s.pool.Query(ctx, sqlPatchTier, name, p.Limit, perSeconds, p.Description, p.PriceCents, p.Currency))
+	if err != nil {
+		resetIfBroken(ctx, s.pool, err)
+		return Tier{}, fmt.Errorf("tiers: patch %q: %w", name, interpretError(err))
+	}
+	return patched, nil
+}
+
+// validate checks name and the fields p sets, before the database is
+// touched. Every rule of Tier.Validate concerns one field alone, so p
+// applied to a valid placeholder tier fails exactly on p's invalid fields;
+// the stored values of the other fields were valid when written.
+func (p TierPatch) validate(name string) error {
+	return p.Apply(Tier{Name: name, Limit: 1, Per: time.Second}).Validate()
+}
+
+// normalized spells a reset of Currency as the default the database
+// stores, without changing the caller's string.
+func (p TierPatch) normalized() TierPatch {
+	if p.Currency != nil && *p.Currency == "" {
+		c := DefaultCurrency
+		p.Currency = &c
+	}
+	return p
+}
