@@ -575,8 +575,8 @@ func TestHostile_ErrorBodiesLeakNothing(t *testing.T) {
 	clientBodies := []string{"{", `{"tier":5}`, `{"tier":"nope"}`, `{"tier":"NOPE!"}`, `{"tier":null}`, `{}`, "",
 		`{"tier":"free","extra":1}`, `{"tier":"` + huge + `"}`, `{"tier":"a\u0000"}`}
 
-	// Every route: a method it lacks, and no token, a client's token and
-	// a bad one.
+	// Every route: PATCH (a method only /v1/admin/tiers/{name} has), and
+	// no token, a client's token and a bad one.
 	for _, path := range []string{"/rate-limited", "/v1/quota", "/v1/tiers", "/v1/admin/tiers", "/v1/admin/tiers/x",
 		"/v1/admin/clients", "/v1/admin/clients/x", "/v1/admin/clients/x/quota", "/healthz", "/readyz", "/metrics", "/openapi.yaml"} {
 		add(http.MethodPatch, path, admin, `{}`)
@@ -600,6 +600,7 @@ func TestHostile_ErrorBodiesLeakNothing(t *testing.T) {
 	for _, body := range tierBodies {
 		add(http.MethodPost, "/v1/admin/tiers", admin, body)
 		add(http.MethodPut, "/v1/admin/tiers/free", admin, body)
+		add(http.MethodPatch, "/v1/admin/tiers/free", admin, body)
 	}
 	for _, body := range clientBodies {
 		add(http.MethodPut, "/v1/admin/clients/x", admin, body)
