@@ -34,7 +34,7 @@ type Config struct {
 	// Optional. Default value a quota.RedisStore on Redis.
 	Store quota.Store
 	// RedisTimeout is how long a decision waits for a Redis that may be
-	// down; one that is answering is waited for ten times as long (see
+	// down; one that is answering is waited for longer (see
 	// quota.LimiterConfig.Timeout). Optional. Default value quota.DefaultTimeout.
 	RedisTimeout time.Duration
 	// FailureMode says what a decision Redis could not make answers.
