@@ -55,7 +55,7 @@ func (s *server) ownQuota(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.allowQuotaRead(c, key, t); err != nil {
+	if err := s.allowQuotaRead(c, key, LimitOf(t)); err != nil {
 		return err
 	}
 	d, err := s.limiter.Peek(c.Request().Context(), key, LimitOf(t))

@@ -6,7 +6,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/quotad/quotad/quota"
-	"github.com/quotad/quotad/tiers"
 )
 
 // quotaReadFactor bounds GET /v1/quota: a caller may read its quota this
@@ -21,18 +20,23 @@ const quotaReadFactor = 10
 // keys of callers start with "u:" or "ip:", so none can name one of these.
 const quotaReadScope = "quota-read"
 
-// quotaReadLimit is the read allowance of tier t: the tier's window and
-// name, quotaReadFactor times its requests.
-func quotaReadLimit(t tiers.Tier) quota.Limit {
-	return quota.Limit{Name: t.Name, Requests: min(t.Limit*quotaReadFactor, quota.MaxRequests), Per: t.Per}
+// quotaReadLimit is the read allowance under lim, a tier's limit: its
+// windows and name, quotaReadFactor times their requests.
+func quotaReadLimit(lim quota.Limit) quota.Limit {
+	ws := make([]quota.Window, len(lim.Windows))
+	for i, w := range lim.Windows {
+		ws[i] = quota.Window{Requests: min(w.Requests*quotaReadFactor, quota.MaxRequests), Per: w.Per}
+	}
+	lim.Windows = ws
+	return lim
 }
 
 // allowQuotaRead spends one read of the caller's allowance, or answers 429
 // with the rate-limit headers of the allowance and Retry-After. A caller
 // over its allowance is refused from the limiter's memory, without a
 // Redis round trip, until the window ends.
-func (s *server) allowQuotaRead(c echo.Context, key string, t tiers.Tier) error {
-	lim := quotaReadLimit(t)
+func (s *server) allowQuotaRead(c echo.Context, key string, tierLimit quota.Limit) error {
+	lim := quotaReadLimit(tierLimit)
 	d, err := s.limiter.Allow(c.Request().Context(), quotaReadScope+"|"+key, lim)
 	if err != nil {
 		// Without Redis there is no quota to report either.
@@ -43,6 +47,6 @@ func (s *server) allowQuotaRead(c echo.Context, key string, t tiers.Tier) error 
 	}
 	quota.SetHeaders(c.Response().Header(), d, quota.HeadersAll)
 	return NewError(http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf(
-		"reads of /v1/quota are limited to %d per %v (%d times the tier's limit); retry in %s s",
-		lim.Requests, lim.Per, quotaReadFactor, c.Response().Header().Get(quota.HeaderRetryAfter)))
+		"reads of /v1/quota are limited to %v (%d times the tier's limit); retry in %s s",
+		lim.Windows[d.Binding], quotaReadFactor, c.Response().Header().Get(quota.HeaderRetryAfter)))
 }

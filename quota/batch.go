@@ -42,8 +42,9 @@ type batcher struct {
 // call is one decision waiting for its batch.
 type call struct {
 	ctx  context.Context
-	key  string // the Redis key
+	key  string // the Redis key if simple, else the client's key
 	lim  Limit
+	cost int64
 	done chan struct{}
 	d    Decision
 	err  error
@@ -51,10 +52,18 @@ type call struct {
 
 var callPool = sync.Pool{New: func() any { return &call{done: make(chan struct{}, 1)} }}
 
-// allow queues one decision and waits for it, or for ctx to end.
-func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, error) {
+// allow queues one decision of cost n and waits for it, or for ctx to
+// end. key is the Redis key of a simple call (see call.simple), else the
+// client's key.
+func (b *batcher) allow(ctx context.Context, key string, lim Limit, n int64) (Decision, error) {
 	if seen, ok := b.lone(); ok {
-		d, err := b.store.allowNow(ctx, key, lim)
+		var d Decision
+		var err error
+		if n == 1 && lim.simple() {
+			d, err = b.store.allowNow(ctx, key, lim)
+		} else {
+			d, err = b.store.allowPlanNow(ctx, key, lim, n)
+		}
 		// One lock for both: whether anyone arrived during the round trip,
 		// and what queued meanwhile. No yield first, unlike a pipeline's
 		// return: the one caller answered is this one, and it is not
@@ -70,7 +79,7 @@ func (b *batcher) allow(ctx context.Context, key string, lim Limit) (Decision, e
 		return d, err
 	}
 	c := callPool.Get().(*call)
-	c.ctx, c.key, c.lim = ctx, key, lim
+	c.ctx, c.key, c.lim, c.cost = ctx, key, lim, n
 	b.mu.Lock()
 	b.arrived++
 	b.queue = append(b.queue, c)
@@ -129,6 +138,10 @@ func (b *batcher) lone() (uint64, bool) {
 	b.arrived++
 	return b.arrived, true
 }
+
+// simple reports whether c goes by allowScript: one request under a
+// one-window Limit of whole seconds.
+func (c *call) simple() bool { return c.cost == 1 && c.lim.simple() }
 
 // take removes up to size queued calls; the caller holds mu.
 func (b *batcher) take() []*call {

@@ -37,7 +37,7 @@ func countedStore(t *testing.T, client *redis.Client, prefix string) (*RedisStor
 	for _, keys := range [][]string{{"warm"}, {"warm1", "warm2"}} { // one script, then the multi-key one
 		var batch []*call
 		for _, k := range keys {
-			batch = append(batch, testCall(s, k, Limit{Requests: 1, Per: MaxPer}))
+			batch = append(batch, testCall(s, k, Limit{Windows: []Window{{Requests: 1, Per: MaxPer}}}))
 		}
 		flushAll(t, s, batch)
 	}
@@ -47,7 +47,7 @@ func countedStore(t *testing.T, client *redis.Client, prefix string) (*RedisStor
 
 // testCall is a decision for key under lim as batcher.allow queues it.
 func testCall(s *RedisStore, key string, lim Limit) *call {
-	return &call{ctx: context.Background(), key: s.Key(key, lim), lim: lim, done: make(chan struct{}, 1)}
+	return &call{ctx: context.Background(), key: s.windowKey(key, lim.Windows[0]), lim: lim, cost: 1, done: make(chan struct{}, 1)}
 }
 
 // flushAll sends batch through s's batcher as one batch and waits for
@@ -70,7 +70,7 @@ func flushAll(t *testing.T, s *RedisStore, batch []*call) {
 func TestRedisStore_BatchMergesAndStaysExact(t *testing.T) {
 	t.Parallel()
 	s, cmds := newCountedStore(t)
-	lim := Limit{Requests: 500, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: 500, Per: MaxPer}}}
 	var mu sync.Mutex
 	var remaining []int64
 	refused := 0
@@ -80,7 +80,7 @@ func TestRedisStore_BatchMergesAndStaysExact(t *testing.T) {
 		wg.Go(func() {
 			<-start
 			for range 20 {
-				d, err := s.Allow(context.Background(), "hot", lim)
+				d, err := s.Allow(context.Background(), "hot", lim, 1)
 				if err != nil {
 					t.Error(err)
 					return
@@ -155,7 +155,7 @@ func TestRedisStore_BatchManyKeysExact(t *testing.T) {
 	if !s.singleServer {
 		t.Fatal("a *redis.Client store does not use multi-key calls")
 	}
-	lim := Limit{Name: "three", Requests: 3, Per: MaxPer}
+	lim := Limit{Name: "three", Windows: []Window{{Requests: 3, Per: MaxPer}}}
 	const keys, asks = 200, 8
 	var mu sync.Mutex
 	admitted := map[string]int{}
@@ -166,7 +166,7 @@ func TestRedisStore_BatchManyKeysExact(t *testing.T) {
 			<-start
 			for i := g; i < keys*asks; i += 64 {
 				key := "k" + strconv.Itoa(i%keys)
-				d, err := s.Allow(context.Background(), key, lim)
+				d, err := s.Allow(context.Background(), key, lim, 1)
 				if err != nil {
 					t.Error(err)
 					return
@@ -209,7 +209,7 @@ func TestRedisStore_BatchIsOneMultiKeyCall(t *testing.T) {
 	client.AddHook(scripts)
 	s, _ := countedStore(t, client, "")
 	scripts.reset()
-	lim := Limit{Requests: 3, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: 3, Per: MaxPer}}}
 	var batch []*call
 	for range 4 {
 		for k := range 10 {
@@ -278,7 +278,7 @@ func (h *scriptCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.
 // Not parallel: GOMAXPROCS is the process's.
 func TestRedisStore_OneCPUBatches(t *testing.T) {
 	s, cmds := newCountedStore(t)
-	lim := Limit{Requests: 10, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: 10, Per: MaxPer}}}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	const callers, bursts = 16, 9
 	var trips []int
@@ -292,8 +292,8 @@ func TestRedisStore_OneCPUBatches(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range callers {
 			wg.Go(func() {
-				d, err := s.Allow(context.Background(), fmt.Sprintf("b%d-k%d", burst, i), lim)
-				if err == nil && (!d.Allowed || d.Remaining != lim.Requests-1) {
+				d, err := s.Allow(context.Background(), fmt.Sprintf("b%d-k%d", burst, i), lim, 1)
+				if err == nil && (!d.Allowed || d.Remaining != lim.Windows[0].Requests-1) {
 					err = fmt.Errorf("caller %d: %+v, want the first of its key's window", i, d)
 				}
 				errs <- err
@@ -421,8 +421,8 @@ func TestGroupCalls(t *testing.T) {
 	for _, n := range []int{2, 5, groupScanLimit, groupScanLimit + 1, 100} {
 		var batch []*call
 		for i := range n {
-			lim := Limit{Requests: int64(1 + i%2), Per: time.Minute}
-			batch = append(batch, &call{key: "k" + strconv.Itoa(i%3), lim: lim})
+			lim := Limit{Windows: []Window{{Requests: int64(1 + i%2), Per: time.Minute}}}
+			batch = append(batch, &call{key: "k" + strconv.Itoa(i%3), lim: lim, cost: 1})
 		}
 		arrived := slices.Clone(batch)
 		groups := groupCalls(batch)
@@ -438,7 +438,7 @@ func TestGroupCalls(t *testing.T) {
 				t.Fatalf("%d calls: group %d starts with a later call", n, gi)
 			}
 			for j, c := range g.calls {
-				if c.key != g.key || c.lim != g.lim {
+				if c.key != g.key || !sameLimit(c.lim, g.lim) {
 					t.Fatalf("%d calls: group %s/%v holds %s/%v", n, g.key, g.lim, c.key, c.lim)
 				}
 				if j > 0 && slices.Index(batch, c) < slices.Index(batch, g.calls[j-1]) {
@@ -463,10 +463,10 @@ func TestRedisStore_BatchMixedLimits(t *testing.T) {
 	t.Parallel()
 	s, cmds := newCountedStore(t)
 	ctx := context.Background()
-	three, two, five := Limit{Requests: 3, Per: MaxPer}, Limit{Requests: 2, Per: MaxPer}, Limit{Requests: 5, Per: MaxPer}
-	four := Limit{Requests: 4, Per: MaxPer}
+	three, two, five := Limit{Windows: []Window{{Requests: 3, Per: MaxPer}}}, Limit{Windows: []Window{{Requests: 2, Per: MaxPer}}}, Limit{Windows: []Window{{Requests: 5, Per: MaxPer}}}
+	four := Limit{Windows: []Window{{Requests: 4, Per: MaxPer}}}
 	for range 4 {
-		if d, err := s.Allow(ctx, "lowered", five); err != nil || !d.Allowed {
+		if d, err := s.Allow(ctx, "lowered", five, 1); err != nil || !d.Allowed {
 			t.Fatalf("filling the lowered key: %+v, %v", d, err)
 		}
 	}
@@ -489,13 +489,13 @@ func TestRedisStore_BatchMixedLimits(t *testing.T) {
 	for i, c := range batch {
 		a := asks[i]
 		seen[a.key]++
-		want := a.key != "lowered" && seen[a.key] <= a.lim.Requests
-		wantRemaining := max(a.lim.Requests-seen[a.key], 0)
+		want := a.key != "lowered" && seen[a.key] <= a.lim.Windows[0].Requests
+		wantRemaining := max(a.lim.Windows[0].Requests-seen[a.key], 0)
 		if a.key == "lowered" {
 			wantRemaining = 0
 		}
-		if c.d.Allowed != want || c.d.Remaining != wantRemaining || c.d.Limit != a.lim {
-			t.Errorf("ask %d (%s, its #%d under %d): %+v, want allowed=%v remaining=%d", i, a.key, seen[a.key], a.lim.Requests, c.d, want, wantRemaining)
+		if c.d.Allowed != want || c.d.Remaining != wantRemaining || !sameLimit(c.d.Limit, a.lim) {
+			t.Errorf("ask %d (%s, its #%d under %d): %+v, want allowed=%v remaining=%d", i, a.key, seen[a.key], a.lim.Windows[0].Requests, c.d, want, wantRemaining)
 		}
 	}
 	if d, err := s.Peek(ctx, "lowered", five); err != nil || d.Remaining != 1 {
@@ -505,7 +505,7 @@ func TestRedisStore_BatchMixedLimits(t *testing.T) {
 
 func TestManyArgsAndReply(t *testing.T) {
 	t.Parallel()
-	a, b := Limit{Requests: 3, Per: time.Minute}, Limit{Requests: 7, Per: time.Hour}
+	a, b := Limit{Windows: []Window{{Requests: 3, Per: time.Minute}}}, Limit{Windows: []Window{{Requests: 7, Per: time.Hour}}}
 	groups := []*group{
 		{lim: a, calls: make([]*call, 1)}, {lim: a, calls: make([]*call, 2)},
 		{lim: b, calls: make([]*call, 1)}, {lim: a, calls: make([]*call, 4)},
@@ -540,7 +540,7 @@ func TestRedisStore_LoneAndBatchedShareWindow(t *testing.T) {
 	t.Parallel()
 	s, _ := newCountedStore(t)
 	for _, per := range []time.Duration{time.Minute, MaxPer} {
-		lim := Limit{Requests: 4, Per: per}
+		lim := Limit{Windows: []Window{{Requests: 4, Per: per}}}
 		shared := "shared-" + per.String()
 		for i, keys := range [][]string{{shared}, {shared, "other"}, {shared}, {shared, "other"}, {shared}} {
 			var batch []*call
@@ -566,7 +566,7 @@ func TestRedisStore_LoneGroupMerges(t *testing.T) {
 	t.Parallel()
 	s, cmds := newCountedStore(t)
 	client := s.client.(*redis.Client)
-	lim := Limit{Requests: 3, Per: time.Hour}
+	lim := Limit{Windows: []Window{{Requests: 3, Per: time.Hour}}}
 	for _, named := range []bool{true, false} {
 		if !named {
 			s.clock.checked.Store(0)
@@ -587,12 +587,12 @@ func TestRedisStore_LoneGroupMerges(t *testing.T) {
 			}
 		}
 		ctx := context.Background()
-		fields, err := client.HGetAll(ctx, s.Key(key, lim)).Result()
-		field := fmt.Sprint(batch[0].d.Reset.Unix() - lim.seconds())
+		fields, err := client.HGetAll(ctx, s.windowKey(key, lim.Windows[0])).Result()
+		field := fmt.Sprint(batch[0].d.Reset.Unix() - lim.Windows[0].seconds())
 		if err != nil || len(fields) != 1 || fields[field] != "3" {
 			t.Errorf("named=%v: hash %v (%v), want only %s: 3", named, fields, err, field)
 		}
-		ttl, err := client.TTL(ctx, s.Key(key, lim)).Result()
+		ttl, err := client.TTL(ctx, s.windowKey(key, lim.Windows[0])).Result()
 		if err != nil || ttl <= 0 || ttl > time.Until(batch[0].d.Reset)+time.Second {
 			t.Errorf("named=%v: TTL %v (%v), want the time to the window's end, %v", named, ttl, err, time.Until(batch[0].d.Reset))
 		}
@@ -612,11 +612,11 @@ func TestRedisStore_LoneCallerSkipsQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lim := Limit{Requests: MaxRequests, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
 	ctx := context.Background()
 	allocs := func(s *RedisStore) float64 {
 		allow := func() {
-			if _, err := s.Allow(ctx, "lone", lim); err != nil {
+			if _, err := s.Allow(ctx, "lone", lim, 1); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -630,7 +630,7 @@ func TestRedisStore_LoneCallerSkipsQueue(t *testing.T) {
 	}
 	// Nor does it probe for company again: the yielder's skip is untouched.
 	for range 3 * yieldSkip {
-		if _, err := batched.Allow(ctx, "lone", lim); err != nil {
+		if _, err := batched.Allow(ctx, "lone", lim, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -652,13 +652,13 @@ func TestRedisStore_LoneCallerFindsCompany(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lim := Limit{Requests: 10, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: 10, Per: MaxPer}}}
 	ctx := context.Background()
 	mustAllow(t, s, "warm", lim, true) // the script loaded: one command a call from here on
 	other := make(chan error, 1)
 	h.first = func() { // during the lone caller's round trip
 		go func() {
-			_, err := s.Allow(ctx, "other", lim)
+			_, err := s.Allow(ctx, "other", lim, 1)
 			other <- err
 		}()
 		<-h.second // the other caller has arrived and sent its own

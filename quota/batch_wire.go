@@ -1,19 +1,24 @@
 package quota
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// group is the calls of one batch for one key and limit, in arrival order.
+// group is the calls of one batch for one key and limit, in arrival order,
+// all simple (see call.simple) or none.
 type group struct {
 	key   string
 	lim   Limit
+	plan  bool // decided by planScript
 	calls []*call
-	call  allowCall // the group's own allowScript call; cmd nil if it had none
+	call  allowCall  // a simple group's own allowScript call; cmd nil if it had none
+	cmd   *redis.Cmd // a plan group's own planScript call in a pipeline
 }
 
 // flush decides a batch in one pipeline and signals every call.
@@ -34,7 +39,7 @@ func (b *batcher) flush(batch []*call) {
 	groups := groupCalls(batch)
 	ctx, cancel := batchContext(batch)
 	defer cancel()
-	if len(groups) == 1 {
+	if len(groups) == 1 && !groups[0].plan {
 		// One script call needs no pipeline: a lone caller pays exactly
 		// what an unbatched store would.
 		g := groups[0]
@@ -42,8 +47,12 @@ func (b *batcher) flush(batch []*call) {
 		g.settle(b.store, nil)
 		return
 	}
-	if b.store.singleServer {
-		b.many(ctx, groups)
+	if b.store.singleServer || len(groups) == 1 {
+		if slices.ContainsFunc(groups, func(g *group) bool { return g.plan }) {
+			b.plans(ctx, groups)
+		} else {
+			b.many(ctx, groups)
+		}
 		return
 	}
 	err := b.pipeline(ctx, groups, false)
@@ -52,8 +61,28 @@ func (b *batcher) flush(batch []*call) {
 		err = b.pipeline(ctx, groups, true)
 	}
 	for _, g := range groups {
+		if g.plan {
+			g.settlePlan(err)
+			continue
+		}
 		g.settle(b.store, err)
 	}
+}
+
+// settlePlan hands each call of a plan group its share of the group's
+// planScript reply in a pipeline.
+func (g *group) settlePlan(batchErr error) {
+	pg := g.planGroup()
+	if batchErr != nil || g.cmd == nil {
+		g.givePlan(pg, nil, 0, 0, cmp.Or(batchErr, errors.New("quota: no script call was sent")))
+		return
+	}
+	ints, err := g.cmd.Int64Slice()
+	var sec, usec int64
+	if err == nil {
+		sec, usec, err = planReplies(ints, []planGroup{pg})
+	}
+	g.givePlan(pg, ints, sec, usec, err)
 }
 
 // pipeline sends one script call per group.
@@ -64,10 +93,71 @@ func (b *batcher) pipeline(ctx context.Context, groups []*group, eval bool) erro
 		how = sendEval
 	}
 	for _, g := range groups {
+		if g.plan {
+			g.cmd = b.store.sendPlan(ctx, pipe, g.planGroup(), eval)
+			continue
+		}
 		g.send(ctx, b.store, pipe, how)
 	}
 	_, err := pipe.Exec(ctx)
 	return err
+}
+
+// plans decides a batch's groups in one planScript call.
+func (b *batcher) plans(ctx context.Context, groups []*group) {
+	pgs := make([]planGroup, len(groups))
+	for i, g := range groups {
+		pgs[i] = g.planGroup()
+	}
+	keys, args := b.store.planWire(pgs)
+	ints, err := planScript.Run(ctx, b.store.client, keys, args...).Int64Slice()
+	var sec, usec int64
+	if err == nil {
+		sec, usec, err = planReplies(ints, pgs)
+	}
+	for i, g := range groups {
+		g.givePlan(pgs[i], ints, sec, usec, err)
+		if err == nil {
+			ints = ints[len(pgs[i].lim.Windows):]
+		}
+	}
+}
+
+// planGroup is what planScript needs of g.
+func (g *group) planGroup() planGroup {
+	pg := planGroup{key: g.key, lim: g.lim, ones: int64(len(g.calls))}
+	if !g.plan {
+		pg.redisKey = g.key
+		return pg
+	}
+	for i, c := range g.calls {
+		if c.cost != 1 && pg.costs == nil {
+			pg.costs = make([]int64, i, len(g.calls))
+			for j := range pg.costs {
+				pg.costs[j] = 1
+			}
+		}
+		if pg.costs != nil {
+			pg.costs = append(pg.costs, c.cost)
+		}
+	}
+	return pg
+}
+
+// givePlan hands each call its Decision, replayed from after, the group's
+// part of planScript's reply.
+func (g *group) givePlan(pg planGroup, after []int64, sec, usec int64, err error) {
+	if err != nil {
+		for _, c := range g.calls {
+			c.err = wrapRedisErr("allow", err)
+			c.done <- struct{}{}
+		}
+		return
+	}
+	pg.replay(after, sec, usec, func(i int, d Decision) {
+		g.calls[i].d = d
+		g.calls[i].done <- struct{}{}
+	})
 }
 
 // many decides a batch's groups in one allowManyScript call.
@@ -83,7 +173,7 @@ func (b *batcher) many(ctx context.Context, groups []*group) {
 	for i, g := range groups {
 		var r reply
 		if err == nil {
-			r = manyReply(ints[i], g.lim.Requests, int64(len(g.calls)), ints[len(ints)-2], ints[len(ints)-1])
+			r = manyReply(ints[i], g.lim.Windows[0].Requests, int64(len(g.calls)), ints[len(ints)-2], ints[len(ints)-1])
 		}
 		g.give(r, err)
 	}
@@ -94,18 +184,18 @@ func (b *batcher) many(ctx context.Context, groups []*group) {
 func manyArgs(groups []*group) []any {
 	args := make([]any, 0, len(groups)+3)
 	for i := 0; i < len(groups); {
-		lim := groups[i].lim
+		w := groups[i].lim.Windows[0]
 		j := i + 1
-		for j < len(groups) && groups[j].lim == lim {
+		for j < len(groups) && groups[j].lim.Windows[0] == w {
 			j++
 		}
 		run := groups[i:j]
 		i = j
 		if !slices.ContainsFunc(run, func(g *group) bool { return len(g.calls) > 1 }) {
-			args = append(args, lim.seconds(), lim.Requests, -len(run)) // all ones: no increments follow
+			args = append(args, w.seconds(), w.Requests, -len(run)) // all ones: no increments follow
 			continue
 		}
-		args = append(args, lim.seconds(), lim.Requests, len(run))
+		args = append(args, w.seconds(), w.Requests, len(run))
 		for _, g := range run {
 			args = append(args, len(g.calls))
 		}
@@ -154,7 +244,8 @@ func (g *group) give(r reply, err error) {
 	}
 }
 
-// groupCalls groups a batch by key and limit, keeping arrival order.
+// groupCalls groups a batch by key, limit and kind (simple or not),
+// keeping arrival order.
 //
 // It runs once per batch, so its allocations show per decision: the groups
 // share one allocation, a group's first call is a view of the batch
@@ -162,11 +253,11 @@ func (g *group) give(r reply, err error) {
 // a scan of the groups so far finds a call's group instead of a map.
 func groupCalls(batch []*call) []*group {
 	if len(batch) == 1 {
-		return []*group{{key: batch[0].key, lim: batch[0].lim, calls: batch}}
+		return []*group{{key: batch[0].key, lim: batch[0].lim, plan: !batch[0].simple(), calls: batch}}
 	}
 	type gk struct {
-		key string
-		lim Limit
+		key  string
+		plan bool
 	}
 	store := make([]group, 0, len(batch))
 	groups := make([]*group, 0, len(batch))
@@ -175,29 +266,42 @@ func groupCalls(batch []*call) []*group {
 		index = make(map[gk]*group, len(batch))
 	}
 	for i, c := range batch {
+		plan := !c.simple()
 		var g *group
 		if index != nil {
-			g = index[gk{c.key, c.lim}]
-		} else {
-			for _, h := range groups {
-				if h.key == c.key && h.lim == c.lim {
-					g = h
-					break
-				}
+			g = index[gk{c.key, plan}]
+			if g != nil && !sameLimit(g.lim, c.lim) {
+				// The key's limit changed within the batch (a tier edit):
+				// rare enough for a scan.
+				g = findGroup(groups, c.key, plan, c.lim)
 			}
+		} else {
+			g = findGroup(groups, c.key, plan, c.lim)
 		}
 		if g != nil {
 			g.calls = append(g.calls, c)
 			continue
 		}
-		store = append(store, group{key: c.key, lim: c.lim, calls: batch[i : i+1 : i+1]})
+		store = append(store, group{key: c.key, lim: c.lim, plan: plan, calls: batch[i : i+1 : i+1]})
 		g = &store[len(store)-1]
 		groups = append(groups, g)
 		if index != nil {
-			index[gk{c.key, c.lim}] = g
+			if _, taken := index[gk{c.key, plan}]; !taken {
+				index[gk{c.key, plan}] = g
+			}
 		}
 	}
 	return groups
+}
+
+// findGroup returns the group of key, kind and limit among groups, or nil.
+func findGroup(groups []*group, key string, plan bool, lim Limit) *group {
+	for _, h := range groups {
+		if h.key == key && h.plan == plan && sameLimit(h.lim, lim) {
+			return h
+		}
+	}
+	return nil
 }
 
 // groupScanLimit is the largest batch groupCalls groups without a map.

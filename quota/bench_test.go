@@ -92,7 +92,7 @@ func BenchmarkLimiter_AllowUnbatched(b *testing.B) {
 
 func benchAllow(b *testing.B, s Store) {
 	l := mustLimiter(b, s, LimiterConfig{Timeout: time.Second})
-	lim := Limit{Requests: MaxRequests, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
 	for _, nkeys := range []int{1, 10_000} {
 		keys := benchKeys(nkeys)
 		for _, callers := range benchCallers {
@@ -114,7 +114,7 @@ func benchAllow(b *testing.B, s Store) {
 func BenchmarkLimiter_AllowOverLimit(b *testing.B) {
 	s, _ := newTestRedisStore(b)
 	l := mustLimiter(b, s, LimiterConfig{Timeout: time.Second})
-	lim := Limit{Requests: 1, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: 1, Per: MaxPer}}}
 	for _, callers := range benchCallers {
 		b.Run("callers="+strconv.Itoa(callers), func(b *testing.B) {
 			runCallers(b, callers, func(ctx context.Context, _ int) error {
@@ -142,7 +142,7 @@ func BenchmarkLimiter_AllowIdentities(b *testing.B) {
 		b.Fatal(err)
 	}
 	l := mustLimiter(b, s, LimiterConfig{Timeout: time.Second})
-	lim := Limit{Requests: MaxRequests, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
 	for _, ids := range []int{1_000, 100_000, 1_000_000} {
 		b.Run("ids="+strconv.Itoa(ids), func(b *testing.B) {
 			var n atomic.Int64
@@ -158,7 +158,7 @@ func BenchmarkLimiter_AllowIdentities(b *testing.B) {
 			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
 			var bytes, sampled int64
 			for i := 0; i < min(ids, 100); i++ {
-				if v, err := client.MemoryUsage(context.Background(), s.Key("id-"+strconv.Itoa(i), lim)).Result(); err == nil {
+				if v, err := client.MemoryUsage(context.Background(), s.windowKey("id-"+strconv.Itoa(i), lim.Windows[0])).Result(); err == nil {
 					bytes += v
 					sampled++
 				}
@@ -174,7 +174,7 @@ func BenchmarkLimiter_AllowIdentities(b *testing.B) {
 // tuning RedisConfig.BatchPipelines: 10,000 keys, 16 and 64 callers.
 func BenchmarkRedisStore_BatchPipelines(b *testing.B) {
 	client, prefix := newTestRedis(b)
-	lim := Limit{Requests: MaxRequests, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
 	keys := benchKeys(10_000)
 	for _, pipelines := range []int{1, 2, 4, 8, 16} {
 		s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, BatchPipelines: pipelines})

@@ -77,7 +77,7 @@ func TestRedisStore_NamedWindow(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A year-long window: no boundary passes during the test.
-			lim := Limit{Requests: 10, Per: MaxPer}
+			lim := Limit{Windows: []Window{{Requests: 10, Per: MaxPer}}}
 			allow := func() Decision {
 				t.Helper()
 				if !batching {
@@ -119,8 +119,8 @@ func TestRedisStore_NamedWindow(t *testing.T) {
 					t.Fatalf("%s: ResetAfter %v outside the window", st.name, d.ResetAfter)
 				}
 			}
-			fields, err := client.HGetAll(context.Background(), s.Key("named", lim)).Result()
-			want := fmt.Sprint(first.Reset.Unix() - lim.seconds())
+			fields, err := client.HGetAll(context.Background(), s.windowKey("named", lim.Windows[0])).Result()
+			want := fmt.Sprint(first.Reset.Unix() - lim.Windows[0].seconds())
 			if err != nil || len(fields) != 1 || fields[want] != fmt.Sprint(len(steps)) {
 				t.Fatalf("hash fields %v (%v), want only %s: %d", fields, err, want, len(steps))
 			}
@@ -139,7 +139,7 @@ func TestRedisStore_PeekMeasuresClock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lim := Limit{Requests: 10, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: 10, Per: MaxPer}}}
 	if _, err := s.Peek(context.Background(), "peeked", lim); err != nil {
 		t.Fatal(err)
 	}

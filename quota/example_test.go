@@ -28,7 +28,7 @@ func ExampleMiddleware() {
 	limiter, _ := quota.NewLimiter(store, quota.LimiterConfig{})
 	mw, err := quota.Middleware(quota.MiddlewareConfig{
 		Limiter: limiter,
-		Limit:   quota.Limit{Name: "free", Requests: 2, Per: time.Minute},
+		Limit:   quota.Limit{Name: "free", Windows: []quota.Window{{Requests: 2, Per: time.Minute}}},
 	})
 	if err != nil {
 		panic(err)

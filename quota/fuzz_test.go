@@ -238,7 +238,7 @@ func FuzzSetHeaders(f *testing.F) {
 		// The inputs as they come: only the safety properties apply.
 		raw := Decision{
 			Allowed:    allowed,
-			Limit:      Limit{Name: name, Requests: requests, Per: time.Duration(perSeconds) * time.Second},
+			Limit:      Limit{Name: name, Windows: []Window{{Requests: requests, Per: time.Duration(perSeconds) * time.Second}}},
 			Remaining:  remaining,
 			Reset:      time.Unix(resetUnix, 0),
 			ResetAfter: time.Duration(resetAfter),
@@ -248,13 +248,13 @@ func FuzzSetHeaders(f *testing.F) {
 
 		// The same inputs folded into a decision a Limiter can make:
 		// every property applies.
-		l := Limit{Name: name, Requests: 1 + fuzzMod(requests, MaxRequests), Per: time.Duration(1+fuzzMod(perSeconds, int64(MaxPer/time.Second))) * time.Second}
+		l := Limit{Name: name, Windows: []Window{{Requests: 1 + fuzzMod(requests, MaxRequests), Per: time.Duration(1+fuzzMod(perSeconds, int64(MaxPer/time.Second))) * time.Second}}}
 		d := Decision{
 			Allowed:    allowed,
 			Limit:      l,
-			Remaining:  fuzzMod(remaining, l.Requests+1),
+			Remaining:  fuzzMod(remaining, l.Windows[0].Requests+1),
 			Reset:      time.Unix(resetUnix, 0),
-			ResetAfter: time.Duration(fuzzMod(resetAfter, int64(l.Per)+1)),
+			ResetAfter: time.Duration(fuzzMod(resetAfter, int64(l.Windows[0].Per)+1)),
 		}
 		if !allowed {
 			d.RetryAfter = d.ResetAfter
@@ -328,7 +328,7 @@ func fuzzCheckHeaders(t *testing.T, d Decision, real bool) {
 		}
 
 		if legacy {
-			for k, want := range map[string]int64{HeaderLimit: d.Limit.Requests, HeaderRemaining: d.Remaining, HeaderReset: d.Reset.Unix()} {
+			for k, want := range map[string]int64{HeaderLimit: d.Limit.Windows[0].Requests, HeaderRemaining: d.Remaining, HeaderReset: d.Reset.Unix()} {
 				if got, err := strconv.ParseInt(h.Get(k), 10, 64); err != nil || got != want {
 					t.Fatalf("%s = %q, want %d", k, h.Get(k), want)
 				}
@@ -336,7 +336,7 @@ func fuzzCheckHeaders(t *testing.T, d Decision, real bool) {
 		}
 		if ietf {
 			wantName := fuzzPolicyName(d.Limit.PolicyName())
-			q, w := d.Limit.Requests, int64(d.Limit.Per/time.Second)
+			q, w := d.Limit.Windows[0].Requests, int64(d.Limit.Windows[0].Per/time.Second)
 			policyName, policy, err := fuzzParseSFItem(h.Get(HeaderPolicy))
 			if err != "" {
 				t.Fatalf("RateLimit-Policy %q is not a structured-field item: %s", h.Get(HeaderPolicy), err)

@@ -60,7 +60,7 @@ func SetHeaders(h http.Header, d Decision, style HeaderStyle) {
 	// substrings of one string and one-element windows of one slice, so a
 	// response costs two allocations (the string and the slice) however
 	// many headers it gets, where Header.Set would allocate for each.
-	var buf [192]byte
+	var buf [512]byte
 	b := buf[:0]
 	var keys [6]string
 	var ends [6]int
@@ -70,7 +70,7 @@ func SetHeaders(h http.Header, d Decision, style HeaderStyle) {
 		n++
 	}
 	if style == HeadersAll || style == HeadersLegacy {
-		b = strconv.AppendInt(b, d.Limit.Requests, 10)
+		b = strconv.AppendInt(b, d.Limit.Windows[d.Binding].Requests, 10)
 		end(canonLimit)
 		b = strconv.AppendInt(b, d.Remaining, 10)
 		end(canonRemaining)
@@ -78,18 +78,28 @@ func SetHeaders(h http.Header, d Decision, style HeaderStyle) {
 		end(canonReset)
 	}
 	if style == HeadersAll || style == HeadersIETF {
-		name := d.Limit.PolicyName()
-		b = appendSFString(b, name)
-		b = append(b, ";q="...)
-		b = strconv.AppendInt(b, d.Limit.Requests, 10)
-		b = append(b, ";w="...)
-		b = strconv.AppendInt(b, d.Limit.seconds(), 10)
+		for i, w := range d.Limit.Windows {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendPolicy(b, d.Limit, i)
+			b = append(b, ";q="...)
+			b = strconv.AppendInt(b, w.Requests, 10)
+			b = append(b, ";w="...)
+			b = strconv.AppendInt(b, d.windowSeconds(i), 10)
+		}
 		end(canonPolicy)
-		b = appendSFString(b, name)
-		b = append(b, ";r="...)
-		b = strconv.AppendInt(b, d.Remaining, 10)
-		b = append(b, ";t="...)
-		b = strconv.AppendInt(b, ceilSeconds(d.ResetAfter), 10)
+		for i := range d.Limit.Windows {
+			if i > 0 {
+				b = append(b, ", "...)
+			}
+			st := d.Window(i)
+			b = appendPolicy(b, d.Limit, i)
+			b = append(b, ";r="...)
+			b = strconv.AppendInt(b, st.Remaining, 10)
+			b = append(b, ";t="...)
+			b = strconv.AppendInt(b, ceilSeconds(st.ResetAfter), 10)
+		}
 		end(canonRateLimit)
 	}
 	if !d.Allowed {
@@ -107,6 +117,35 @@ func SetHeaders(h http.Header, d Decision, style HeaderStyle) {
 		h[keys[i]] = vals[i : i+1 : i+1]
 		start = ends[i]
 	}
+}
+
+// appendPolicy appends the name of window i of l as a structured-field
+// string, as Limit.Policy gives it, without building the name first.
+func appendPolicy(b []byte, l Limit, i int) []byte {
+	if len(l.Windows) == 1 {
+		return appendSFString(b, l.PolicyName())
+	}
+	b = appendSFString(b, l.PolicyName())
+	b = b[:len(b)-1] // reopen the string for ":<per>"
+	b = append(b, ':')
+	if w := l.Windows[i]; w.Per == Month {
+		b = append(b, "month"...)
+	} else {
+		b = strconv.AppendInt(b, w.seconds(), 10)
+	}
+	return append(b, '"')
+}
+
+// windowSeconds is the length of window i in seconds: for a month, the
+// current month window's.
+func (d Decision) windowSeconds(i int) int64 {
+	w := d.Limit.Windows[i]
+	if w.Per != Month {
+		return w.seconds()
+	}
+	end := d.Window(i).Reset.Unix()
+	start, _ := monthBounds(end-1, d.Limit.anchor())
+	return end - start
 }
 
 // ceilSeconds rounds d up to whole seconds: 1.2s → 2, 0 → 0.

@@ -10,36 +10,50 @@ import (
 // ends, so a hog's further requests are refused without a store round trip.
 //
 // An entry holds the Limit it was refused under: after a tier change the key
-// asks the store again, since the new limit may leave room. Entries expire on
+// asks the store again, since the new limit may leave room. It also holds
+// the refused cost: a cheaper request may still fit. Entries expire on
 // the local monotonic clock, measured from the store's own RetryAfter, so
 // clock skew between this host and Redis cannot stretch a refusal. A full
 // cache drops entries, which costs an extra round trip, never a wrong
 // admission.
 type hogCache struct {
-	m *expiry.Map[Decision]
+	m *expiry.Map[hog]
+}
+
+// hog is a cached refusal and the cost it refused.
+type hog struct {
+	d    Decision
+	cost int64
 }
 
 func newHogCache(size int) *hogCache {
-	return &hogCache{m: expiry.New[Decision](size)}
+	return &hogCache{m: expiry.New[hog](size)}
 }
 
-// get returns a refusal for key under l if one is cached and still in force.
-func (c *hogCache) get(key string, l Limit, now time.Time) (Decision, bool) {
-	d, until, ok := c.m.Get(key, now)
-	if !ok || d.Limit != l {
+// get returns a refusal for a request of cost n of key under l if one is
+// cached and still in force, its times counted down to now.
+func (c *hogCache) get(key string, l Limit, n int64, now time.Time) (Decision, bool) {
+	h, until, ok := c.m.Get(key, now)
+	if !ok || n < h.cost || !sameLimit(h.d.Limit, l) {
 		return Decision{}, false
 	}
-	d.ResetAfter = until.Sub(now)
-	d.RetryAfter = d.ResetAfter
+	d := h.d
+	left := until.Sub(now)
+	elapsed := d.RetryAfter - left
+	d.ResetAfter, d.RetryAfter = max(d.ResetAfter-elapsed, 0), left
+	for i := range d.Limit.Windows {
+		d.windows[i].ResetAfter = max(d.windows[i].ResetAfter-elapsed, 0)
+	}
 	return d, true
 }
 
-// put records that key is refused under d.Limit until d.RetryAfter from now.
-func (c *hogCache) put(key string, d Decision, now time.Time) {
+// put records that key is refused under d.Limit at cost n until
+// d.RetryAfter from now.
+func (c *hogCache) put(key string, d Decision, n int64, now time.Time) {
 	if d.RetryAfter <= 0 {
 		return
 	}
-	c.m.Put(key, d, now.Add(d.RetryAfter), now)
+	c.m.Put(key, hog{d, n}, now.Add(d.RetryAfter), now)
 }
 
 // forget drops what is known about key.

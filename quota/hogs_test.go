@@ -16,8 +16,8 @@ type travelStore struct {
 	travel time.Duration
 }
 
-func (s travelStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
-	d, err := s.Store.Allow(ctx, key, l)
+func (s travelStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
+	d, err := s.Store.Allow(ctx, key, l, n)
 	s.clock.Advance(s.travel)
 	return d, err
 }
@@ -37,7 +37,7 @@ func TestLimiter_RefusalNearBoundaryDescribesItsWindow(t *testing.T) {
 	}
 	ts := travelStore{Store: mem, clock: clock, travel: 5 * time.Millisecond}
 	l := mustLimiter(t, ts, LimiterConfig{Now: clock.Now})
-	lim := Limit{Name: "free", Requests: 1, Per: time.Minute}
+	lim := Limit{Name: "free", Windows: []Window{{Requests: 1, Per: time.Minute}}}
 
 	decide := func(arrival time.Time) Decision {
 		t.Helper()
@@ -89,5 +89,34 @@ func checkRefusalHeaders(tb testing.TB, arrival time.Time, d Decision) {
 	}
 	if want := `"free";r=0;t=` + strconv.FormatInt(retry, 10); h.Get(HeaderRateLimit) != want {
 		tb.Errorf("RateLimit %q, want %q (t agreeing with Retry-After)", h.Get(HeaderRateLimit), want)
+	}
+}
+
+// TestLimiter_HogCachePlans: a refusal under a plan is answered from
+// memory, with every window's times counted down, until the refusing window
+// ends; a cheaper request than the one refused still asks the store.
+func TestLimiter_HogCachePlans(t *testing.T) {
+	t.Parallel()
+	l, cs, clock := newCountingLimiter(t, LimiterConfig{})
+	lim := Limit{Name: "p", Windows: []Window{{5, time.Minute}, {6, time.Hour}}}
+	ctx := context.Background()
+	if d, err := l.AllowN(ctx, "k", lim, 4); err != nil || !d.Allowed {
+		t.Fatalf("cost 4: %+v %v", d, err)
+	}
+	first, err := l.AllowN(ctx, "k", lim, 3)
+	if err != nil || first.Allowed {
+		t.Fatalf("cost 3 with 1 left: %+v %v", first, err)
+	}
+	calls := cs.calls.Load()
+	clock.Advance(10 * time.Second)
+	d, err := l.AllowN(ctx, "k", lim, 5)
+	if err != nil || d.Allowed || cs.calls.Load() != calls {
+		t.Fatalf("cost 5 after a refused 3: %+v %v, store calls %d → %d, want a cached refusal", d, err, calls, cs.calls.Load())
+	}
+	if d.RetryAfter != first.RetryAfter-10*time.Second || d.Window(1).ResetAfter != first.Window(1).ResetAfter-10*time.Second {
+		t.Fatalf("cached refusal: retry %v, hour resets in %v; want both 10s less than %v, %v", d.RetryAfter, d.Window(1).ResetAfter, first.RetryAfter, first.Window(1).ResetAfter)
+	}
+	if d, err := l.AllowN(ctx, "k", lim, 1); err != nil || !d.Allowed || cs.calls.Load() != calls+1 {
+		t.Fatalf("cost 1 after a refused 3: %+v %v, want the store to admit it", d, err)
 	}
 }

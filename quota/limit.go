@@ -3,14 +3,24 @@ package quota
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
-// MaxRequests is the largest Limit.Requests a Limiter accepts.
+// MaxRequests is the largest Window.Requests a Limiter accepts.
 const MaxRequests = 1_000_000_000
 
-// MaxPer is the longest window a Limiter accepts: one year of 365 days.
+// MaxPer is the longest window in seconds a Limiter accepts: one year of
+// 365 days.
 const MaxPer = 365 * 24 * time.Hour
+
+// MaxWindows is the most windows one Limit holds.
+const MaxWindows = 4
+
+// Month as a Window's Per is a calendar month in UTC, from 00:00:00 on the
+// Limit's AnchorDay to the same instant a month later.
+const Month time.Duration = -1
 
 // DefaultPolicyName names a Limit whose Name is empty in the RateLimit and
 // RateLimit-Policy headers.
@@ -19,40 +29,69 @@ const DefaultPolicyName = "default"
 // ErrInvalidLimit is wrapped by every error about a malformed Limit.
 var ErrInvalidLimit = errors.New("quota: invalid limit")
 
-// Limit is a quota: Requests admitted per window of length Per.
+// Window is one fixed window of a Limit: Requests admitted per Per.
 //
-// Windows are fixed and aligned to multiples of Per since the Unix epoch, so
-// a Limit of 100 per 30s has windows [12:00:00, 12:00:30), [12:00:30,
+// Windows of whole seconds are aligned to multiples of Per since the Unix
+// epoch, so 100 per 30s has windows [12:00:00, 12:00:30), [12:00:30,
 // 12:01:00), … on every instance.
+type Window struct {
+	// Requests is how many requests the window admits: 1 … MaxRequests.
+	Requests int64
+	// Per is the window's length: whole seconds, 1s … MaxPer, or Month.
+	Per time.Duration
+}
+
+// Limit is a quota of one to MaxWindows windows, such as a plan's burst
+// rate and its monthly allowance. A request is admitted only if every
+// window has room for it, and a refused request counts in none.
 type Limit struct {
 	// Name identifies the limit (a plan tier, say) in the RateLimit and
 	// RateLimit-Policy headers. Empty means DefaultPolicyName.
 	Name string
-	// Requests is how many requests a window admits: 1 … MaxRequests.
-	Requests int64
-	// Per is the window length: whole seconds, 1s … MaxPer.
-	Per time.Duration
+	// Windows are the limit's windows, 1 … MaxWindows, no two with the
+	// same Per. Their order is the order of the headers' items.
+	Windows []Window
+	// AnchorDay is the day of the month, 1 … 28, on which Month windows
+	// start: a subscription's billing day. 0 means 1.
+	AnchorDay int
 }
 
 // PerSecond returns a Limit of n requests per second.
-func PerSecond(n int64) Limit { return Limit{Requests: n, Per: time.Second} }
+func PerSecond(n int64) Limit { return Limit{Windows: []Window{{n, time.Second}}} }
 
 // PerMinute returns a Limit of n requests per minute.
-func PerMinute(n int64) Limit { return Limit{Requests: n, Per: time.Minute} }
+func PerMinute(n int64) Limit { return Limit{Windows: []Window{{n, time.Minute}}} }
 
 // PerHour returns a Limit of n requests per hour.
-func PerHour(n int64) Limit { return Limit{Requests: n, Per: time.Hour} }
+func PerHour(n int64) Limit { return Limit{Windows: []Window{{n, time.Hour}}} }
+
+// PerMonth returns a Limit of n requests per calendar month.
+func PerMonth(n int64) Limit { return Limit{Windows: []Window{{n, Month}}} }
 
 // Validate reports whether l can be enforced. Windows are whole seconds
 // because the store's clock (Redis TIME) aligns them on second boundaries.
 func (l Limit) Validate() error {
-	switch {
-	case l.Requests < 1 || l.Requests > MaxRequests:
-		return fmt.Errorf("%w: requests %d not in 1…%d", ErrInvalidLimit, l.Requests, MaxRequests)
-	case l.Per < time.Second || l.Per > MaxPer:
-		return fmt.Errorf("%w: per %v not in 1s…%v", ErrInvalidLimit, l.Per, MaxPer)
-	case l.Per%time.Second != 0:
-		return fmt.Errorf("%w: per %v is not a whole number of seconds", ErrInvalidLimit, l.Per)
+	if len(l.Windows) < 1 || len(l.Windows) > MaxWindows {
+		return fmt.Errorf("%w: %d windows, want 1…%d", ErrInvalidLimit, len(l.Windows), MaxWindows)
+	}
+	if l.AnchorDay < 0 || l.AnchorDay > 28 {
+		return fmt.Errorf("%w: anchor day %d not in 1…28", ErrInvalidLimit, l.AnchorDay)
+	}
+	for i, w := range l.Windows {
+		switch {
+		case w.Requests < 1 || w.Requests > MaxRequests:
+			return fmt.Errorf("%w: window %d: requests %d not in 1…%d", ErrInvalidLimit, i, w.Requests, MaxRequests)
+		case w.Per == Month:
+		case w.Per < time.Second || w.Per > MaxPer:
+			return fmt.Errorf("%w: window %d: per %v not in 1s…%v", ErrInvalidLimit, i, w.Per, MaxPer)
+		case w.Per%time.Second != 0:
+			return fmt.Errorf("%w: window %d: per %v is not a whole number of seconds", ErrInvalidLimit, i, w.Per)
+		}
+		for j := range i {
+			if l.Windows[j].Per == w.Per {
+				return fmt.Errorf("%w: windows %d and %d are both per %s", ErrInvalidLimit, j, i, w.perName())
+			}
+		}
 	}
 	return nil
 }
@@ -65,10 +104,86 @@ func (l Limit) PolicyName() string {
 	return l.Name
 }
 
-// seconds returns the window length in whole seconds.
-func (l Limit) seconds() int64 { return int64(l.Per / time.Second) }
+// Policy names window i in the RateLimit and RateLimit-Policy headers: the
+// PolicyName alone for a one-window limit, else "<name>:<per>" with per in
+// seconds or "month" ("pro:60", "pro:month").
+func (l Limit) Policy(i int) string {
+	if len(l.Windows) == 1 {
+		return l.PolicyName()
+	}
+	return l.PolicyName() + ":" + l.Windows[i].perName()
+}
 
-// String formats l for messages, e.g. "pro: 1000 per 1m0s".
+// String formats l for messages, e.g. "pro: 20 requests per 1s, 1000000
+// requests per month".
 func (l Limit) String() string {
-	return fmt.Sprintf("%s: %d per %v", l.PolicyName(), l.Requests, l.Per)
+	var b strings.Builder
+	b.WriteString(l.PolicyName())
+	b.WriteString(": ")
+	for i, w := range l.Windows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(w.String())
+	}
+	return b.String()
+}
+
+// String formats w for messages, e.g. "1000 requests per 1m0s" or "5000
+// requests per month".
+func (w Window) String() string {
+	if w.Per == Month {
+		return strconv.FormatInt(w.Requests, 10) + " requests per month"
+	}
+	return fmt.Sprintf("%d requests per %v", w.Requests, w.Per)
+}
+
+// perName is the window's length in policy names: seconds, or "month".
+func (w Window) perName() string {
+	if w.Per == Month {
+		return "month"
+	}
+	return strconv.FormatInt(w.seconds(), 10)
+}
+
+// seconds returns the window's length in whole seconds; 0 for Month.
+func (w Window) seconds() int64 {
+	if w.Per == Month {
+		return 0
+	}
+	return int64(w.Per / time.Second)
+}
+
+// bounds returns the window containing Unix second sec: its start and end.
+func (w Window) bounds(sec int64, anchor int) (start, end int64) {
+	if w.Per == Month {
+		return monthBounds(sec, anchor)
+	}
+	per := w.seconds()
+	start = sec - sec%per
+	return start, start + per
+}
+
+// anchor returns the day Month windows start on.
+func (l Limit) anchor() int { return max(l.AnchorDay, 1) }
+
+// simple reports whether l is one window of whole seconds, which the Redis
+// store decides with its single-window scripts.
+func (l Limit) simple() bool { return len(l.Windows) == 1 && l.Windows[0].Per != Month }
+
+// sameLimit reports whether a and b are the same quota. Limits resolved
+// from one plan share their Windows slice, which is checked first.
+func sameLimit(a, b Limit) bool {
+	if a.Name != b.Name || a.anchor() != b.anchor() || len(a.Windows) != len(b.Windows) {
+		return false
+	}
+	if len(a.Windows) == 0 || &a.Windows[0] == &b.Windows[0] {
+		return true
+	}
+	for i, w := range a.Windows {
+		if b.Windows[i] != w {
+			return false
+		}
+	}
+	return true
 }

@@ -129,15 +129,25 @@ func NewLimiter(store Store, cfg LimiterConfig) (*Limiter, error) {
 	return l, nil
 }
 
-// Allow consumes one request of key's current window under lim if it has
-// room. A key already refused in this window is refused again from memory,
-// without a store round trip.
+// Allow is AllowN for one request.
+func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, error) {
+	return l.AllowN(ctx, key, lim, 1)
+}
+
+// AllowN admits a request of cost n (1 … MaxRequests) under key if every
+// window of lim has n left, and then counts n in every window; a refused
+// request counts in none. A key already refused in its windows is refused
+// again from memory, without a store round trip, until a refusing window
+// ends.
 //
 // On a store failure the error wraps ErrUnavailable and the Decision holds
 // only the Limit; the caller picks a policy (Middleware's FailureMode).
-func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, error) {
+func (l *Limiter) AllowN(ctx context.Context, key string, lim Limit, n int64) (Decision, error) {
 	if err := lim.Validate(); err != nil {
 		return Decision{Limit: lim}, err
+	}
+	if n < 1 || n > MaxRequests {
+		return Decision{Limit: lim}, fmt.Errorf("%w: cost %d not in 1…%d", ErrInvalidLimit, n, MaxRequests)
 	}
 	// A refusal is cached from when the decision was sent, not answered:
 	// the store's RetryAfter counts from a moment between the two, so the
@@ -145,7 +155,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, e
 	var now time.Time
 	if l.hogs != nil {
 		now = l.now()
-		if d, ok := l.hogs.get(key, lim, now); ok {
+		if d, ok := l.hogs.get(key, lim, n, now); ok {
 			return d, nil
 		}
 	}
@@ -156,7 +166,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, e
 	start := time.Now()
 	patient := l.patient(start, probe)
 	tctx, cancel := l.deadlines.decisionContext(ctx, start, patient)
-	d, err := l.store.Allow(tctx, key, lim)
+	d, err := l.store.Allow(tctx, key, lim, n)
 	cancel()
 	if err != nil {
 		return Decision{Limit: lim}, l.failed(ctx, err, patient)
@@ -164,12 +174,12 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, e
 	l.answer(start)
 	l.breaker.success()
 	if !d.Allowed && l.hogs != nil {
-		l.hogs.put(key, d, now)
+		l.hogs.put(key, d, n, now)
 	}
 	return d, nil
 }
 
-// Peek reports key's current window under lim without consuming anything.
+// Peek reports key's current windows under lim without consuming anything.
 func (l *Limiter) Peek(ctx context.Context, key string, lim Limit) (Decision, error) {
 	if err := lim.Validate(); err != nil {
 		return Decision{Limit: lim}, err
@@ -181,7 +191,7 @@ func (l *Limiter) Peek(ctx context.Context, key string, lim Limit) (Decision, er
 	return d, nil
 }
 
-// Reset starts key's current window under lim afresh and forgets that the
+// Reset starts key's current windows under lim afresh and forgets that the
 // key was over its limit here. Other processes sharing the store keep their
 // own over-limit knowledge until they Forget the key or the window ends.
 func (l *Limiter) Reset(ctx context.Context, key string, lim Limit) error {

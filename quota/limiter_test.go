@@ -19,7 +19,7 @@ type countingStore struct {
 
 var errBoom = errors.New("boom")
 
-func (s *countingStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
+func (s *countingStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
 	s.calls.Add(1)
 	if s.hang.Load() {
 		<-ctx.Done()
@@ -28,7 +28,7 @@ func (s *countingStore) Allow(ctx context.Context, key string, l Limit) (Decisio
 	if s.fail.Load() {
 		return Decision{}, errBoom
 	}
-	return s.Store.Allow(ctx, key, l)
+	return s.Store.Allow(ctx, key, l, n)
 }
 
 func newCountingLimiter(tb testing.TB, cfg LimiterConfig) (*Limiter, *countingStore, *fakeClock) {
@@ -47,7 +47,7 @@ func TestLimiter_AllowHogServedFromMemory(t *testing.T) {
 	t.Parallel()
 	l, cs, clock := newCountingLimiter(t, LimiterConfig{})
 	ctx := context.Background()
-	lim := Limit{Name: "free", Requests: 2, Per: time.Minute}
+	lim := Limit{Name: "free", Windows: []Window{{Requests: 2, Per: time.Minute}}}
 	for range 3 {
 		if _, err := l.Allow(ctx, "hog", lim); err != nil {
 			t.Fatal(err)
@@ -70,7 +70,7 @@ func TestLimiter_AllowHogServedFromMemory(t *testing.T) {
 		t.Fatalf("store calls after 1000 hog requests = %d, want still 3", got)
 	}
 	// Another limit for the key (a tier change) asks the store again.
-	if d, _ := l.Allow(ctx, "hog", Limit{Name: "pro", Requests: 5, Per: time.Minute}); !d.Allowed || cs.calls.Load() != 4 {
+	if d, _ := l.Allow(ctx, "hog", Limit{Name: "pro", Windows: []Window{{Requests: 5, Per: time.Minute}}}); !d.Allowed || cs.calls.Load() != 4 {
 		t.Fatalf("after upgrade: %+v, store calls %d, want admitted via the store", d, cs.calls.Load())
 	}
 	// The next window admits again.
@@ -84,7 +84,7 @@ func TestLimiter_ResetAndForget(t *testing.T) {
 	t.Parallel()
 	l, cs, _ := newCountingLimiter(t, LimiterConfig{})
 	ctx := context.Background()
-	lim := Limit{Requests: 1, Per: time.Minute}
+	lim := Limit{Windows: []Window{{Requests: 1, Per: time.Minute}}}
 	l.Allow(ctx, "k", lim)
 	l.Allow(ctx, "k", lim)
 	if err := l.Reset(ctx, "k", lim); err != nil {
@@ -111,7 +111,7 @@ func TestLimiter_HogCacheBounded(t *testing.T) {
 	t.Parallel()
 	l, _, _ := newCountingLimiter(t, LimiterConfig{HogCacheSize: 64})
 	ctx := context.Background()
-	lim := Limit{Requests: 1, Per: time.Minute}
+	lim := Limit{Windows: []Window{{Requests: 1, Per: time.Minute}}}
 	for i := range 10_000 {
 		key := string(rune('a'+i%26)) + randomHex(t, 4)
 		l.Allow(ctx, key, lim)
@@ -184,11 +184,11 @@ func TestLimiter_InvalidLimit(t *testing.T) {
 	t.Parallel()
 	l, cs, _ := newCountingLimiter(t, LimiterConfig{})
 	for _, lim := range []Limit{
-		{Requests: 0, Per: time.Second},
-		{Requests: MaxRequests + 1, Per: time.Second},
-		{Requests: 1, Per: 0},
-		{Requests: 1, Per: 1500 * time.Millisecond},
-		{Requests: 1, Per: MaxPer + time.Second},
+		{Windows: []Window{{Requests: 0, Per: time.Second}}},
+		{Windows: []Window{{Requests: MaxRequests + 1, Per: time.Second}}},
+		{Windows: []Window{{Requests: 1, Per: 0}}},
+		{Windows: []Window{{Requests: 1, Per: 1500 * time.Millisecond}}},
+		{Windows: []Window{{Requests: 1, Per: MaxPer + time.Second}}},
 	} {
 		if _, err := l.Allow(context.Background(), "k", lim); !errors.Is(err, ErrInvalidLimit) {
 			t.Errorf("Allow(%+v): err = %v, want ErrInvalidLimit", lim, err)
@@ -223,7 +223,7 @@ func TestMemoryStore_Bounded(t *testing.T) {
 	for i := range 10 {
 		mustAllow(t, s, string(rune('a'+i)), lim, true)
 	}
-	if _, err := s.Allow(context.Background(), "overflow", lim); !errors.Is(err, ErrStoreFull) {
+	if _, err := s.Allow(context.Background(), "overflow", lim, 1); !errors.Is(err, ErrStoreFull) {
 		t.Fatalf("err = %v, want ErrStoreFull while every window is live", err)
 	}
 	mustAllow(t, s, "a", lim, false) // known keys still decide

@@ -152,3 +152,141 @@ local now = t[1] + 0
 local n = redis.call('HGET', KEYS[1], now - (now % per)) or '0'
 return n .. ' ' .. t[1] .. ' ' .. t[2]
 `)
+
+// planScript decides requests under Limits of several windows, or of a
+// Month window, or of a cost other than one: all-or-nothing across the
+// windows, in one atomic step. It serves one decision or a whole batch.
+//
+// ARGV holds runs of groups that share one Limit's windows: the number of
+// windows w, then each window's length in seconds (0 for a month) and
+// limit, then the number of groups, then for each group its anchor day and
+// either a positive number of requests of cost 1, or minus the number of
+// requests followed by each one's cost. Each group has w keys in KEYS, one
+// per window, in order, all with the same hash tag, so a group alone is
+// Cluster-safe; a batch of many groups goes only to a single server, as
+// allowManyScript does.
+//
+// Each window is counted as in allowScript (a hash field named after the
+// window's start, the key expiring at the window's end), and month windows
+// come from month (luaMonth) on Redis TIME. A group adds its whole cost to
+// every window, then works out which of its requests fit, in order: a
+// request fits only if every window has its cost left after the requests
+// before it. What did not fit is taken back from every window at once, so
+// a refused request counts nowhere, and nobody sees the difference.
+//
+// The reply is, for each group and window in order, the window's count
+// just after the whole cost was added, then Redis TIME's Unix seconds and
+// microseconds: the client replays the group's requests exactly as the
+// script did (see decide).
+var planScript = redis.NewScript(luaMonth + `
+local t = redis.call('TIME')
+local now = t[1] + 0
+local months = {}
+local out = {}
+local i = 0
+local a = 1
+while a <= #ARGV do
+  local w = ARGV[a] + 0
+  local pers, limits = {}, {}
+  for x = 1, w do
+    pers[x] = ARGV[a + 2 * x - 1] + 0
+    limits[x] = ARGV[a + 2 * x] + 0
+  end
+  a = a + 2 * w + 1
+  local groups = ARGV[a] + 0
+  a = a + 1
+  for g = 1, groups do
+    local anchor = ARGV[a] + 0
+    local total = ARGV[a + 1] + 0
+    a = a + 2
+    local costs
+    if total < 0 then
+      costs = {}
+      local n = -total
+      total = 0
+      for j = 1, n do
+        costs[j] = ARGV[a] + 0
+        total = total + costs[j]
+        a = a + 1
+      end
+    end
+    local fields, before = {}, {}
+    for x = 1, w do
+      local per, s, e = pers[x]
+      if per == 0 then
+        local m = months[anchor]
+        if not m then
+          m = {month(now, anchor)}
+          months[anchor] = m
+        end
+        s, e = m[1], m[2]
+      else
+        s = now - now % per
+        e = s + per
+      end
+      local key = KEYS[i + x]
+      local n = redis.call('HINCRBY', key, s, total)
+      if n == total then
+        if redis.call('HLEN', key) > 1 then
+          redis.call('DEL', key)
+          redis.call('HSET', key, s, total)
+        end
+        redis.call('EXPIREAT', key, e)
+      end
+      out[i + x] = n
+      fields[x] = s
+      before[x] = n - total
+    end
+    local admitted = total
+    if costs then
+      admitted = 0
+      for j = 1, #costs do
+        local c, fits = costs[j], true
+        for x = 1, w do
+          if before[x] + admitted + c > limits[x] then
+            fits = false
+            break
+          end
+        end
+        if fits then admitted = admitted + c end
+      end
+    else
+      for x = 1, w do
+        admitted = math.min(admitted, math.max(limits[x] - before[x], 0))
+      end
+    end
+    if admitted < total then
+      for x = 1, w do
+        redis.call('HINCRBY', KEYS[i + x], fields[x], admitted - total)
+      end
+    end
+    i = i + w
+  end
+end
+out[i + 1] = now
+out[i + 2] = t[2] + 0
+return out
+`)
+
+// peekPlanScript reads the current windows held in KEYS without writing.
+// ARGV holds the anchor day, then each window's length in seconds (0 for a
+// month); the reply is each window's count (0 for a window nobody has
+// counted in yet), then Redis TIME's seconds and microseconds.
+var peekPlanScript = redis.NewScript(luaMonth + `
+local t = redis.call('TIME')
+local now = t[1] + 0
+local anchor = ARGV[1] + 0
+local out = {}
+for x = 1, #KEYS do
+  local per, s = ARGV[x + 1] + 0
+  if per == 0 then
+    s = month(now, anchor)
+  else
+    s = now - now % per
+  end
+  out[x] = tonumber(redis.call('HGET', KEYS[x], s) or '0')
+end
+out[#KEYS + 1] = now
+out[#KEYS + 2] = t[2] + 0
+return out
+`)

@@ -185,7 +185,7 @@ func Middleware(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 // Retry-After is already set.
 func DefaultDenyHandler(_ echo.Context, d Decision) error {
 	return NewHTTPError(http.StatusTooManyRequests, "rate_limited",
-		fmt.Sprintf("rate limit of %d requests per %v exceeded; retry in %d s", d.Limit.Requests, d.Limit.Per, max(ceilSeconds(d.RetryAfter), 1)))
+		fmt.Sprintf("rate limit of %v exceeded; retry in %d s", d.Limit.Windows[d.Binding], max(ceilSeconds(d.RetryAfter), 1)))
 }
 
 // DefaultErrorHandler answers 503 with the JSON envelope, code

@@ -50,7 +50,7 @@ func doGet(e *echo.Echo, path, remote string) *httptest.ResponseRecorder {
 
 func TestMiddleware_HeadersAndRefusal(t *testing.T) {
 	t.Parallel()
-	e, clock := newTestEcho(t, MiddlewareConfig{Limit: Limit{Name: "free", Requests: 3, Per: time.Minute}})
+	e, clock := newTestEcho(t, MiddlewareConfig{Limit: Limit{Name: "free", Windows: []Window{{Requests: 3, Per: time.Minute}}}})
 	clock.Advance(15 * time.Second) // 45 s left in the window
 	reset := strconv.FormatInt(1_700_000_040+60, 10)
 	for i := range 3 {
@@ -145,9 +145,9 @@ func TestMiddleware_Options(t *testing.T) {
 			KeyFunc: func(c echo.Context) (string, error) { return c.QueryParam("user"), nil },
 			LimitFunc: func(_ echo.Context, key string) (Limit, error) {
 				if key == "vip" {
-					return Limit{Name: "pro", Requests: 2, Per: time.Minute}, nil
+					return Limit{Name: "pro", Windows: []Window{{Requests: 2, Per: time.Minute}}}, nil
 				}
-				return Limit{Name: "free", Requests: 1, Per: time.Minute}, nil
+				return Limit{Name: "free", Windows: []Window{{Requests: 1, Per: time.Minute}}}, nil
 			},
 		})
 		codes := []int{doGet(e, "/a?user=vip", "192.0.2.1:1").Code, doGet(e, "/a?user=vip", "192.0.2.1:1").Code,
@@ -189,7 +189,7 @@ func TestMiddleware_Options(t *testing.T) {
 			"no limit":       {Limiter: l},
 			"bad mode":       {Limiter: l, Limit: PerMinute(1), FailureMode: 7},
 			"bad headers":    {Limiter: l, Limit: PerMinute(1), Headers: 9},
-			"fractional per": {Limiter: l, Limit: Limit{Requests: 1, Per: time.Millisecond}},
+			"fractional per": {Limiter: l, Limit: Limit{Windows: []Window{{Requests: 1, Per: time.Millisecond}}}},
 		} {
 			if _, err := Middleware(cfg); err == nil {
 				t.Errorf("%s: accepted", name)

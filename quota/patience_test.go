@@ -19,12 +19,12 @@ type deadlineStore struct {
 	last time.Duration // the last call's deadline, from the call's start
 }
 
-func (s *deadlineStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
+func (s *deadlineStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
 	dl, _ := ctx.Deadline()
 	s.mu.Lock()
 	s.last = time.Until(dl)
 	s.mu.Unlock()
-	return s.countingStore.Allow(ctx, key, l)
+	return s.countingStore.Allow(ctx, key, l, n)
 }
 
 func (s *deadlineStore) wait() time.Duration {
@@ -141,7 +141,7 @@ func TestLimiter_BusyRedisIsWaitedFor(t *testing.T) {
 	t.Parallel()
 	_, prefix := newTestRedis(t)
 	l, proxy := slowRedisLimiter(t, prefix)
-	lim := Limit{Requests: 20, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: 20, Per: MaxPer}}}
 	mustAllowLimiter(t, l, "warm", lim) // answered at full speed
 	proxy.SetDelay(100 * time.Millisecond)
 
@@ -186,8 +186,8 @@ func TestLimiter_BusyRedisIsWaitedFor(t *testing.T) {
 		t.Fatalf("%d of %d decisions failed on a slow but answering Redis; first: %v", n, callers*asks, firstErr)
 	}
 	for k := range keys {
-		if n := admitted[fmt.Sprintf("k%d", k)]; n != lim.Requests {
-			t.Errorf("key k%d admitted %d, want exactly %d", k, n, lim.Requests)
+		if n := admitted[fmt.Sprintf("k%d", k)]; n != lim.Windows[0].Requests {
+			t.Errorf("key k%d admitted %d, want exactly %d", k, n, lim.Windows[0].Requests)
 		}
 	}
 }
@@ -200,7 +200,7 @@ func TestLimiter_DeadRedisFailsAndOpensBreaker(t *testing.T) {
 	t.Parallel()
 	_, prefix := newTestRedis(t)
 	l, proxy := slowRedisLimiter(t, prefix)
-	lim := Limit{Requests: 5, Per: time.Hour}
+	lim := Limit{Windows: []Window{{Requests: 5, Per: time.Hour}}}
 	mustAllowLimiter(t, l, "k", lim)
 	proxy.SetMode(testenv.Blackhole)
 	for i := range DefaultBreakerThreshold {

@@ -13,16 +13,16 @@ var ErrUnavailable = errors.New("quota: store unavailable")
 // Store keeps the per-window counters behind a Limiter.
 //
 // Implementations must be safe for concurrent use and exact: across every
-// caller sharing the store, Allow admits no more and no fewer than
-// l.Requests calls per key and window. Windows are aligned to multiples of
-// l.Per since the Unix epoch on the store's own clock. Stores do not
-// validate l; the Limiter does.
+// caller sharing the store, Allow admits a request of cost n only if every
+// window of l has n left, and then counts n in every one of them; a refused
+// request counts in none. Windows are those of Window.bounds, on the
+// store's own clock. Stores do not validate l or n; the Limiter does.
 type Store interface {
-	// Allow consumes one request of key's current window if the window has
-	// room, and reports the outcome.
-	Allow(ctx context.Context, key string, l Limit) (Decision, error)
-	// Peek reports key's current window without consuming anything.
+	// Allow consumes n of key's current windows if every one has room,
+	// and reports the outcome.
+	Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error)
+	// Peek reports key's current windows without consuming anything.
 	Peek(ctx context.Context, key string, l Limit) (Decision, error)
-	// Reset forgets key's count for windows of length l.Per.
+	// Reset forgets key's counts for the windows of l.
 	Reset(ctx context.Context, key string, l Limit) error
 }

@@ -37,14 +37,16 @@ type MemoryStore struct {
 	nextScan time.Time
 }
 
+// memoryKey names a counter: a key's windows of one length (per in
+// seconds, 0 for Month), as the Redis store's keys do.
 type memoryKey struct {
 	key string
 	per int64
 }
 
 type memoryWindow struct {
-	start int64 // Unix seconds
-	count int64
+	start, end int64 // Unix seconds
+	count      int64
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -63,56 +65,57 @@ func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 	return &MemoryStore{maxKeys: cfg.MaxKeys, now: cfg.Now, windows: make(map[memoryKey]memoryWindow)}, nil
 }
 
-// window returns the start of the window containing now and when it ends.
-func window(now time.Time, l Limit) (start int64, reset time.Time, resetAfter time.Duration) {
-	per := l.seconds()
-	sec := now.Unix()
-	start = sec - sec%per
-	reset = time.Unix(start+per, 0)
-	return start, reset, reset.Sub(now)
-}
-
 // Allow implements Store.
-func (s *MemoryStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
+func (s *MemoryStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return Decision{}, err
 	}
 	now := s.now()
-	start, reset, resetAfter := window(now, l)
-	k := memoryKey{key, l.seconds()}
+	sec, usec := now.Unix(), int64(now.Nanosecond()/1e3)
+	anchor := l.anchor()
+	var counts [MaxWindows]int64
+	var starts [MaxWindows]int64
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w, ok := s.windows[k]
-	if !ok || w.start != start {
-		if !ok && len(s.windows) >= s.maxKeys && !s.sweep(now) {
-			return Decision{}, fmt.Errorf("%w: %d live windows", ErrStoreFull, len(s.windows))
+	fresh := 0
+	for i, w := range l.Windows {
+		starts[i], _ = w.bounds(sec, anchor)
+		cur, ok := s.windows[memoryKey{key, w.seconds()}]
+		if !ok {
+			fresh++
 		}
-		w = memoryWindow{start: start}
+		if ok && cur.start == starts[i] {
+			counts[i] = cur.count
+		}
 	}
-	if w.count >= l.Requests {
-		return newDecision(l, false, w.count, reset, resetAfter), nil
+	if fresh > 0 && len(s.windows)+fresh > s.maxKeys && !s.sweep(now, fresh) {
+		return Decision{}, fmt.Errorf("%w: %d live windows", ErrStoreFull, len(s.windows))
 	}
-	w.count++
-	s.windows[k] = w
-	return newDecision(l, true, w.count, reset, resetAfter), nil
+	d := decide(l, &counts, n, sec, usec)
+	if d.Allowed {
+		for i, w := range l.Windows {
+			s.windows[memoryKey{key, w.seconds()}] = memoryWindow{start: starts[i], end: d.windows[i].Reset.Unix(), count: counts[i]}
+		}
+	}
+	return d, nil
 }
 
 // sweep drops ended windows and reports whether there is room for one more.
 // It runs at most once per second so a full store of live windows does not
 // rescan the whole map on every new key.
-func (s *MemoryStore) sweep(now time.Time) bool {
+func (s *MemoryStore) sweep(now time.Time, room int) bool {
 	if now.Before(s.nextScan) {
 		return false
 	}
 	s.nextScan = now.Add(time.Second)
 	sec := now.Unix()
 	for k, w := range s.windows {
-		if w.start+k.per <= sec {
+		if w.end <= sec {
 			delete(s.windows, k)
 		}
 	}
-	return len(s.windows) < s.maxKeys
+	return len(s.windows)+room <= s.maxKeys
 }
 
 // Peek implements Store.
@@ -121,16 +124,17 @@ func (s *MemoryStore) Peek(ctx context.Context, key string, l Limit) (Decision, 
 		return Decision{}, err
 	}
 	now := s.now()
-	start, reset, resetAfter := window(now, l)
-
+	sec, usec := now.Unix(), int64(now.Nanosecond()/1e3)
+	var counts [MaxWindows]int64
 	s.mu.Lock()
-	w, ok := s.windows[memoryKey{key, l.seconds()}]
-	s.mu.Unlock()
-	var count int64
-	if ok && w.start == start {
-		count = w.count
+	for i, w := range l.Windows {
+		start, _ := w.bounds(sec, l.anchor())
+		if cur, ok := s.windows[memoryKey{key, w.seconds()}]; ok && cur.start == start {
+			counts[i] = cur.count
+		}
 	}
-	return newDecision(l, count < l.Requests, count, reset, resetAfter), nil
+	s.mu.Unlock()
+	return peekDecision(l, &counts, sec, usec), nil
 }
 
 // Reset implements Store.
@@ -139,7 +143,9 @@ func (s *MemoryStore) Reset(ctx context.Context, key string, l Limit) error {
 		return err
 	}
 	s.mu.Lock()
-	delete(s.windows, memoryKey{key, l.seconds()})
+	for _, w := range l.Windows {
+		delete(s.windows, memoryKey{key, w.seconds()})
+	}
 	s.mu.Unlock()
 	return nil
 }

@@ -77,7 +77,8 @@ type windowArgs struct {
 
 // limitArgs returns l's arguments.
 func (s *RedisStore) limitArgs(l Limit) *limitArgs {
-	k := argsKey{l.seconds(), l.Requests}
+	w := l.Windows[0]
+	k := argsKey{w.seconds(), w.Requests}
 	if a, ok := s.args.Load(k); ok {
 		return a.(*limitArgs)
 	}
@@ -161,7 +162,7 @@ func (a allowCall) reply(s *RedisStore, l Limit, k int64) (reply, error) {
 	switch v := v.(type) {
 	case int64:
 		if a.est != 0 {
-			return manyReply(v, l.Requests, k, a.est/1e6, a.est%1e6), nil
+			return manyReply(v, l.Windows[0].Requests, k, a.est/1e6, a.est%1e6), nil
 		}
 	case string:
 		n, sec, usec, err := parseReply(v)
@@ -169,7 +170,7 @@ func (a allowCall) reply(s *RedisStore, l Limit, k int64) (reply, error) {
 			return reply{}, err
 		}
 		s.clock.learn(a.sent, s.now(), sec, usec)
-		return manyReply(n, l.Requests, k, sec, usec), nil
+		return manyReply(n, l.Windows[0].Requests, k, sec, usec), nil
 	}
 	return reply{}, fmt.Errorf("quota: redis script replied %v (%T), want a count, or a count and the time", v, v)
 }
@@ -245,13 +246,17 @@ func checkClientOptions(client redis.UniversalClient) error {
 	return nil
 }
 
-// Key returns the Redis key holding key's windows of length l.Per. The
-// braces are a hash tag: every window of one key lands in one Cluster slot.
-func (s *RedisStore) Key(key string, l Limit) string {
+// windowKey returns the Redis key holding key's windows like w:
+// "quota:{key}:60", or "quota:{key}:month". The braces are a hash tag:
+// every window of one key lands in one Cluster slot.
+func (s *RedisStore) windowKey(key string, w Window) string {
 	// Built on every decision, so in one allocation: concatenating
 	// strconv.FormatInt's result would cost a second.
 	var num [20]byte
-	per := strconv.AppendInt(num[:0], l.seconds(), 10)
+	per := strconv.AppendInt(num[:0], w.seconds(), 10)
+	if w.Per == Month {
+		per = append(num[:0], "month"...)
+	}
 	var b strings.Builder
 	b.Grow(len(s.prefix) + len(key) + len(per) + 4)
 	b.WriteString(s.prefix)
@@ -262,12 +267,21 @@ func (s *RedisStore) Key(key string, l Limit) string {
 	return b.String()
 }
 
-// Allow implements Store.
-func (s *RedisStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
+// Allow implements Store. A one-window Limit of whole seconds at cost 1
+// goes by allowScript (or allowManyScript in a batch); anything else by
+// planScript.
+func (s *RedisStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
+	simple := n == 1 && l.simple()
 	if s.batch != nil {
-		return s.batch.allow(ctx, s.Key(key, l), l)
+		if simple {
+			return s.batch.allow(ctx, s.windowKey(key, l.Windows[0]), l, 1)
+		}
+		return s.batch.allow(ctx, key, l, n)
 	}
-	return s.allowNow(ctx, s.Key(key, l), l)
+	if simple {
+		return s.allowNow(ctx, s.windowKey(key, l.Windows[0]), l)
+	}
+	return s.allowPlanNow(ctx, key, l, n)
 }
 
 // allowNow decides one request for the Redis key key in a round trip of
@@ -282,8 +296,11 @@ func (s *RedisStore) allowNow(ctx context.Context, key string, l Limit) (Decisio
 
 // Peek implements Store.
 func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
+	if !l.simple() {
+		return s.peekPlan(ctx, key, l)
+	}
 	sent := s.now()
-	text, err := peekScript.Run(ctx, s.client, []string{s.Key(key, l)}, s.limitArgs(l).peek...).Text()
+	text, err := peekScript.Run(ctx, s.client, []string{s.windowKey(key, l.Windows[0])}, s.limitArgs(l).peek...).Text()
 	if err != nil {
 		return Decision{}, wrapRedisErr("peek", err)
 	}
@@ -293,12 +310,17 @@ func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, e
 	}
 	s.clock.learn(sent, s.now(), sec, usec) // the time is in the reply anyway
 	r := reply{count: n, sec: sec, usec: usec}
-	return r.decision(l, n < l.Requests, n), nil
+	return r.decision(l, n < l.Windows[0].Requests, n), nil
 }
 
 // Reset implements Store.
 func (s *RedisStore) Reset(ctx context.Context, key string, l Limit) error {
-	if err := s.client.Del(ctx, s.Key(key, l)).Err(); err != nil {
+	keys := make([]string, len(l.Windows))
+	for i, w := range l.Windows {
+		keys[i] = s.windowKey(key, w)
+	}
+	// One DEL: its keys share a hash tag, so even a Cluster takes it.
+	if err := s.client.Del(ctx, keys...).Err(); err != nil {
 		return wrapRedisErr("reset", err)
 	}
 	return nil
@@ -337,7 +359,7 @@ func parseReply(text string) (count, sec, usec int64, err error) {
 // outcome and window count. The window is derived from Redis's time exactly
 // as the script derived it, so Reset and ResetAfter are on Redis's clock.
 func (r reply) decision(l Limit, allowed bool, count int64) Decision {
-	per := l.seconds()
+	per := l.Windows[0].seconds()
 	reset := r.sec - r.sec%per + per
 	resetAfter := time.Duration(reset-r.sec)*time.Second - time.Duration(r.usec)*time.Microsecond
 	return newDecision(l, allowed, count, time.Unix(reset, 0), resetAfter)

@@ -21,11 +21,15 @@ import (
 type multiKeyStore struct{ *RedisStore }
 
 // companionLimit is multiKeyStore's companion key's limit: never reached.
-var companionLimit = Limit{Requests: MaxRequests, Per: MaxPer}
+var companionLimit = Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
 
-func (s multiKeyStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
-	c := &call{ctx: ctx, key: s.Key(key, l), lim: l, done: make(chan struct{}, 1)}
-	companion := &call{ctx: ctx, key: s.Key("~companion", companionLimit), lim: companionLimit, done: make(chan struct{}, 1)}
+func (s multiKeyStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
+	key2 := key
+	if n == 1 && l.simple() {
+		key2 = s.windowKey(key, l.Windows[0])
+	}
+	c := &call{ctx: ctx, key: key2, lim: l, cost: n, done: make(chan struct{}, 1)}
+	companion := &call{ctx: ctx, key: s.windowKey("~companion", companionLimit.Windows[0]), lim: companionLimit, cost: 1, done: make(chan struct{}, 1)}
 	s.batch.flush([]*call{c, companion})
 	<-c.done
 	<-companion.done
@@ -57,7 +61,7 @@ func TestRedisStore_ExpiryIsWindowEnd(t *testing.T) {
 	}
 	for _, per := range []time.Duration{time.Minute, 24 * time.Hour, MaxPer} {
 		for pi, p := range paths {
-			lim := Limit{Requests: 4, Per: per}
+			lim := Limit{Windows: []Window{{Requests: 4, Per: per}}}
 			// A minute window may end between the write and the read; then
 			// the key has expired as it should, and the path runs again.
 			for attempt := 0; ; attempt++ {
@@ -72,7 +76,7 @@ func TestRedisStore_ExpiryIsWindowEnd(t *testing.T) {
 					batch[i] = testCall(s, prefix+k, lim)
 				}
 				flushAll(t, s, batch)
-				key := s.Key(prefix+"k", lim)
+				key := s.windowKey(prefix+"k", lim.Windows[0])
 				want := batch[0].d.Reset
 				got, err := client.PExpireTime(ctx, key).Result()
 				if err != nil {
@@ -99,7 +103,7 @@ func TestRedisStore_ExpiryIsWindowEnd(t *testing.T) {
 // testRedisAllow decides one request of key, failing the test on an error.
 func testRedisAllow(tb testing.TB, s *RedisStore, key string, lim Limit) Decision {
 	tb.Helper()
-	d, err := s.Allow(context.Background(), key, lim)
+	d, err := s.Allow(context.Background(), key, lim, 1)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -127,7 +131,7 @@ func TestRedisStore_ManyKeysExactAcrossStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	stores := []Store{mustLimiterStore(t, s1), mustLimiterStore(t, s2)}
-	lim := Limit{Requests: 30, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: 30, Per: MaxPer}}}
 	const callers, asks, keys = 64, 20, 16 // 80 asks per key
 	var mu sync.Mutex
 	admitted := map[string]int64{}
@@ -139,7 +143,7 @@ func TestRedisStore_ManyKeysExactAcrossStores(t *testing.T) {
 			<-start
 			for i := range asks {
 				key := "k" + strconv.Itoa((g/2+i)%keys)
-				d, err := s.Allow(context.Background(), key, lim)
+				d, err := s.Allow(context.Background(), key, lim, 1)
 				if err != nil {
 					t.Error(err)
 					return
@@ -156,8 +160,8 @@ func TestRedisStore_ManyKeysExactAcrossStores(t *testing.T) {
 	wg.Wait()
 	for k := range keys {
 		key := "k" + strconv.Itoa(k)
-		if n := admitted[key]; n != lim.Requests {
-			t.Errorf("key %s admitted %d of %d asks, want exactly %d", key, n, callers*asks/keys, lim.Requests)
+		if n := admitted[key]; n != lim.Windows[0].Requests {
+			t.Errorf("key %s admitted %d of %d asks, want exactly %d", key, n, callers*asks/keys, lim.Windows[0].Requests)
 		}
 		if d, err := s1.Peek(context.Background(), key, lim); err != nil || d.Remaining != 0 {
 			t.Errorf("key %s: %+v, %v; want the window full, no more and no fewer", key, d, err)
@@ -225,7 +229,7 @@ func TestRedisStore_ResetAfterOnRedisClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.now = clock.Now // miniredis's TIME stands still, and so must the estimate
-	lim := Limit{Requests: 5, Per: time.Minute}
+	lim := Limit{Windows: []Window{{Requests: 5, Per: time.Minute}}}
 	for _, how := range []string{"window chosen by the script", "window named"} {
 		d := mustAllow(t, s, "k", lim, true)
 		if want := d.Reset.Sub(clock.Now()); d.ResetAfter != want || want != 39750*time.Millisecond {

@@ -29,7 +29,7 @@ func TestLimiter_AllowExactAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, limit := range []int64{1, 99, 500} {
-		lim := Limit{Requests: limit, Per: MaxPer}
+		lim := Limit{Windows: []Window{{Requests: limit, Per: MaxPer}}}
 		key := "hot-" + randomHex(t, 4)
 		stores := []Store{
 			mustLimiterStore(t, s1), mustLimiterStore(t, s2),
@@ -47,8 +47,8 @@ func mustLimiterStore(tb testing.TB, s Store) Store {
 
 type limiterStore struct{ l *Limiter }
 
-func (s limiterStore) Allow(ctx context.Context, key string, l Limit) (Decision, error) {
-	return s.l.Allow(ctx, key, l)
+func (s limiterStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
+	return s.l.AllowN(ctx, key, l, n)
 }
 func (s limiterStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
 	return s.l.Peek(ctx, key, l)
@@ -72,11 +72,11 @@ func TestRedisStore_Key(t *testing.T) {
 		{time.Minute, "quota:{user-42}:60"},
 		{MaxPer, "quota:{user-42}:" + strconv.FormatInt(int64(MaxPer/time.Second), 10)},
 	} {
-		if got := s.Key("user-42", Limit{Requests: 1, Per: tc.per}); got != tc.want {
+		if got := s.windowKey("user-42", Window{Per: tc.per}); got != tc.want {
 			t.Errorf("Key(user-42, per %v) = %q, want %q", tc.per, got, tc.want)
 		}
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = s.Key("user-42", Limit{Requests: 1, Per: MaxPer}) }); n > 1 {
+	if n := testing.AllocsPerRun(100, func() { _ = s.windowKey("user-42", Window{Per: MaxPer}) }); n > 1 {
 		t.Errorf("Key allocates %v times, want once (the key itself)", n)
 	}
 }
@@ -88,9 +88,9 @@ func TestRedisStore_KeyHasTTLWithinWindow(t *testing.T) {
 	s, client := newTestRedisStore(t)
 	ctx := context.Background()
 	for _, per := range []time.Duration{time.Second, time.Minute, MaxPer} {
-		lim := Limit{Requests: 3, Per: per}
+		lim := Limit{Windows: []Window{{Requests: 3, Per: per}}}
 		d := mustAllow(t, s, "ttl", lim, true)
-		key := s.Key("ttl", lim)
+		key := s.windowKey("ttl", lim.Windows[0])
 		if !strings.Contains(key, "{ttl}") {
 			t.Errorf("key %q has no hash tag", key)
 		}
@@ -123,7 +123,7 @@ func TestRedisStore_OneRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := mustLimiter(t, s, LimiterConfig{})
-	lim := Limit{Requests: 5, Per: time.Hour}
+	lim := Limit{Windows: []Window{{Requests: 5, Per: time.Hour}}}
 	ctx := context.Background()
 	if _, err := l.Allow(ctx, "warm", lim); err != nil { // loads the script
 		t.Fatal(err)
@@ -182,7 +182,7 @@ func TestRedisStore_ScriptCacheFlushed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lim := Limit{Requests: 2, Per: time.Hour}
+	lim := Limit{Windows: []Window{{Requests: 2, Per: time.Hour}}}
 	mustAllow(t, s, "k", lim, true)
 	if err := client.ScriptFlush(context.Background()).Err(); err != nil {
 		t.Fatal(err)
@@ -283,7 +283,7 @@ func TestLimiter_AllowRedisHungThenBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := mustLimiter(t, s, LimiterConfig{Timeout: 100 * time.Millisecond, BreakerCooldown: 50 * time.Millisecond})
-	lim := Limit{Requests: 3, Per: time.Hour}
+	lim := Limit{Windows: []Window{{Requests: 3, Per: time.Hour}}}
 	if _, err := decideWithin(t, l, "k", lim, 3*time.Second); err != nil {
 		t.Fatalf("healthy proxy: %v", err)
 	}
@@ -326,15 +326,15 @@ func TestRedisStore_Cluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lim := Limit{Requests: 100, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: 100, Per: MaxPer}}}
 	// Keys spread over the three masters' slots.
 	for i := range 6 {
 		key := "cluster-" + strconv.Itoa(i)
 		admitted := raceAllow(t, []Store{mustLimiterStore(t, s1), mustLimiterStore(t, s2)}, key, lim, 64, 4)
 		checkExact(t, admitted, lim, 256)
 	}
-	d := mustAllow(t, s1, "ttl", Limit{Requests: 2, Per: time.Minute}, true)
-	exp, err := cluster.Client(t).ExpireTime(context.Background(), s1.Key("ttl", Limit{Per: time.Minute})).Result()
+	d := mustAllow(t, s1, "ttl", Limit{Windows: []Window{{Requests: 2, Per: time.Minute}}}, true)
+	exp, err := cluster.Client(t).ExpireTime(context.Background(), s1.windowKey("ttl", Window{Per: time.Minute})).Result()
 	if err != nil || exp <= 0 || exp > time.Duration(d.Reset.Unix())*time.Second {
 		t.Fatalf("cluster key expiry %v (%v), window ends %d", exp, err, d.Reset.Unix())
 	}

@@ -97,10 +97,10 @@ func contractBoundary(t *testing.T, h storeHarness) {
 		for _, n := range []int64{limit - 1, limit, limit + 1} {
 			t.Run(fmt.Sprintf("limit=%d/n=%d", limit, n), func(t *testing.T) {
 				s, _ := h.new(t)
-				lim := Limit{Name: "t", Requests: limit, Per: time.Hour}
+				lim := Limit{Name: "t", Windows: []Window{{Requests: limit, Per: time.Hour}}}
 				var admitted int64
 				for i := int64(0); i < n; i++ {
-					d, err := s.Allow(ctx, "k", lim)
+					d, err := s.Allow(ctx, "k", lim, 1)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -110,7 +110,7 @@ func contractBoundary(t *testing.T, h storeHarness) {
 					if d.ResetAfter <= 0 || d.ResetAfter > time.Hour {
 						t.Errorf("ResetAfter %v outside (0, 1h]", d.ResetAfter)
 					}
-					if d.Limit != lim {
+					if !sameLimit(d.Limit, lim) {
 						t.Errorf("Limit = %+v, want %+v", d.Limit, lim)
 					}
 					if i < limit {
@@ -133,7 +133,7 @@ func contractBoundary(t *testing.T, h storeHarness) {
 func contractPeek(t *testing.T, h storeHarness) {
 	ctx := context.Background()
 	s, _ := h.new(t)
-	lim := Limit{Requests: 2, Per: time.Hour}
+	lim := Limit{Windows: []Window{{Requests: 2, Per: time.Hour}}}
 	for i, want := range []struct {
 		allowed   bool
 		remaining int64
@@ -147,7 +147,7 @@ func contractPeek(t *testing.T, h storeHarness) {
 				t.Fatalf("peek after %d allows: %+v, want allowed=%v remaining=%d", i, d, want.allowed, want.remaining)
 			}
 		}
-		if _, err := s.Allow(ctx, "k", lim); err != nil {
+		if _, err := s.Allow(ctx, "k", lim, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -158,7 +158,7 @@ func contractPeek(t *testing.T, h storeHarness) {
 // admitted.
 func contractRefusal(t *testing.T, h storeHarness) {
 	s, _ := h.new(t)
-	small, big := Limit{Requests: 3, Per: time.Hour}, Limit{Requests: 5, Per: time.Hour}
+	small, big := Limit{Windows: []Window{{Requests: 3, Per: time.Hour}}}, Limit{Windows: []Window{{Requests: 5, Per: time.Hour}}}
 	for range 3 {
 		mustAllow(t, s, "k", small, true)
 	}
@@ -176,7 +176,7 @@ func contractRefusal(t *testing.T, h storeHarness) {
 func contractReset(t *testing.T, h storeHarness) {
 	ctx := context.Background()
 	s, _ := h.new(t)
-	lim := Limit{Requests: 1, Per: time.Hour}
+	lim := Limit{Windows: []Window{{Requests: 1, Per: time.Hour}}}
 	mustAllow(t, s, "k", lim, true)
 	mustAllow(t, s, "k", lim, false)
 	if err := s.Reset(ctx, "k", lim); err != nil {
@@ -191,8 +191,8 @@ func contractReset(t *testing.T, h storeHarness) {
 
 func contractIndependent(t *testing.T, h storeHarness) {
 	s, _ := h.new(t)
-	hour := Limit{Requests: 1, Per: time.Hour}
-	minute := Limit{Requests: 1, Per: time.Minute}
+	hour := Limit{Windows: []Window{{Requests: 1, Per: time.Hour}}}
+	minute := Limit{Windows: []Window{{Requests: 1, Per: time.Minute}}}
 	mustAllow(t, s, "a", hour, true)
 	mustAllow(t, s, "a", hour, false)
 	mustAllow(t, s, "b", hour, true)
@@ -203,11 +203,11 @@ func contractIndependent(t *testing.T, h storeHarness) {
 
 func contractRollover(t *testing.T, h storeHarness) {
 	s, advance := h.new(t)
-	lim := Limit{Requests: 2, Per: time.Second}
+	lim := Limit{Windows: []Window{{Requests: 2, Per: time.Second}}}
 	// Retry near a window edge until both admissions land in one window.
 	for attempt := 0; ; attempt++ {
 		d1 := mustAllow(t, s, "k", lim, true)
-		d2, err := s.Allow(context.Background(), "k", lim)
+		d2, err := s.Allow(context.Background(), "k", lim, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,8 +232,8 @@ func contractRollover(t *testing.T, h storeHarness) {
 
 func contractLimitChange(t *testing.T, h storeHarness) {
 	s, _ := h.new(t)
-	small := Limit{Name: "free", Requests: 3, Per: time.Hour}
-	big := Limit{Name: "pro", Requests: 5, Per: time.Hour}
+	small := Limit{Name: "free", Windows: []Window{{Requests: 3, Per: time.Hour}}}
+	big := Limit{Name: "pro", Windows: []Window{{Requests: 5, Per: time.Hour}}}
 	mustAllow(t, s, "k", small, true)
 	mustAllow(t, s, "k", small, true)
 	d := mustAllow(t, s, "k", big, true)
@@ -249,7 +249,7 @@ func contractLimitChange(t *testing.T, h storeHarness) {
 // store admits exactly the limit, per window.
 func contractConcurrent(t *testing.T, h storeHarness) {
 	s, _ := h.new(t)
-	lim := Limit{Requests: 100, Per: MaxPer}
+	lim := Limit{Windows: []Window{{Requests: 100, Per: MaxPer}}}
 	admitted := raceAllow(t, []Store{s}, "hot", lim, 64, 5)
 	checkExact(t, admitted, lim, 64*5)
 }
@@ -268,7 +268,7 @@ func raceAllow(tb testing.TB, stores []Store, key string, lim Limit, callers, pe
 		wg.Go(func() {
 			<-start
 			for range perCaller {
-				d, err := s.Allow(context.Background(), key, lim)
+				d, err := s.Allow(context.Background(), key, lim, 1)
 				if err != nil {
 					failed.Add(1)
 					continue
@@ -299,7 +299,7 @@ func checkExact(tb testing.TB, windows map[int64][2]int64, lim Limit, attempts i
 	var total int64
 	for reset, w := range windows {
 		total += w[1]
-		if want := min(w[1], lim.Requests); w[0] != want {
+		if want := min(w[1], lim.Windows[0].Requests); w[0] != want {
 			tb.Errorf("window ending %d: admitted %d of %d attempts, want exactly %d", reset, w[0], w[1], want)
 		}
 	}
@@ -310,7 +310,7 @@ func checkExact(tb testing.TB, windows map[int64][2]int64, lim Limit, attempts i
 
 func mustAllow(tb testing.TB, s Store, key string, lim Limit, want bool) Decision {
 	tb.Helper()
-	d, err := s.Allow(context.Background(), key, lim)
+	d, err := s.Allow(context.Background(), key, lim, 1)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -154,7 +154,7 @@ func prepareQuota(rdb *redis.Client, base string, unbatched bool) func(context.C
 		if err != nil {
 			return nil, err
 		}
-		ql := quota.Limit{Requests: lim.requests, Per: lim.per}
+		ql := quota.Limit{Windows: []quota.Window{{Requests: lim.requests, Per: lim.per}}}
 		if err := ql.Validate(); err != nil {
 			return nil, err
 		}
