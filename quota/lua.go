@@ -187,10 +187,15 @@ local i = 0
 local a = 1
 while a <= #ARGV do
   local w = ARGV[a] + 0
-  local pers, limits = {}, {}
+  local pers, limits, starts, ends = {}, {}, {}, {}
   for x = 1, w do
-    pers[x] = ARGV[a + 2 * x - 1] + 0
+    local per = ARGV[a + 2 * x - 1] + 0
+    pers[x] = per
     limits[x] = ARGV[a + 2 * x] + 0
+    if per > 0 then
+      starts[x] = now - now % per
+      ends[x] = starts[x] + per
+    end
   end
   a = a + 2 * w + 1
   local groups = ARGV[a] + 0
@@ -210,19 +215,18 @@ while a <= #ARGV do
         a = a + 1
       end
     end
-    local fields, before = {}, {}
+    local month_start
+    local admitted = total
     for x = 1, w do
-      local per, s, e = pers[x]
-      if per == 0 then
+      local s, e = starts[x], ends[x]
+      if not s then
         local m = months[anchor]
         if not m then
           m = {month(now, anchor)}
           months[anchor] = m
         end
         s, e = m[1], m[2]
-      else
-        s = now - now % per
-        e = s + per
+        month_start = s
       end
       local key = KEYS[i + x]
       local n = redis.call('HINCRBY', key, s, total)
@@ -234,30 +238,27 @@ while a <= #ARGV do
         redis.call('EXPIREAT', key, e)
       end
       out[i + x] = n
-      fields[x] = s
-      before[x] = n - total
+      local room = limits[x] - n + total
+      if room < admitted then admitted = room end
     end
-    local admitted = total
     if costs then
       admitted = 0
       for j = 1, #costs do
         local c, fits = costs[j], true
         for x = 1, w do
-          if before[x] + admitted + c > limits[x] then
+          if out[i + x] - total + admitted + c > limits[x] then
             fits = false
             break
           end
         end
         if fits then admitted = admitted + c end
       end
-    else
-      for x = 1, w do
-        admitted = math.min(admitted, math.max(limits[x] - before[x], 0))
-      end
+    elseif admitted < 0 then
+      admitted = 0
     end
     if admitted < total then
       for x = 1, w do
-        redis.call('HINCRBY', KEYS[i + x], fields[x], admitted - total)
+        redis.call('HINCRBY', KEYS[i + x], starts[x] or month_start, admitted - total)
       end
     end
     i = i + w

@@ -48,7 +48,7 @@ type contender struct {
 }
 
 // contenderNames lists every contender in the order they run and report.
-var contenderNames = []string{"incr", "script-floor", "quota", "quota-unbatched", "redis_rate", "ulule", "seed"}
+var contenderNames = []string{"incr", "script-floor", "quota", "quota-3w", "quota-unbatched", "redis_rate", "ulule", "seed"}
 
 // newContenders builds the named contenders, each on its own client;
 // prefix starts every key they write.
@@ -79,10 +79,13 @@ func newContenders(redisURL, prefix string, names []string) ([]*contender, error
 			})
 		case "quota":
 			c.about = "`quota.Limiter` over `quota.NewRedisStore` (batching on, the default): decisions that queue while round trips are in flight go to Redis together, as one multi-key `EVALSHA` (on a single server); a lone caller's decision goes alone"
-			c.prepare = prepareQuota(rdb, base, false)
+			c.prepare = prepareQuota(rdb, base, false, 1)
+		case "quota-3w":
+			c.about = "the same under a plan of three windows: the scenario's, a day and a calendar month (never reached), all-or-nothing in one `EVALSHA` per batch"
+			c.prepare = prepareQuota(rdb, base, false, 3)
 		case "quota-unbatched":
 			c.about = "the same with `RedisConfig.DisableBatching`: one `EVALSHA` round trip per decision"
-			c.prepare = prepareQuota(rdb, base, true)
+			c.prepare = prepareQuota(rdb, base, true, 1)
 		case "redis_rate":
 			c.about = "`go-redis/redis_rate/v10` `Allow` (GCRA in Lua): one `EVALSHA` per decision"
 			c.prepare = prepareRedisRate(rdb, base)
@@ -144,7 +147,9 @@ func prepareIncr(rdb *redis.Client, base string, incr func(ctx context.Context, 
 	}
 }
 
-func prepareQuota(rdb *redis.Client, base string, unbatched bool) func(context.Context, string, int, limitSpec) (decideFunc, error) {
+// prepareQuota decides under the scenario's limit, or with windows 3, under
+// a plan of that window, a day and a month, the two added never reached.
+func prepareQuota(rdb *redis.Client, base string, unbatched bool, windows int) func(context.Context, string, int, limitSpec) (decideFunc, error) {
 	return func(_ context.Context, ns string, nkeys int, lim limitSpec) (decideFunc, error) {
 		store, err := quota.NewRedisStore(rdb, quota.RedisConfig{Prefix: base + ":" + ns, DisableBatching: unbatched})
 		if err != nil {
@@ -155,6 +160,9 @@ func prepareQuota(rdb *redis.Client, base string, unbatched bool) func(context.C
 			return nil, err
 		}
 		ql := quota.Limit{Windows: []quota.Window{{Requests: lim.requests, Per: lim.per}}}
+		if windows == 3 {
+			ql.Windows = append(ql.Windows, quota.Window{Requests: quota.MaxRequests, Per: 24 * time.Hour}, quota.Window{Requests: quota.MaxRequests, Per: quota.Month})
+		}
 		if err := ql.Validate(); err != nil {
 			return nil, err
 		}

@@ -101,6 +101,13 @@ func (r *report) targets() []target {
 				ts = append(ts, target{what: fmt.Sprintf("`quota-unbatched`, %d callers: ÷ `incr`", n), min: 0.8,
 					rs: roundRatios(res.rounds[runKey{"quota-unbatched", n}], incr), ok: true, note: floorNote})
 			}
+			if plan := res.rounds[runKey{"quota-3w", n}]; n == 64 && len(plan) > 0 {
+				cpu := medianOf(plan, redisCPU) / medianOf(incr, redisCPU)
+				ts = append(ts, target{what: "`quota-3w` (three windows), 64 callers: ÷ `incr`", min: 1.5, rs: roundRatios(plan, incr),
+					extra: fmt.Sprintf("Redis CPU per decision %.2f× `incr`'s (want at most 0.60×)", cpu), ok: cpu <= 0.6})
+				peer, peerName := bestPeer(res, n)
+				ts = append(ts, target{what: "`quota-3w` (three windows), 64 callers: ÷ " + peerName, min: 1.8, rs: roundRatios(plan, peer), ok: true})
+			}
 		}
 	}
 	if res := r.hog; res != nil {
