@@ -64,8 +64,9 @@ type limiterConfig struct {
 	Now func() time.Time
 }
 
-// Limiter decides whether a request under a key may proceed. It is safe for
-// concurrent use; share one per process.
+// Limiter decides whether a request under a key may proceed. New and
+// NewInMemory make one; it is safe for concurrent use, so share one per
+// process.
 type Limiter struct {
 	store     store
 	deadlines deadlines // holds the Timeout
@@ -133,7 +134,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, e
 // ends.
 //
 // On a store failure the error wraps ErrUnavailable and the Decision holds
-// only the Limit; the caller picks a policy (Middleware's FailureMode).
+// only the Limit; the caller picks a policy, as MiddlewareConfig.FailureMode does.
 func (l *Limiter) AllowN(ctx context.Context, key string, lim Limit, n int64) (Decision, error) {
 	if err := lim.Validate(); err != nil {
 		return Decision{Limit: lim}, err
@@ -210,10 +211,6 @@ func (l *Limiter) ForgetAll() {
 		l.hogs.forgetAll()
 	}
 }
-
-// Degraded reports whether the circuit breaker is currently refusing store
-// calls after repeated failures.
-func (l *Limiter) Degraded() bool { return l.breaker.open() }
 
 // call runs one store operation under the Limiter's deadline and breaker.
 // Allow inlines the same steps: a closure there would cost an allocation

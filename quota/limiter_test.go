@@ -136,8 +136,8 @@ func TestLimiter_BreakerOpensAndRecovers(t *testing.T) {
 	if got := cs.calls.Load(); got != 3 {
 		t.Fatalf("store calls = %d, want 3 (then the breaker opens)", got)
 	}
-	if !l.Degraded() {
-		t.Fatal("Degraded() = false with the breaker open")
+	if !l.breaker.open() {
+		t.Fatal("breaker closed after the threshold of failures")
 	}
 	clock.Advance(time.Second)
 	if _, err := l.Allow(ctx, "k", lim); !errors.Is(err, errBoom) {
@@ -151,7 +151,7 @@ func TestLimiter_BreakerOpensAndRecovers(t *testing.T) {
 	if d, err := l.Allow(ctx, "k", lim); err != nil || !d.Allowed {
 		t.Fatalf("after recovery: %+v, %v", d, err)
 	}
-	if l.Degraded() {
+	if l.breaker.open() {
 		t.Fatal("still degraded after a successful probe")
 	}
 }
@@ -175,7 +175,7 @@ func TestLimiter_CallerCancelDoesNotTripBreaker(t *testing.T) {
 	if _, err := l.Allow(ctx, "k", PerMinute(1)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want Canceled", err)
 	}
-	if l.Degraded() {
+	if l.breaker.open() {
 		t.Fatal("a caller's cancellation opened the breaker")
 	}
 }

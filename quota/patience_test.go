@@ -98,7 +98,7 @@ func TestLimiter_WaitsLongerForAnAnsweringStore(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
 	short("after a failure")
-	if !l.Degraded() {
+	if !l.breaker.open() {
 		t.Fatal("breaker closed after 2 failures, threshold 2")
 	}
 	clock.Advance(time.Second)
@@ -212,7 +212,7 @@ func TestLimiter_DeadRedisFailsAndOpensBreaker(t *testing.T) {
 			t.Fatalf("after %d failures the Limiter still waits the patience", i+1)
 		}
 	}
-	if !l.Degraded() {
+	if !l.breaker.open() {
 		t.Fatalf("breaker closed after %d failures in a row", defaultBreakerThreshold)
 	}
 	if _, err := decideWithin(t, l, "k", lim, 3*time.Second); !errors.Is(err, errOpen) {
