@@ -104,8 +104,6 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		switch m := he.Message.(type) {
 		case ErrorBody:
 			body = m
-		case quota.ErrorBody:
-			body = ErrorBody{Error: ErrorDetail{Code: m.Error.Code, Message: m.Error.Message}}
 		default:
 			body = ErrorBody{Error: ErrorDetail{Code: codeFor(he.Code), Message: http.StatusText(he.Code)}}
 		}

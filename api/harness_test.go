@@ -76,11 +76,7 @@ func (b *backend) start(tb testing.TB, o instanceOpts) *instance {
 	if rdb == nil {
 		rdb = b.redis
 	}
-	store, err := quota.NewRedisStore(rdb, quota.RedisConfig{Prefix: b.prefix})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	limiter, err := quota.NewLimiter(store, quota.LimiterConfig{Timeout: 2 * time.Second})
+	limiter, err := quota.NewWithConfig(rdb, quota.Config{Prefix: b.prefix, Timeout: 2 * time.Second})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -41,11 +41,7 @@ func hostileStart(tb testing.TB, b *backend, ip *quota.IPExtractor) *instance {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	store, err := quota.NewRedisStore(b.redis, quota.RedisConfig{Prefix: b.prefix})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	limiter, err := quota.NewLimiter(store, quota.LimiterConfig{Timeout: 2 * time.Second})
+	limiter, err := quota.NewWithConfig(b.redis, quota.Config{Prefix: b.prefix, Timeout: 2 * time.Second})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -66,23 +68,30 @@ func (s *server) identify(c echo.Context) (key string, t tiers.Tier, err error) 
 	return key, s.tiers.Anonymous(), nil
 }
 
-// limitMiddleware mounts the limiter with a resolver from the caller's tier.
+// limitMiddleware mounts the limiter with a resolver from the caller's tier,
+// answering refusals and failures with quotad's error envelope.
 func (s *server) limitMiddleware() (echo.MiddlewareFunc, error) {
-	return quota.Middleware(quota.MiddlewareConfig{
+	return quota.MiddlewareWithConfig(quota.MiddlewareConfig{
 		Limiter: s.limiter,
-		KeyFunc: func(c echo.Context) (string, error) {
+		Resolve: func(c echo.Context) (string, quota.Limit, error) {
 			key, t, err := s.identify(c)
 			if err != nil {
-				return "", err
+				var he *echo.HTTPError
+				if errors.As(err, &he) {
+					return "", quota.Limit{}, err
+				}
+				he = NewError(http.StatusBadRequest, CodeBadRequest, "cannot identify the client")
+				he.Internal = err
+				return "", quota.Limit{}, he
 			}
 			ri := info(c)
 			ri.key, ri.tier, ri.hasTier = key, t, true
-			return key, nil
-		},
-		LimitFunc: func(c echo.Context, _ string) (quota.Limit, error) {
-			ri := info(c)
 			ri.decideAt = time.Now()
-			return LimitOf(ri.tier), nil
+			return key, LimitOf(t), nil
+		},
+		DenyHandler: func(c echo.Context, d quota.Decision) error {
+			return NewError(http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("rate limit of %v exceeded; retry in %s s",
+				d.Limit.Windows[d.Binding], c.Response().Header().Get(quota.HeaderRetryAfter)))
 		},
 		ErrorHandler: func(c echo.Context, err error) error {
 			c.Response().Header().Set(quota.HeaderRetryAfter, "1")

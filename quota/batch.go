@@ -5,12 +5,12 @@ import (
 	"sync"
 )
 
-// Defaults of RedisConfig's batching fields.
+// Defaults of redisConfig's batching fields.
 const (
-	// DefaultBatchSize bounds the decisions sent in one pipeline.
-	DefaultBatchSize = 256
-	// DefaultBatchPipelines bounds the pipelines in flight at once.
-	DefaultBatchPipelines = 4
+	// defaultBatchSize bounds the decisions sent in one pipeline.
+	defaultBatchSize = 256
+	// defaultBatchPipelines bounds the pipelines in flight at once.
+	defaultBatchPipelines = 4
 )
 
 // batcher sends decisions that arrive while a round trip is in flight
@@ -27,7 +27,7 @@ const (
 // script call that admits as many as fit, in arrival order (see flush): the
 // script is atomic, so exactness is the script's, batch or not.
 type batcher struct {
-	store *RedisStore
+	store *redisStore
 	size  int
 	max   int
 

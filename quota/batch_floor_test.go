@@ -21,12 +21,12 @@ import (
 //     floorManyScript, the least a batch script on Redis's clock can do
 //     (TIME, then one HINCRBY per key; no limit, no TTL);
 //   - many-script: the same batcher sending each batch as one
-//     allowManyScript call, as RedisStore does on a single server.
+//     allowManyScript call, as redisStore does on a single server.
 //
 // pipelined-incr against incr is what batching alone can win on this
 // machine; floor-script and many-script against pipelined-incr are the
 // script's price in Redis; Limiter_Allow/keys=10000/callers=16 against
-// many-script is the price of RedisStore's own batcher.
+// many-script is the price of redisStore's own batcher.
 //
 //	go test -run '^$' -bench 'BatchingFloor|Limiter_Allow$/keys=10000/callers=16$' -count 6 ./quota
 func BenchmarkBatchingFloor(b *testing.B) {
@@ -42,7 +42,7 @@ func BenchmarkBatchingFloor(b *testing.B) {
 		})
 	})
 	for _, name := range []string{"pipelined-incr", "floor-script", "many-script"} {
-		fb := &floorBatcher{client: client, max: DefaultBatchPipelines, suffix: ":" + name}
+		fb := &floorBatcher{client: client, max: defaultBatchPipelines, suffix: ":" + name}
 		switch name {
 		case "floor-script":
 			fb.script = floorManyScript

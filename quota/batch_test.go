@@ -19,18 +19,18 @@ import (
 
 // newCountedStore returns a batching store on a fresh key space whose
 // go-redis commands are counted, from zero, once the scripts are loaded.
-func newCountedStore(t *testing.T) (*RedisStore, *atomic.Int64) {
+func newCountedStore(t *testing.T) (*redisStore, *atomic.Int64) {
 	t.Helper()
 	client, prefix := newTestRedis(t)
 	return countedStore(t, client, prefix)
 }
 
 // countedStore is newCountedStore on client and prefix.
-func countedStore(t *testing.T, client *redis.Client, prefix string) (*RedisStore, *atomic.Int64) {
+func countedStore(t *testing.T, client *redis.Client, prefix string) (*redisStore, *atomic.Int64) {
 	t.Helper()
 	cmds := new(atomic.Int64)
 	client.AddHook(countHook{cmds})
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	s, err := newRedisStore(client, redisConfig{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,13 +46,13 @@ func countedStore(t *testing.T, client *redis.Client, prefix string) (*RedisStor
 }
 
 // testCall is a decision for key under lim as batcher.allow queues it.
-func testCall(s *RedisStore, key string, lim Limit) *call {
+func testCall(s *redisStore, key string, lim Limit) *call {
 	return &call{ctx: context.Background(), key: s.windowKey(key, lim.Windows[0]), lim: lim, cost: 1, done: make(chan struct{}, 1)}
 }
 
 // flushAll sends batch through s's batcher as one batch and waits for
 // every call's answer; a call's error fails the test.
-func flushAll(t *testing.T, s *RedisStore, batch []*call) {
+func flushAll(t *testing.T, s *redisStore, batch []*call) {
 	t.Helper()
 	s.batch.flush(batch)
 	for i, c := range batch {
@@ -139,9 +139,9 @@ func TestRedisStore_BatchCallerGivesUp(t *testing.T) {
 func TestNewRedisStore_BadBatchConfig(t *testing.T) {
 	t.Parallel()
 	client, _ := newTestRedis(t)
-	for _, cfg := range []RedisConfig{{BatchSize: -1}, {BatchPipelines: -1}} {
-		if _, err := NewRedisStore(client, cfg); err == nil {
-			t.Errorf("NewRedisStore(%+v) accepted", cfg)
+	for _, cfg := range []redisConfig{{BatchSize: -1}, {BatchPipelines: -1}} {
+		if _, err := newRedisStore(client, cfg); err == nil {
+			t.Errorf("newRedisStore(%+v) accepted", cfg)
 		}
 	}
 }
@@ -200,7 +200,7 @@ func TestRedisStore_BatchManyKeysExact(t *testing.T) {
 // EVALSHA into an EVALSHA and an EVAL.
 func TestRedisStore_BatchIsOneMultiKeyCall(t *testing.T) {
 	t.Parallel()
-	client, err := NewRedisClient(testenv.StartRedis(t).URL())
+	client, err := newRedisClient(testenv.StartRedis(t).URL())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestYielder(t *testing.T) {
 // all. Not parallel: GOMAXPROCS is the process's.
 func TestTakeAfterYield(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	b := &batcher{size: DefaultBatchSize, max: 1}
+	b := &batcher{size: defaultBatchSize, max: 1}
 	const attempts = 9
 	joined := 0
 	for range attempts {
@@ -608,13 +608,13 @@ func TestRedisStore_LoneGroupMerges(t *testing.T) {
 func TestRedisStore_LoneCallerSkipsQueue(t *testing.T) {
 	batched, _ := newTestRedisStore(t)
 	client, prefix := newTestRedis(t)
-	unbatched, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: true})
+	unbatched, err := newRedisStore(client, redisConfig{Prefix: prefix, DisableBatching: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	lim := Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
 	ctx := context.Background()
-	allocs := func(s *RedisStore) float64 {
+	allocs := func(s *redisStore) float64 {
 		allow := func() {
 			if _, err := s.Allow(ctx, "lone", lim, 1); err != nil {
 				t.Fatal(err)
@@ -648,7 +648,7 @@ func TestRedisStore_LoneCallerFindsCompany(t *testing.T) {
 	client, prefix := newTestRedis(t)
 	h := &companyHook{second: make(chan struct{})}
 	client.AddHook(commandHook(h.process))
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	s, err := newRedisStore(client, redisConfig{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}

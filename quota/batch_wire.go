@@ -212,12 +212,12 @@ func manyReply(n, limit, k, sec, usec int64) reply {
 }
 
 // send sends the group's calls as one allowScript call through c.
-func (g *group) send(ctx context.Context, s *RedisStore, c redis.Scripter, how sendHow) {
+func (g *group) send(ctx context.Context, s *redisStore, c redis.Scripter, how sendHow) {
 	g.call = s.sendAllow(ctx, c, g.key, g.lim, len(g.calls), how)
 }
 
 // settle hands each call its share of the group's allowScript reply.
-func (g *group) settle(s *RedisStore, batchErr error) {
+func (g *group) settle(s *redisStore, batchErr error) {
 	var r reply
 	err := batchErr
 	if g.call.cmd != nil {

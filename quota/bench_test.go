@@ -83,15 +83,15 @@ func BenchmarkLimiter_Allow(b *testing.B) {
 // round trip each.
 func BenchmarkLimiter_AllowUnbatched(b *testing.B) {
 	client, prefix := newTestRedis(b)
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: true})
+	s, err := newRedisStore(client, redisConfig{Prefix: prefix, DisableBatching: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	benchAllow(b, s)
 }
 
-func benchAllow(b *testing.B, s Store) {
-	l := mustLimiter(b, s, LimiterConfig{Timeout: time.Second})
+func benchAllow(b *testing.B, s store) {
+	l := mustLimiter(b, s, limiterConfig{Timeout: time.Second})
 	lim := Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
 	for _, nkeys := range []int{1, 10_000} {
 		keys := benchKeys(nkeys)
@@ -113,7 +113,7 @@ func benchAllow(b *testing.B, s Store) {
 // limit, refused from the in-process cache.
 func BenchmarkLimiter_AllowOverLimit(b *testing.B) {
 	s, _ := newTestRedisStore(b)
-	l := mustLimiter(b, s, LimiterConfig{Timeout: time.Second})
+	l := mustLimiter(b, s, limiterConfig{Timeout: time.Second})
 	lim := Limit{Windows: []Window{{Requests: 1, Per: MaxPer}}}
 	for _, callers := range benchCallers {
 		b.Run("callers="+strconv.Itoa(callers), func(b *testing.B) {
@@ -137,11 +137,11 @@ func BenchmarkLimiter_AllowOverLimit(b *testing.B) {
 //	go test -run '^$' -bench AllowIdentities -benchtime 1000000x ./quota
 func BenchmarkLimiter_AllowIdentities(b *testing.B) {
 	client, prefix := newTestRedis(b)
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	s, err := newRedisStore(client, redisConfig{Prefix: prefix})
 	if err != nil {
 		b.Fatal(err)
 	}
-	l := mustLimiter(b, s, LimiterConfig{Timeout: time.Second})
+	l := mustLimiter(b, s, limiterConfig{Timeout: time.Second})
 	lim := Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
 	for _, ids := range []int{1_000, 100_000, 1_000_000} {
 		b.Run("ids="+strconv.Itoa(ids), func(b *testing.B) {
@@ -171,17 +171,17 @@ func BenchmarkLimiter_AllowIdentities(b *testing.B) {
 }
 
 // BenchmarkRedisStore_BatchPipelines compares pipelines in flight, for
-// tuning RedisConfig.BatchPipelines: 10,000 keys, 16 and 64 callers.
+// tuning redisConfig.BatchPipelines: 10,000 keys, 16 and 64 callers.
 func BenchmarkRedisStore_BatchPipelines(b *testing.B) {
 	client, prefix := newTestRedis(b)
 	lim := Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
 	keys := benchKeys(10_000)
 	for _, pipelines := range []int{1, 2, 4, 8, 16} {
-		s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, BatchPipelines: pipelines})
+		s, err := newRedisStore(client, redisConfig{Prefix: prefix, BatchPipelines: pipelines})
 		if err != nil {
 			b.Fatal(err)
 		}
-		l := mustLimiter(b, s, LimiterConfig{Timeout: time.Second})
+		l := mustLimiter(b, s, limiterConfig{Timeout: time.Second})
 		for _, callers := range []int{16, 64} {
 			b.Run("pipelines="+strconv.Itoa(pipelines)+"/callers="+strconv.Itoa(callers), func(b *testing.B) {
 				runCallers(b, callers, func(ctx context.Context, i int) error {

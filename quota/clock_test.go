@@ -72,7 +72,7 @@ func TestRedisStore_NamedWindow(t *testing.T) {
 			client, prefix := newTestRedis(t)
 			kinds := &replyKinds{}
 			client.AddHook(commandHook(kinds.process))
-			s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: !batching})
+			s, err := newRedisStore(client, redisConfig{Prefix: prefix, DisableBatching: !batching})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,7 +135,7 @@ func TestRedisStore_PeekMeasuresClock(t *testing.T) {
 	client, prefix := newTestRedis(t)
 	kinds := &replyKinds{}
 	client.AddHook(commandHook(kinds.process))
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: true})
+	s, err := newRedisStore(client, redisConfig{Prefix: prefix, DisableBatching: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -335,7 +335,7 @@ func fuzzCheckHeaders(t *testing.T, d Decision, real bool) {
 			}
 		}
 		if ietf {
-			wantName := fuzzPolicyName(d.Limit.PolicyName())
+			wantName := fuzzPolicyName(d.Limit.policyName())
 			q, w := d.Limit.Windows[0].Requests, int64(d.Limit.Windows[0].Per/time.Second)
 			policyName, policy, err := fuzzParseSFItem(h.Get(HeaderPolicy))
 			if err != "" {

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Response header names written by Middleware.
+// Response header names the middleware writes.
 const (
 	// HeaderLimit is X-RateLimit-Limit: requests per window.
 	HeaderLimit = "X-RateLimit-Limit"
@@ -37,7 +37,7 @@ const (
 	canonRetryAfter = "Retry-After"
 )
 
-// HeaderStyle selects which rate-limit headers Middleware writes.
+// HeaderStyle selects which rate-limit headers the middleware writes.
 type HeaderStyle int
 
 const (
@@ -123,9 +123,9 @@ func SetHeaders(h http.Header, d Decision, style HeaderStyle) {
 // string, as Limit.Policy gives it, without building the name first.
 func appendPolicy(b []byte, l Limit, i int) []byte {
 	if len(l.Windows) == 1 {
-		return appendSFString(b, l.PolicyName())
+		return appendSFString(b, l.policyName())
 	}
-	b = appendSFString(b, l.PolicyName())
+	b = appendSFString(b, l.policyName())
 	b = b[:len(b)-1] // reopen the string for ":<per>"
 	b = append(b, ':')
 	if w := l.Windows[i]; w.Per == Month {

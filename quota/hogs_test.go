@@ -11,13 +11,13 @@ import (
 // travelStore is a store whose answers take travel to come back: the
 // clock moves on by that much after each decision is made.
 type travelStore struct {
-	Store
+	store
 	clock  *fakeClock
 	travel time.Duration
 }
 
 func (s travelStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
-	d, err := s.Store.Allow(ctx, key, l, n)
+	d, err := s.store.Allow(ctx, key, l, n)
 	s.clock.Advance(s.travel)
 	return d, err
 }
@@ -31,12 +31,12 @@ func TestLimiter_RefusalNearBoundaryDescribesItsWindow(t *testing.T) {
 	t.Parallel()
 	boundary := time.Unix(1_700_000_040, 0) // a minute's end
 	clock := newFakeClock(boundary.Add(-10 * time.Millisecond))
-	mem, err := NewMemoryStore(MemoryConfig{Now: clock.Now})
+	mem, err := newMemoryStore(memoryConfig{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := travelStore{Store: mem, clock: clock, travel: 5 * time.Millisecond}
-	l := mustLimiter(t, ts, LimiterConfig{Now: clock.Now})
+	ts := travelStore{store: mem, clock: clock, travel: 5 * time.Millisecond}
+	l := mustLimiter(t, ts, limiterConfig{Now: clock.Now})
 	lim := Limit{Name: "free", Windows: []Window{{Requests: 1, Per: time.Minute}}}
 
 	decide := func(arrival time.Time) Decision {
@@ -97,7 +97,7 @@ func checkRefusalHeaders(tb testing.TB, arrival time.Time, d Decision) {
 // ends; a cheaper request than the one refused still asks the store.
 func TestLimiter_HogCachePlans(t *testing.T) {
 	t.Parallel()
-	l, cs, clock := newCountingLimiter(t, LimiterConfig{})
+	l, cs, clock := newCountingLimiter(t, limiterConfig{})
 	lim := Limit{Name: "p", Windows: []Window{{5, time.Minute}, {6, time.Hour}}}
 	ctx := context.Background()
 	if d, err := l.AllowN(ctx, "k", lim, 4); err != nil || !d.Allowed {

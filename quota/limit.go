@@ -8,23 +8,24 @@ import (
 	"time"
 )
 
-// MaxRequests is the largest Window.Requests a Limiter accepts.
-const MaxRequests = 1_000_000_000
-
-// MaxPer is the longest window in seconds a Limiter accepts: one year of
-// 365 days.
-const MaxPer = 365 * 24 * time.Hour
-
-// MaxWindows is the most windows one Limit holds.
-const MaxWindows = 4
+// Bounds of a Limit that a Limiter accepts.
+const (
+	// MaxWindows is the most windows one Limit holds.
+	MaxWindows = 4
+	// MaxRequests is the largest Window.Requests, and the largest cost.
+	MaxRequests = 1_000_000_000
+	// MaxPer is the longest Window.Per of whole seconds: one year of 365
+	// days.
+	MaxPer = 365 * 24 * time.Hour
+)
 
 // Month as a Window's Per is a calendar month in UTC, from 00:00:00 on the
 // Limit's AnchorDay to the same instant a month later.
 const Month time.Duration = -1
 
-// DefaultPolicyName names a Limit whose Name is empty in the RateLimit and
+// defaultPolicyName names a Limit whose Name is empty in the RateLimit and
 // RateLimit-Policy headers.
-const DefaultPolicyName = "default"
+const defaultPolicyName = "default"
 
 // ErrInvalidLimit is wrapped by every error about a malformed Limit.
 var ErrInvalidLimit = errors.New("quota: invalid limit")
@@ -46,7 +47,7 @@ type Window struct {
 // window has room for it, and a refused request counts in none.
 type Limit struct {
 	// Name identifies the limit (a plan tier, say) in the RateLimit and
-	// RateLimit-Policy headers. Empty means DefaultPolicyName.
+	// RateLimit-Policy headers. Empty means "default".
 	Name string
 	// Windows are the limit's windows, 1 … MaxWindows, no two with the
 	// same Per. Their order is the order of the headers' items.
@@ -96,29 +97,29 @@ func (l Limit) Validate() error {
 	return nil
 }
 
-// PolicyName returns l.Name, or DefaultPolicyName when it is empty.
-func (l Limit) PolicyName() string {
+// policyName returns l.Name, or defaultPolicyName when it is empty.
+func (l Limit) policyName() string {
 	if l.Name == "" {
-		return DefaultPolicyName
+		return defaultPolicyName
 	}
 	return l.Name
 }
 
 // Policy names window i in the RateLimit and RateLimit-Policy headers: the
-// PolicyName alone for a one-window limit, else "<name>:<per>" with per in
+// policyName alone for a one-window limit, else "<name>:<per>" with per in
 // seconds or "month" ("pro:60", "pro:month").
 func (l Limit) Policy(i int) string {
 	if len(l.Windows) == 1 {
-		return l.PolicyName()
+		return l.policyName()
 	}
-	return l.PolicyName() + ":" + l.Windows[i].perName()
+	return l.policyName() + ":" + l.Windows[i].perName()
 }
 
 // String formats l for messages, e.g. "pro: 20 requests per 1s, 1000000
 // requests per month".
 func (l Limit) String() string {
 	var b strings.Builder
-	b.WriteString(l.PolicyName())
+	b.WriteString(l.policyName())
 	b.WriteString(": ")
 	for i, w := range l.Windows {
 		if i > 0 {

@@ -4,25 +4,26 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync/atomic"
 	"time"
 )
 
-// Defaults for LimiterConfig's zero values.
+// Defaults for limiterConfig's zero values.
 const (
-	// DefaultTimeout is how long a decision waits for a store that may be
-	// down (see LimiterConfig.Timeout). It is generous on purpose: a
+	// defaultTimeout is how long a decision waits for a store that may be
+	// down (see limiterConfig.Timeout). It is generous on purpose: a
 	// deadline a loaded machine misses turns load into failure-policy
 	// admissions, which breaks exactness under FailOpen.
-	DefaultTimeout = 100 * time.Millisecond
-	// DefaultHogCacheSize bounds how many over-limit keys are remembered.
-	DefaultHogCacheSize = 65_536
-	// DefaultBreakerThreshold is how many store failures in a row open the
+	defaultTimeout = 100 * time.Millisecond
+	// defaultHogCacheSize bounds how many over-limit keys are remembered.
+	defaultHogCacheSize = 65_536
+	// defaultBreakerThreshold is how many store failures in a row open the
 	// circuit breaker.
-	DefaultBreakerThreshold = 5
-	// DefaultBreakerCooldown is how long an open breaker refuses calls
+	defaultBreakerThreshold = 5
+	// defaultBreakerCooldown is how long an open breaker refuses calls
 	// before it lets one probe through.
-	DefaultBreakerCooldown = time.Second
+	defaultBreakerCooldown = time.Second
 )
 
 // patienceFactor is how many Timeouts a decision waits while the store is
@@ -42,32 +43,20 @@ func patience(timeout time.Duration) time.Duration {
 // errOpen is the error of every call refused while the breaker is open.
 var errOpen = fmt.Errorf("%w: circuit breaker open after repeated store failures", ErrUnavailable)
 
-// LimiterConfig configures a Limiter.
-type LimiterConfig struct {
-	// Timeout is how long a decision waits for a store that may be down.
-	// A store that is answering may be busy, not dead, and is waited for
-	// longer, the patience: 10 × Timeout, but no more than a second unless
-	// Timeout itself is longer (100 ms → 1 s, 500 ms → 1 s, 2 s → 2 s).
-	// While it has answered a decision that started within the last
-	// patience and no call has failed since, a decision waits up to the
-	// patience, and so does the breaker's probe, so that load does not
-	// turn into failure-policy decisions. A store that has gone quiet
-	// for that long, whose last call failed, or that has not answered yet
-	// gets Timeout. Either wait is rounded up to the next millisecond, or
-	// is the caller's deadline if that comes first. A decision already
-	// under way is not cut short when its caller's context is cancelled:
-	// it ends by its own deadline.
-	// Optional. Default value DefaultTimeout.
+// limiterConfig configures a Limiter.
+type limiterConfig struct {
+	// Timeout is how long a decision waits for a store that may be down;
+	// see Config.Timeout. Optional. Default value defaultTimeout.
 	Timeout time.Duration
 	// HogCacheSize bounds the in-process cache of keys over their limit;
-	// -1 disables it. Optional. Default value DefaultHogCacheSize.
+	// -1 disables it. Optional. Default value defaultHogCacheSize.
 	HogCacheSize int
 	// BreakerThreshold is how many store failures in a row stop calls for
 	// BreakerCooldown; -1 disables the breaker.
-	// Optional. Default value DefaultBreakerThreshold.
+	// Optional. Default value defaultBreakerThreshold.
 	BreakerThreshold int
 	// BreakerCooldown is how long calls stop once the breaker opens.
-	// Optional. Default value DefaultBreakerCooldown.
+	// Optional. Default value defaultBreakerCooldown.
 	BreakerCooldown time.Duration
 	// Now is the local clock, used only for durations (cache expiry,
 	// breaker cool-off); windows come from the store's clock.
@@ -75,10 +64,11 @@ type LimiterConfig struct {
 	Now func() time.Time
 }
 
-// Limiter decides whether a request under a key may proceed. It is safe for
-// concurrent use; share one per process.
+// Limiter decides whether a request under a key may proceed. New and
+// NewInMemory make one; it is safe for concurrent use, so share one per
+// process.
 type Limiter struct {
-	store     Store
+	store     store
 	deadlines deadlines // holds the Timeout
 	hogs      *hogCache // nil when disabled
 	breaker   *breaker
@@ -88,30 +78,33 @@ type Limiter struct {
 	// answered is when the latest decision the store answered started, in
 	// milliseconds since epoch plus one; 0 until the first answer.
 	answered atomic.Int64
+	// own is the Redis client NewWithConfig made for the Limiter, which
+	// Close closes; nil when the Limiter uses its caller's client.
+	own io.Closer
 }
 
-// NewLimiter returns a Limiter over store.
-func NewLimiter(store Store, cfg LimiterConfig) (*Limiter, error) {
+// newLimiter returns a Limiter over store.
+func newLimiter(store store, cfg limiterConfig) (*Limiter, error) {
 	if store == nil {
-		return nil, errors.New("quota: NewLimiter: nil store")
+		return nil, errors.New("quota: newLimiter: nil store")
 	}
 	if cfg.Timeout < 0 || cfg.BreakerCooldown < 0 {
-		return nil, fmt.Errorf("quota: NewLimiter: negative Timeout %v or BreakerCooldown %v", cfg.Timeout, cfg.BreakerCooldown)
+		return nil, fmt.Errorf("quota: newLimiter: negative Timeout %v or BreakerCooldown %v", cfg.Timeout, cfg.BreakerCooldown)
 	}
 	if cfg.HogCacheSize < -1 || cfg.BreakerThreshold < -1 {
-		return nil, fmt.Errorf("quota: NewLimiter: HogCacheSize %d or BreakerThreshold %d below -1", cfg.HogCacheSize, cfg.BreakerThreshold)
+		return nil, fmt.Errorf("quota: newLimiter: HogCacheSize %d or BreakerThreshold %d below -1", cfg.HogCacheSize, cfg.BreakerThreshold)
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTimeout
+		cfg.Timeout = defaultTimeout
 	}
 	if cfg.HogCacheSize == 0 {
-		cfg.HogCacheSize = DefaultHogCacheSize
+		cfg.HogCacheSize = defaultHogCacheSize
 	}
 	if cfg.BreakerThreshold == 0 {
-		cfg.BreakerThreshold = DefaultBreakerThreshold
+		cfg.BreakerThreshold = defaultBreakerThreshold
 	}
 	if cfg.BreakerCooldown == 0 {
-		cfg.BreakerCooldown = DefaultBreakerCooldown
+		cfg.BreakerCooldown = defaultBreakerCooldown
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -141,7 +134,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, lim Limit) (Decision, e
 // ends.
 //
 // On a store failure the error wraps ErrUnavailable and the Decision holds
-// only the Limit; the caller picks a policy (Middleware's FailureMode).
+// only the Limit; the caller picks a policy, as MiddlewareConfig.FailureMode does.
 func (l *Limiter) AllowN(ctx context.Context, key string, lim Limit, n int64) (Decision, error) {
 	if err := lim.Validate(); err != nil {
 		return Decision{Limit: lim}, err
@@ -218,10 +211,6 @@ func (l *Limiter) ForgetAll() {
 		l.hogs.forgetAll()
 	}
 }
-
-// Degraded reports whether the circuit breaker is currently refusing store
-// calls after repeated failures.
-func (l *Limiter) Degraded() bool { return l.breaker.open() }
 
 // call runs one store operation under the Limiter's deadline and breaker.
 // Allow inlines the same steps: a closure there would cost an allocation

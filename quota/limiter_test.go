@@ -11,7 +11,7 @@ import (
 // countingStore counts the calls that reach the store behind a Limiter and
 // can be made to fail or to hang until the call's context ends.
 type countingStore struct {
-	Store
+	store
 	calls atomic.Int64
 	fail  atomic.Bool
 	hang  atomic.Bool
@@ -28,24 +28,24 @@ func (s *countingStore) Allow(ctx context.Context, key string, l Limit, n int64)
 	if s.fail.Load() {
 		return Decision{}, errBoom
 	}
-	return s.Store.Allow(ctx, key, l, n)
+	return s.store.Allow(ctx, key, l, n)
 }
 
-func newCountingLimiter(tb testing.TB, cfg LimiterConfig) (*Limiter, *countingStore, *fakeClock) {
+func newCountingLimiter(tb testing.TB, cfg limiterConfig) (*Limiter, *countingStore, *fakeClock) {
 	tb.Helper()
 	clock := newFakeClock(time.Unix(1_700_000_040, 0)) // a minute boundary
-	mem, err := NewMemoryStore(MemoryConfig{Now: clock.Now})
+	mem, err := newMemoryStore(memoryConfig{Now: clock.Now})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	cs := &countingStore{Store: mem}
+	cs := &countingStore{store: mem}
 	cfg.Now = clock.Now
 	return mustLimiter(tb, cs, cfg), cs, clock
 }
 
 func TestLimiter_AllowHogServedFromMemory(t *testing.T) {
 	t.Parallel()
-	l, cs, clock := newCountingLimiter(t, LimiterConfig{})
+	l, cs, clock := newCountingLimiter(t, limiterConfig{})
 	ctx := context.Background()
 	lim := Limit{Name: "free", Windows: []Window{{Requests: 2, Per: time.Minute}}}
 	for range 3 {
@@ -82,7 +82,7 @@ func TestLimiter_AllowHogServedFromMemory(t *testing.T) {
 
 func TestLimiter_ResetAndForget(t *testing.T) {
 	t.Parallel()
-	l, cs, _ := newCountingLimiter(t, LimiterConfig{})
+	l, cs, _ := newCountingLimiter(t, limiterConfig{})
 	ctx := context.Background()
 	lim := Limit{Windows: []Window{{Requests: 1, Per: time.Minute}}}
 	l.Allow(ctx, "k", lim)
@@ -109,7 +109,7 @@ func TestLimiter_ResetAndForget(t *testing.T) {
 
 func TestLimiter_HogCacheBounded(t *testing.T) {
 	t.Parallel()
-	l, _, _ := newCountingLimiter(t, LimiterConfig{HogCacheSize: 64})
+	l, _, _ := newCountingLimiter(t, limiterConfig{HogCacheSize: 64})
 	ctx := context.Background()
 	lim := Limit{Windows: []Window{{Requests: 1, Per: time.Minute}}}
 	for i := range 10_000 {
@@ -124,7 +124,7 @@ func TestLimiter_HogCacheBounded(t *testing.T) {
 
 func TestLimiter_BreakerOpensAndRecovers(t *testing.T) {
 	t.Parallel()
-	l, cs, clock := newCountingLimiter(t, LimiterConfig{BreakerThreshold: 3, BreakerCooldown: time.Second})
+	l, cs, clock := newCountingLimiter(t, limiterConfig{BreakerThreshold: 3, BreakerCooldown: time.Second})
 	ctx := context.Background()
 	lim := PerMinute(100)
 	cs.fail.Store(true)
@@ -136,8 +136,8 @@ func TestLimiter_BreakerOpensAndRecovers(t *testing.T) {
 	if got := cs.calls.Load(); got != 3 {
 		t.Fatalf("store calls = %d, want 3 (then the breaker opens)", got)
 	}
-	if !l.Degraded() {
-		t.Fatal("Degraded() = false with the breaker open")
+	if !l.breaker.open() {
+		t.Fatal("breaker closed after the threshold of failures")
 	}
 	clock.Advance(time.Second)
 	if _, err := l.Allow(ctx, "k", lim); !errors.Is(err, errBoom) {
@@ -151,14 +151,14 @@ func TestLimiter_BreakerOpensAndRecovers(t *testing.T) {
 	if d, err := l.Allow(ctx, "k", lim); err != nil || !d.Allowed {
 		t.Fatalf("after recovery: %+v, %v", d, err)
 	}
-	if l.Degraded() {
+	if l.breaker.open() {
 		t.Fatal("still degraded after a successful probe")
 	}
 }
 
 func TestLimiter_AllowHonoursTimeout(t *testing.T) {
 	t.Parallel()
-	l, cs, _ := newCountingLimiter(t, LimiterConfig{Timeout: 20 * time.Millisecond})
+	l, cs, _ := newCountingLimiter(t, limiterConfig{Timeout: 20 * time.Millisecond})
 	cs.hang.Store(true)
 	_, err := decideWithin(t, l, "k", PerMinute(1), 3*time.Second)
 	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
@@ -168,21 +168,21 @@ func TestLimiter_AllowHonoursTimeout(t *testing.T) {
 
 func TestLimiter_CallerCancelDoesNotTripBreaker(t *testing.T) {
 	t.Parallel()
-	l, cs, _ := newCountingLimiter(t, LimiterConfig{BreakerThreshold: 1})
+	l, cs, _ := newCountingLimiter(t, limiterConfig{BreakerThreshold: 1})
 	cs.hang.Store(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, err := l.Allow(ctx, "k", PerMinute(1)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want Canceled", err)
 	}
-	if l.Degraded() {
+	if l.breaker.open() {
 		t.Fatal("a caller's cancellation opened the breaker")
 	}
 }
 
 func TestLimiter_InvalidLimit(t *testing.T) {
 	t.Parallel()
-	l, cs, _ := newCountingLimiter(t, LimiterConfig{})
+	l, cs, _ := newCountingLimiter(t, limiterConfig{})
 	for _, lim := range []Limit{
 		{Windows: []Window{{Requests: 0, Per: time.Second}}},
 		{Windows: []Window{{Requests: MaxRequests + 1, Per: time.Second}}},
@@ -201,13 +201,13 @@ func TestLimiter_InvalidLimit(t *testing.T) {
 
 func TestNewLimiter_BadConfig(t *testing.T) {
 	t.Parallel()
-	mem, _ := NewMemoryStore(MemoryConfig{})
-	for _, cfg := range []LimiterConfig{{Timeout: -1}, {HogCacheSize: -2}, {BreakerThreshold: -5}, {BreakerCooldown: -time.Second}} {
-		if _, err := NewLimiter(mem, cfg); err == nil {
-			t.Errorf("NewLimiter(%+v) accepted", cfg)
+	mem, _ := newMemoryStore(memoryConfig{})
+	for _, cfg := range []limiterConfig{{Timeout: -1}, {HogCacheSize: -2}, {BreakerThreshold: -5}, {BreakerCooldown: -time.Second}} {
+		if _, err := newLimiter(mem, cfg); err == nil {
+			t.Errorf("newLimiter(%+v) accepted", cfg)
 		}
 	}
-	if _, err := NewLimiter(nil, LimiterConfig{}); err == nil {
+	if _, err := newLimiter(nil, limiterConfig{}); err == nil {
 		t.Error("nil store accepted")
 	}
 }
@@ -215,7 +215,7 @@ func TestNewLimiter_BadConfig(t *testing.T) {
 func TestMemoryStore_Bounded(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock(time.Unix(1_700_000_000, 0))
-	s, err := NewMemoryStore(MemoryConfig{MaxKeys: 10, Now: clock.Now})
+	s, err := newMemoryStore(memoryConfig{MaxKeys: 10, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,8 +223,8 @@ func TestMemoryStore_Bounded(t *testing.T) {
 	for i := range 10 {
 		mustAllow(t, s, string(rune('a'+i)), lim, true)
 	}
-	if _, err := s.Allow(context.Background(), "overflow", lim, 1); !errors.Is(err, ErrStoreFull) {
-		t.Fatalf("err = %v, want ErrStoreFull while every window is live", err)
+	if _, err := s.Allow(context.Background(), "overflow", lim, 1); !errors.Is(err, errStoreFull) {
+		t.Fatalf("err = %v, want errStoreFull while every window is live", err)
 	}
 	mustAllow(t, s, "a", lim, false) // known keys still decide
 	clock.Advance(time.Minute)
@@ -232,7 +232,7 @@ func TestMemoryStore_Bounded(t *testing.T) {
 	if n := s.Len(); n != 1 {
 		t.Fatalf("after the sweep %d windows remain, want 1", n)
 	}
-	if _, err := NewMemoryStore(MemoryConfig{MaxKeys: -1}); err == nil {
+	if _, err := newMemoryStore(memoryConfig{MaxKeys: -1}); err == nil {
 		t.Fatal("negative MaxKeys accepted")
 	}
 }
@@ -241,7 +241,7 @@ func TestMemoryStore_Bounded(t *testing.T) {
 // every decision reaches the store, refusals and failures alike.
 func TestNewLimiter_Disabling(t *testing.T) {
 	t.Parallel()
-	l, cs, _ := newCountingLimiter(t, LimiterConfig{HogCacheSize: -1, BreakerThreshold: -1})
+	l, cs, _ := newCountingLimiter(t, limiterConfig{HogCacheSize: -1, BreakerThreshold: -1})
 	ctx := context.Background()
 	lim := PerMinute(1)
 	for range 5 {
@@ -251,7 +251,7 @@ func TestNewLimiter_Disabling(t *testing.T) {
 		t.Fatalf("5 decisions, 4 of them refusals, made %d store calls with the hog cache off", got)
 	}
 	cs.fail.Store(true)
-	for range 2 * DefaultBreakerThreshold {
+	for range 2 * defaultBreakerThreshold {
 		if _, err := l.Allow(ctx, "k", lim); !errors.Is(err, errBoom) {
 			t.Fatalf("err = %v, want the store's own with the breaker off", err)
 		}
@@ -263,7 +263,7 @@ func TestNewLimiter_Disabling(t *testing.T) {
 func TestMemoryStore_SweepsAtWindowEnd(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock(time.Unix(1_700_000_040, 0)) // a minute's start
-	s, err := NewMemoryStore(MemoryConfig{MaxKeys: 1, Now: clock.Now})
+	s, err := newMemoryStore(memoryConfig{MaxKeys: 1, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

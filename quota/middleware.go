@@ -9,22 +9,22 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 )
 
-// FailureMode says what Middleware does when the store cannot decide.
+// FailureMode says what the middleware does when the store cannot decide.
 type FailureMode int
 
 const (
 	// FailOpen admits the request, without rate-limit headers (nothing true
 	// can be said) but with X-RateLimit-Degraded: 1.
 	FailOpen FailureMode = iota
-	// FailClosed refuses the request with 503 and code quota_unavailable.
+	// FailClosed refuses the request through MiddlewareConfig.ErrorHandler.
 	FailClosed
 )
 
-// ContextKey is the echo.Context key under which Middleware stores the
-// request's Decision; read it with DecisionFrom.
-const ContextKey = "quota.decision"
+// contextKey is the echo.Context key under which the middleware stores the
+// request's Decision; DecisionFrom reads it.
+const contextKey = "quota.decision"
 
-// MiddlewareConfig configures Middleware.
+// MiddlewareConfig configures MiddlewareWithConfig.
 type MiddlewareConfig struct {
 	// Skipper defines a function to skip the middleware.
 	// Optional. Default value middleware.DefaultSkipper.
@@ -33,33 +33,33 @@ type MiddlewareConfig struct {
 	// Limiter makes the decisions. Required.
 	Limiter *Limiter
 
-	// KeyFunc returns the identity the request is counted under. An error
-	// that is an *echo.HTTPError is returned as is; any other becomes 400.
-	// Optional. Default value: the client IP, by an IPExtractor that trusts
-	// no proxy ("ip:192.0.2.1").
-	KeyFunc func(c echo.Context) (string, error)
+	// Resolve returns the identity a request is counted under and the
+	// Limit (the plan) that applies to it, as a lookup of the caller's
+	// tier would. An error that is an *echo.HTTPError is returned as is;
+	// any other becomes a 500 with the error as its Internal cause.
+	// Optional. Default value: the client IP, by an IPExtractor that
+	// trusts no proxy ("ip:192.0.2.1"; a request without one is a 400),
+	// and Limit below.
+	Resolve func(c echo.Context) (key string, lim Limit, err error)
 
-	// ScopeFunc, when set, gives each route its own quota: the key becomes
-	// scope + "|" + identity. ScopeByRoute scopes by method and path.
-	// Optional. Default value nil: one quota per identity across all routes.
-	ScopeFunc func(c echo.Context) string
-
-	// LimitFunc returns the Limit for the request's key, as a plan tier
-	// lookup would. Optional. Default value: Limit below.
-	LimitFunc func(c echo.Context, key string) (Limit, error)
-
-	// Limit applies to every request when LimitFunc is nil.
-	// Required when LimitFunc is nil.
+	// Limit applies to every request when Resolve is nil.
+	// Required when Resolve is nil.
 	Limit Limit
 
-	// DenyHandler answers a refused request; its headers are already set.
-	// Optional. Default value: 429 with the JSON error envelope, code
-	// rate_limited.
+	// Scope, when set, gives each route its own quota: the key becomes
+	// scope + "|" + identity. ScopeByRoute scopes by method and path.
+	// Optional. Default value nil: one quota per identity across all routes.
+	Scope func(c echo.Context) string
+
+	// DenyHandler answers a refused request; its headers are already set,
+	// Retry-After included.
+	// Optional. Default value: a 429 *echo.HTTPError naming the binding
+	// window, e.g. "rate limit of 20 requests per 1s exceeded; retry in 1 s".
 	DenyHandler func(c echo.Context, d Decision) error
 
 	// ErrorHandler answers when the store fails under FailClosed.
-	// Optional. Default value: 503 with the JSON error envelope, code
-	// quota_unavailable.
+	// Optional. Default value: Retry-After 1 and a 503 *echo.HTTPError
+	// with err as its Internal cause.
 	ErrorHandler func(c echo.Context, err error) error
 
 	// OnDecision observes every decision (err non-nil when the store
@@ -76,30 +76,10 @@ type MiddlewareConfig struct {
 	Headers HeaderStyle
 }
 
-// ErrorBody is the JSON error envelope the middleware answers with:
-// {"error":{"code":"rate_limited","message":"…"}}.
-type ErrorBody struct {
-	// Error holds the machine-readable code and a human message.
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail is the inside of ErrorBody.
-type ErrorDetail struct {
-	// Code is stable and machine-readable, e.g. "rate_limited".
-	Code string `json:"code"`
-	// Message is for humans and may change.
-	Message string `json:"message"`
-}
-
-// NewHTTPError returns an *echo.HTTPError whose body, under Echo's default
-// error handler, is the JSON envelope with code and message.
-func NewHTTPError(status int, code, message string) *echo.HTTPError {
-	return &echo.HTTPError{Code: status, Message: ErrorBody{Error: ErrorDetail{Code: code, Message: message}}}
-}
-
-// DecisionFrom returns the Decision Middleware made for c's request, if any.
+// DecisionFrom returns the Decision the middleware made for c's request, if
+// any.
 func DecisionFrom(c echo.Context) (Decision, bool) {
-	d, ok := c.Get(ContextKey).(Decision)
+	d, ok := c.Get(contextKey).(Decision)
 	return d, ok
 }
 
@@ -109,53 +89,55 @@ func ScopeByRoute(c echo.Context) string {
 	return c.Request().Method + " " + c.Path()
 }
 
-// Middleware returns a rate-limiting middleware with cfg, or an error if cfg
-// cannot work.
-func Middleware(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
-	if cfg.Limiter == nil {
-		return nil, errors.New("quota: Middleware: Limiter is required")
+// Middleware returns a middleware that limits every client IP to lim with
+// l. It panics if lim is invalid, as Echo's own middleware constructors do
+// with a config that cannot work; MiddlewareWithConfig returns an error.
+func Middleware(l *Limiter, lim Limit) echo.MiddlewareFunc {
+	mw, err := MiddlewareWithConfig(MiddlewareConfig{Limiter: l, Limit: lim})
+	if err != nil {
+		panic(err)
 	}
-	if cfg.LimitFunc == nil {
+	return mw
+}
+
+// MiddlewareWithConfig returns a rate-limiting middleware with cfg, or an
+// error if cfg cannot work.
+func MiddlewareWithConfig(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
+	if cfg.Limiter == nil {
+		return nil, errors.New("quota: middleware: Limiter is required")
+	}
+	if cfg.Resolve == nil {
 		if err := cfg.Limit.Validate(); err != nil {
-			return nil, fmt.Errorf("quota: Middleware: Limit: %w", err)
+			return nil, fmt.Errorf("quota: middleware: Limit: %w", err)
 		}
-		static := cfg.Limit
-		cfg.LimitFunc = func(echo.Context, string) (Limit, error) { return static, nil }
+		cfg.Resolve = resolveIP(cfg.Limit)
 	}
 	if cfg.Skipper == nil {
 		cfg.Skipper = middleware.DefaultSkipper
 	}
-	if cfg.KeyFunc == nil {
-		x, _ := NewIPExtractor(nil)
-		cfg.KeyFunc = func(c echo.Context) (string, error) { return x.Key(c.Request()) }
-	}
 	if cfg.DenyHandler == nil {
-		cfg.DenyHandler = DefaultDenyHandler
+		cfg.DenyHandler = denyHandler
 	}
 	if cfg.ErrorHandler == nil {
-		cfg.ErrorHandler = DefaultErrorHandler
+		cfg.ErrorHandler = errorHandler
 	}
 	if cfg.FailureMode != FailOpen && cfg.FailureMode != FailClosed {
-		return nil, fmt.Errorf("quota: Middleware: unknown FailureMode %d", cfg.FailureMode)
+		return nil, fmt.Errorf("quota: middleware: unknown FailureMode %d", cfg.FailureMode)
 	}
 	if cfg.Headers < HeadersAll || cfg.Headers > HeadersNone {
-		return nil, fmt.Errorf("quota: Middleware: unknown Headers %d", cfg.Headers)
+		return nil, fmt.Errorf("quota: middleware: unknown Headers %d", cfg.Headers)
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if cfg.Skipper(c) {
 				return next(c)
 			}
-			key, err := cfg.KeyFunc(c)
+			key, lim, err := cfg.Resolve(c)
 			if err != nil {
-				return asHTTPError(err, http.StatusBadRequest, "bad_request", "cannot identify the client")
+				return asHTTPError(err, "cannot resolve the request's rate limit")
 			}
-			if cfg.ScopeFunc != nil {
-				key = cfg.ScopeFunc(c) + "|" + key
-			}
-			lim, err := cfg.LimitFunc(c, key)
-			if err != nil {
-				return asHTTPError(err, http.StatusInternalServerError, "internal", "cannot resolve the client's limit")
+			if cfg.Scope != nil {
+				key = cfg.Scope(c) + "|" + key
 			}
 			d, err := cfg.Limiter.Allow(c.Request().Context(), key, lim)
 			if cfg.OnDecision != nil {
@@ -163,7 +145,7 @@ func Middleware(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 			}
 			if err != nil {
 				if !errors.Is(err, ErrUnavailable) {
-					return asHTTPError(err, http.StatusInternalServerError, "internal", "cannot apply the client's limit")
+					return asHTTPError(err, "cannot apply the request's rate limit")
 				}
 				if cfg.FailureMode == FailClosed {
 					return cfg.ErrorHandler(c, err)
@@ -171,7 +153,7 @@ func Middleware(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 				c.Response().Header().Set(HeaderDegraded, "1")
 				return next(c)
 			}
-			c.Set(ContextKey, d)
+			c.Set(contextKey, d)
 			SetHeaders(c.Response().Header(), d, cfg.Headers)
 			if !d.Allowed {
 				return cfg.DenyHandler(c, d)
@@ -181,29 +163,37 @@ func Middleware(cfg MiddlewareConfig) (echo.MiddlewareFunc, error) {
 	}, nil
 }
 
-// DefaultDenyHandler answers 429 with the JSON envelope, code rate_limited.
-// Retry-After is already set.
-func DefaultDenyHandler(_ echo.Context, d Decision) error {
-	return NewHTTPError(http.StatusTooManyRequests, "rate_limited",
+// resolveIP is the default Resolve: the client IP, trusting no proxy, and
+// one Limit for all.
+func resolveIP(lim Limit) func(echo.Context) (string, Limit, error) {
+	x, _ := NewIPExtractor(nil)
+	return func(c echo.Context) (string, Limit, error) {
+		key, err := x.Key(c.Request())
+		if err != nil {
+			return "", lim, &echo.HTTPError{Code: http.StatusBadRequest, Message: "cannot determine the client address", Internal: err}
+		}
+		return key, lim, nil
+	}
+}
+
+// denyHandler is the default DenyHandler.
+func denyHandler(_ echo.Context, d Decision) error {
+	return echo.NewHTTPError(http.StatusTooManyRequests,
 		fmt.Sprintf("rate limit of %v exceeded; retry in %d s", d.Limit.Windows[d.Binding], max(ceilSeconds(d.RetryAfter), 1)))
 }
 
-// DefaultErrorHandler answers 503 with the JSON envelope, code
-// quota_unavailable, keeping err as the internal cause for logs.
-func DefaultErrorHandler(c echo.Context, err error) error {
+// errorHandler is the default ErrorHandler.
+func errorHandler(c echo.Context, err error) error {
 	c.Response().Header().Set(HeaderRetryAfter, "1")
-	he := NewHTTPError(http.StatusServiceUnavailable, "quota_unavailable", "rate limiter unavailable; try again shortly")
-	he.Internal = err
-	return he
+	return &echo.HTTPError{Code: http.StatusServiceUnavailable, Message: "rate limiter unavailable; try again shortly", Internal: err}
 }
 
-// asHTTPError passes an *echo.HTTPError through and wraps anything else.
-func asHTTPError(err error, status int, code, message string) error {
+// asHTTPError passes an *echo.HTTPError through and makes anything else a
+// 500 whose cause is kept for logs but not shown to the client.
+func asHTTPError(err error, message string) error {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		return err
 	}
-	out := NewHTTPError(status, code, message)
-	out.Internal = err
-	return out
+	return &echo.HTTPError{Code: http.StatusInternalServerError, Message: message, Internal: err}
 }

@@ -13,20 +13,20 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// newTestEcho mounts a Middleware built from cfg (Limiter filled from a
+// newTestEcho mounts a middleware built from cfg (Limiter filled from a
 // memory store on a fake clock at a minute boundary when nil) on GET /a and
 // GET /b; handlers echo the Decision they see.
 func newTestEcho(tb testing.TB, cfg MiddlewareConfig) (*echo.Echo, *fakeClock) {
 	tb.Helper()
 	clock := newFakeClock(time.Unix(1_700_000_040, 0))
 	if cfg.Limiter == nil {
-		mem, err := NewMemoryStore(MemoryConfig{Now: clock.Now})
+		mem, err := newMemoryStore(memoryConfig{Now: clock.Now})
 		if err != nil {
 			tb.Fatal(err)
 		}
-		cfg.Limiter = mustLimiter(tb, mem, LimiterConfig{Now: clock.Now})
+		cfg.Limiter = mustLimiter(tb, mem, limiterConfig{Now: clock.Now})
 	}
-	mw, err := Middleware(cfg)
+	mw, err := MiddlewareWithConfig(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -92,8 +92,8 @@ func TestMiddleware_HeadersAndRefusal(t *testing.T) {
 			t.Errorf("429: %s = %q, want %q", h, got, v)
 		}
 	}
-	var body ErrorBody
-	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error.Code != "rate_limited" || body.Error.Message == "" {
+	var body struct{ Message string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Message != "rate limit of 3 requests per 1m0s exceeded; retry in 45 s" {
 		t.Fatalf("429 body %s: %+v, %v", rec.Body, body, err)
 	}
 	if rec := doGet(e, "/a", "192.0.2.8:1"); rec.Code != http.StatusOK {
@@ -117,7 +117,7 @@ func TestMiddleware_IPv6ClientsShareTheirSlash64(t *testing.T) {
 
 func TestMiddleware_ScopeByRoute(t *testing.T) {
 	t.Parallel()
-	e, _ := newTestEcho(t, MiddlewareConfig{Limit: PerMinute(1), ScopeFunc: ScopeByRoute})
+	e, _ := newTestEcho(t, MiddlewareConfig{Limit: PerMinute(1), Scope: ScopeByRoute})
 	for _, p := range []string{"/a", "/b"} {
 		if rec := doGet(e, p, "192.0.2.1:1"); rec.Code != http.StatusOK {
 			t.Fatalf("%s: %d, want 200 (own quota)", p, rec.Code)
@@ -139,28 +139,39 @@ func TestMiddleware_Options(t *testing.T) {
 			}
 		}
 	})
-	t.Run("KeyAndLimitFuncs", func(t *testing.T) {
+	t.Run("Resolve", func(t *testing.T) {
 		t.Parallel()
 		e, _ := newTestEcho(t, MiddlewareConfig{
-			KeyFunc: func(c echo.Context) (string, error) { return c.QueryParam("user"), nil },
-			LimitFunc: func(_ echo.Context, key string) (Limit, error) {
-				if key == "vip" {
-					return Limit{Name: "pro", Windows: []Window{{Requests: 2, Per: time.Minute}}}, nil
+			Resolve: func(c echo.Context) (string, Limit, error) {
+				if user := c.QueryParam("user"); user == "vip" {
+					return user, Limit{Name: "pro", Windows: []Window{{Requests: 2, Per: time.Minute}}}, nil
 				}
-				return Limit{Name: "free", Windows: []Window{{Requests: 1, Per: time.Minute}}}, nil
+				return c.QueryParam("user"), Limit{Name: "free", Windows: []Window{{Requests: 1, Per: time.Minute}}}, nil
 			},
 		})
-		codes := []int{doGet(e, "/a?user=vip", "192.0.2.1:1").Code, doGet(e, "/a?user=vip", "192.0.2.1:1").Code,
-			doGet(e, "/a?user=vip", "192.0.2.1:1").Code, doGet(e, "/a?user=bob", "192.0.2.1:1").Code}
-		if fmt.Sprint(codes) != "[200 200 429 200]" {
-			t.Fatalf("codes %v, want [200 200 429 200]", codes)
+		var codes []int
+		var policies []string
+		for _, user := range []string{"vip", "vip", "vip", "bob"} {
+			rec := doGet(e, "/a?user="+user, "192.0.2.1:1")
+			codes, policies = append(codes, rec.Code), append(policies, rec.Header().Get(HeaderPolicy))
+		}
+		if fmt.Sprint(codes) != "[200 200 429 200]" || policies[0] != `"pro";q=2;w=60` || policies[3] != `"free";q=1;w=60` {
+			t.Fatalf("codes %v policies %q, want [200 200 429 200] under pro, pro, pro, free", codes, policies)
 		}
 	})
-	t.Run("KeyFuncError", func(t *testing.T) {
+	t.Run("ResolveErrors", func(t *testing.T) {
 		t.Parallel()
-		e, _ := newTestEcho(t, MiddlewareConfig{Limit: PerMinute(1), KeyFunc: func(echo.Context) (string, error) { return "", errors.New("no") }})
-		if rec := doGet(e, "/a", "192.0.2.1:1"); rec.Code != http.StatusBadRequest {
-			t.Fatalf("status %d, want 400", rec.Code)
+		for _, tc := range []struct {
+			err  error
+			want int
+		}{
+			{errors.New("tier lookup failed"), http.StatusInternalServerError},
+			{echo.NewHTTPError(http.StatusUnauthorized, "who are you"), http.StatusUnauthorized},
+		} {
+			e, _ := newTestEcho(t, MiddlewareConfig{Resolve: func(echo.Context) (string, Limit, error) { return "", Limit{}, tc.err }})
+			if rec := doGet(e, "/a", "192.0.2.1:1"); rec.Code != tc.want {
+				t.Errorf("Resolve error %v: status %d, want %d", tc.err, rec.Code, tc.want)
+			}
 		}
 	})
 	t.Run("GarbagePeerAddress", func(t *testing.T) {
@@ -182,8 +193,8 @@ func TestMiddleware_Options(t *testing.T) {
 	})
 	t.Run("BadConfig", func(t *testing.T) {
 		t.Parallel()
-		mem, _ := NewMemoryStore(MemoryConfig{})
-		l := mustLimiter(t, mem, LimiterConfig{})
+		mem, _ := newMemoryStore(memoryConfig{})
+		l := mustLimiter(t, mem, limiterConfig{})
 		for name, cfg := range map[string]MiddlewareConfig{
 			"no limiter":     {Limit: PerMinute(1)},
 			"no limit":       {Limiter: l},
@@ -191,17 +202,26 @@ func TestMiddleware_Options(t *testing.T) {
 			"bad headers":    {Limiter: l, Limit: PerMinute(1), Headers: 9},
 			"fractional per": {Limiter: l, Limit: Limit{Windows: []Window{{Requests: 1, Per: time.Millisecond}}}},
 		} {
-			if _, err := Middleware(cfg); err == nil {
+			if _, err := MiddlewareWithConfig(cfg); err == nil {
 				t.Errorf("%s: accepted", name)
 			}
 		}
+	})
+	t.Run("MiddlewarePanicsOnABadLimit", func(t *testing.T) {
+		t.Parallel()
+		defer func() {
+			if recover() == nil {
+				t.Error("Middleware accepted a Limit without windows")
+			}
+		}()
+		Middleware(NewInMemory(), Limit{})
 	})
 }
 
 func TestMiddleware_StoreFailure(t *testing.T) {
 	t.Parallel()
 	failing := func(t *testing.T) *Limiter {
-		l, cs, _ := newCountingLimiter(t, LimiterConfig{})
+		l, cs, _ := newCountingLimiter(t, limiterConfig{})
 		cs.fail.Store(true)
 		return l
 	}
@@ -227,9 +247,10 @@ func TestMiddleware_StoreFailure(t *testing.T) {
 		t.Parallel()
 		e, _ := newTestEcho(t, MiddlewareConfig{Limiter: failing(t), Limit: PerMinute(1), FailureMode: FailClosed})
 		rec := doGet(e, "/a", "192.0.2.1:1")
-		var body ErrorBody
-		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusServiceUnavailable || body.Error.Code != "quota_unavailable" {
-			t.Fatalf("status %d body %s, want 503 quota_unavailable", rec.Code, rec.Body)
+		var body struct{ Message string }
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || rec.Code != http.StatusServiceUnavailable ||
+			body.Message != "rate limiter unavailable; try again shortly" || rec.Header().Get(HeaderRetryAfter) != "1" {
+			t.Fatalf("status %d body %s Retry-After %q, want 503, its message and 1", rec.Code, rec.Body, rec.Header().Get(HeaderRetryAfter))
 		}
 	})
 }

@@ -39,7 +39,7 @@ func TestPatience(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct{ timeout, want time.Duration }{
 		{10 * time.Millisecond, 100 * time.Millisecond},
-		{DefaultTimeout, time.Second},
+		{defaultTimeout, time.Second},
 		{500 * time.Millisecond, time.Second},
 		{2 * time.Second, 2 * time.Second},
 	} {
@@ -59,7 +59,7 @@ func TestLimiter_WaitsLongerForAnAnsweringStore(t *testing.T) {
 	// (800 ms) well apart from the Timeout.
 	const timeout = 80 * time.Millisecond
 	wantPatience := patience(timeout)
-	l, cs, clock := newCountingLimiter(t, LimiterConfig{Timeout: timeout, BreakerThreshold: 2, BreakerCooldown: time.Second})
+	l, cs, clock := newCountingLimiter(t, limiterConfig{Timeout: timeout, BreakerThreshold: 2, BreakerCooldown: time.Second})
 	ds := &deadlineStore{countingStore: cs}
 	l.store = ds
 	ctx := context.Background()
@@ -98,7 +98,7 @@ func TestLimiter_WaitsLongerForAnAnsweringStore(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUnavailable", err)
 	}
 	short("after a failure")
-	if !l.Degraded() {
+	if !l.breaker.open() {
 		t.Fatal("breaker closed after 2 failures, threshold 2")
 	}
 	clock.Advance(time.Second)
@@ -119,16 +119,16 @@ func TestLimiter_WaitsLongerForAnAnsweringStore(t *testing.T) {
 func slowRedisLimiter(tb testing.TB, prefix string) (*Limiter, *testenv.Proxy) {
 	tb.Helper()
 	proxy := testenv.NewProxy(tb, redisAddr(tb))
-	client, err := NewRedisClient("redis://" + proxy.Addr())
+	client, err := newRedisClient("redis://" + proxy.Addr())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { client.Close() })
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	s, err := newRedisStore(client, redisConfig{Prefix: prefix})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return mustLimiter(tb, s, LimiterConfig{Timeout: 150 * time.Millisecond}), proxy
+	return mustLimiter(tb, s, limiterConfig{Timeout: 150 * time.Millisecond}), proxy
 }
 
 // TestLimiter_BusyRedisIsWaitedFor floods a Redis that answers everything,
@@ -203,7 +203,7 @@ func TestLimiter_DeadRedisFailsAndOpensBreaker(t *testing.T) {
 	lim := Limit{Windows: []Window{{Requests: 5, Per: time.Hour}}}
 	mustAllowLimiter(t, l, "k", lim)
 	proxy.SetMode(testenv.Blackhole)
-	for i := range DefaultBreakerThreshold {
+	for i := range defaultBreakerThreshold {
 		_, err := decideWithin(t, l, "k", lim, 3*time.Second)
 		if !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("decision %d on a hung Redis: err = %v, want ErrUnavailable", i+1, err)
@@ -212,8 +212,8 @@ func TestLimiter_DeadRedisFailsAndOpensBreaker(t *testing.T) {
 			t.Fatalf("after %d failures the Limiter still waits the patience", i+1)
 		}
 	}
-	if !l.Degraded() {
-		t.Fatalf("breaker closed after %d failures in a row", DefaultBreakerThreshold)
+	if !l.breaker.open() {
+		t.Fatalf("breaker closed after %d failures in a row", defaultBreakerThreshold)
 	}
 	if _, err := decideWithin(t, l, "k", lim, 3*time.Second); !errors.Is(err, errOpen) {
 		t.Fatalf("err = %v, want the open breaker's", err)

@@ -34,7 +34,7 @@ func TestStore_PlanContract(t *testing.T) {
 	}
 }
 
-func allowN(t *testing.T, s Store, key string, l Limit, n int64) Decision {
+func allowN(t *testing.T, s store, key string, l Limit, n int64) Decision {
 	t.Helper()
 	d, err := s.Allow(context.Background(), key, l, n)
 	if err != nil {
@@ -43,7 +43,7 @@ func allowN(t *testing.T, s Store, key string, l Limit, n int64) Decision {
 	return d
 }
 
-func peek(t *testing.T, s Store, key string, l Limit) Decision {
+func peek(t *testing.T, s store, key string, l Limit) Decision {
 	t.Helper()
 	d, err := s.Peek(context.Background(), key, l)
 	if err != nil {
@@ -252,7 +252,7 @@ func TestRedisStore_PlanBatchEqualsOneByOne(t *testing.T) {
 	for _, single := range []bool{true, false} {
 		s, _ := newTestRedisStore(t)
 		s.singleServer = single
-		mem, err := NewMemoryStore(MemoryConfig{})
+		mem, err := newMemoryStore(memoryConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,14 +299,14 @@ func equalInts(a, b []int64) bool {
 func TestLimiter_PlanExactAcrossInstances(t *testing.T) {
 	t.Parallel()
 	s1, client := newTestRedisStore(t)
-	var stores []Store
+	var stores []store
 	for i := range 3 {
-		c, err := NewRedisClient(testRedisURL())
+		c, err := newRedisClient(testRedisURL())
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		s, err := NewRedisStore(c, RedisConfig{Prefix: s1.prefix, DisableBatching: i == 2})
+		s, err := newRedisStore(c, redisConfig{Prefix: s1.prefix, DisableBatching: i == 2})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,12 +318,12 @@ func TestLimiter_PlanExactAcrossInstances(t *testing.T) {
 
 // checkPlanRace races workers × per requests of cost 1 or 3 under l on
 // stores (each behind its own Limiter) and checks every window exactly.
-func checkPlanRace(t *testing.T, stores []Store, client redis.UniversalClient, keys *RedisStore, l Limit, workers, per int) {
+func checkPlanRace(t *testing.T, stores []store, client redis.UniversalClient, keys *redisStore, l Limit, workers, per int) {
 	t.Helper()
 	key := "plan-" + randomHex(t, 4)
 	limiters := make([]*Limiter, len(stores))
 	for i, s := range stores {
-		limiters[i] = mustLimiter(t, s, LimiterConfig{Timeout: 5 * time.Second})
+		limiters[i] = mustLimiter(t, s, limiterConfig{Timeout: 5 * time.Second})
 	}
 	var mu sync.Mutex
 	var admitted int64
@@ -377,10 +377,10 @@ func checkPlanRace(t *testing.T, stores []Store, client redis.UniversalClient, k
 func TestRedisStore_ClusterPlan(t *testing.T) {
 	t.Parallel()
 	cluster := testenv.StartRedisCluster(t)
-	var stores []Store
-	var first *RedisStore
+	var stores []store
+	var first *redisStore
 	for range 2 {
-		s, err := NewRedisStore(cluster.Client(t), RedisConfig{})
+		s, err := newRedisStore(cluster.Client(t), redisConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}

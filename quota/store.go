@@ -10,14 +10,14 @@ import (
 // Middleware applies its FailureMode to such errors.
 var ErrUnavailable = errors.New("quota: store unavailable")
 
-// Store keeps the per-window counters behind a Limiter.
+// store keeps the per-window counters behind a Limiter.
 //
 // Implementations must be safe for concurrent use and exact: across every
 // caller sharing the store, Allow admits a request of cost n only if every
 // window of l has n left, and then counts n in every one of them; a refused
 // request counts in none. Windows are those of Window.bounds, on the
 // store's own clock. Stores do not validate l or n; the Limiter does.
-type Store interface {
+type store interface {
 	// Allow consumes n of key's current windows if every one has room,
 	// and reports the outcome.
 	Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error)

@@ -8,27 +8,27 @@ import (
 	"time"
 )
 
-// DefaultMemoryMaxKeys bounds a MemoryStore whose MaxKeys is zero.
-const DefaultMemoryMaxKeys = 1_000_000
+// defaultMemoryMaxKeys bounds a memoryStore whose MaxKeys is zero.
+const defaultMemoryMaxKeys = 1_000_000
 
-// ErrStoreFull is wrapped by a MemoryStore's refusal to track a new key
+// errStoreFull is wrapped by a memoryStore's refusal to track a new key
 // while MaxKeys live windows exist. Evicting a live window instead would
 // forget its count and admit more than its limit.
-var ErrStoreFull = errors.New("quota: memory store full")
+var errStoreFull = errors.New("quota: memory store full")
 
-// MemoryConfig configures a MemoryStore.
-type MemoryConfig struct {
+// memoryConfig configures a memoryStore.
+type memoryConfig struct {
 	// MaxKeys bounds how many (key, window length) counters are held.
-	// Optional. Default value DefaultMemoryMaxKeys.
+	// Optional. Default value defaultMemoryMaxKeys.
 	MaxKeys int
 	// Now is the store's clock. Optional. Default value time.Now.
 	Now func() time.Time
 }
 
-// MemoryStore is a Store for a single process: exact, bounded, and swept of
+// memoryStore is a store for a single process: exact, bounded, and swept of
 // ended windows as it fills. Several processes need a shared store such as
-// RedisStore.
-type MemoryStore struct {
+// redisStore.
+type memoryStore struct {
 	maxKeys int
 	now     func() time.Time
 
@@ -49,24 +49,24 @@ type memoryWindow struct {
 	count      int64
 }
 
-var _ Store = (*MemoryStore)(nil)
+var _ store = (*memoryStore)(nil)
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
+// newMemoryStore returns an empty memoryStore.
+func newMemoryStore(cfg memoryConfig) (*memoryStore, error) {
 	if cfg.MaxKeys < 0 {
-		return nil, fmt.Errorf("quota: NewMemoryStore: MaxKeys %d is negative", cfg.MaxKeys)
+		return nil, fmt.Errorf("quota: newMemoryStore: MaxKeys %d is negative", cfg.MaxKeys)
 	}
 	if cfg.MaxKeys == 0 {
-		cfg.MaxKeys = DefaultMemoryMaxKeys
+		cfg.MaxKeys = defaultMemoryMaxKeys
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &MemoryStore{maxKeys: cfg.MaxKeys, now: cfg.Now, windows: make(map[memoryKey]memoryWindow)}, nil
+	return &memoryStore{maxKeys: cfg.MaxKeys, now: cfg.Now, windows: make(map[memoryKey]memoryWindow)}, nil
 }
 
-// Allow implements Store.
-func (s *MemoryStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
+// Allow implements store.
+func (s *memoryStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return Decision{}, err
 	}
@@ -90,7 +90,7 @@ func (s *MemoryStore) Allow(ctx context.Context, key string, l Limit, n int64) (
 		}
 	}
 	if fresh > 0 && len(s.windows)+fresh > s.maxKeys && !s.sweep(now, fresh) {
-		return Decision{}, fmt.Errorf("%w: %d live windows", ErrStoreFull, len(s.windows))
+		return Decision{}, fmt.Errorf("%w: %d live windows", errStoreFull, len(s.windows))
 	}
 	d := decide(l, &counts, n, sec, usec)
 	if d.Allowed {
@@ -104,7 +104,7 @@ func (s *MemoryStore) Allow(ctx context.Context, key string, l Limit, n int64) (
 // sweep drops ended windows and reports whether there is room for one more.
 // It runs at most once per second so a full store of live windows does not
 // rescan the whole map on every new key.
-func (s *MemoryStore) sweep(now time.Time, room int) bool {
+func (s *memoryStore) sweep(now time.Time, room int) bool {
 	if now.Before(s.nextScan) {
 		return false
 	}
@@ -118,8 +118,8 @@ func (s *MemoryStore) sweep(now time.Time, room int) bool {
 	return len(s.windows)+room <= s.maxKeys
 }
 
-// Peek implements Store.
-func (s *MemoryStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
+// Peek implements store.
+func (s *memoryStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return Decision{}, err
 	}
@@ -137,8 +137,8 @@ func (s *MemoryStore) Peek(ctx context.Context, key string, l Limit) (Decision, 
 	return peekDecision(l, &counts, sec, usec), nil
 }
 
-// Reset implements Store.
-func (s *MemoryStore) Reset(ctx context.Context, key string, l Limit) error {
+// Reset implements store.
+func (s *memoryStore) Reset(ctx context.Context, key string, l Limit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (s *MemoryStore) Reset(ctx context.Context, key string, l Limit) error {
 
 // Len returns how many counters the store holds, ended windows included
 // until a sweep drops them.
-func (s *MemoryStore) Len() int {
+func (s *memoryStore) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.windows)

@@ -13,8 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// DefaultRedisPrefix starts every key the Redis store writes.
-const DefaultRedisPrefix = "quota"
+// defaultPrefix starts every key the Redis store writes.
+const defaultPrefix = "quota"
 
 // rediser is the part of a go-redis client the store uses; a Client, a Ring
 // and a ClusterClient all fit, and so does any redis.UniversalClient.
@@ -24,10 +24,10 @@ type rediser interface {
 	Pipeline() redis.Pipeliner
 }
 
-// RedisConfig configures a RedisStore.
-type RedisConfig struct {
+// redisConfig configures a redisStore.
+type redisConfig struct {
 	// Prefix starts every key, as in "quota:{user-42}:60".
-	// Optional. Default value DefaultRedisPrefix.
+	// Optional. Default value defaultPrefix.
 	Prefix string
 	// DisableBatching makes every decision its own round trip. By default
 	// decisions that arrive while a round trip is in flight go together in
@@ -35,18 +35,18 @@ type RedisConfig struct {
 	// delayed. Optional. Default value false.
 	DisableBatching bool
 	// BatchSize bounds the decisions in one pipeline.
-	// Optional. Default value DefaultBatchSize.
+	// Optional. Default value defaultBatchSize.
 	BatchSize int
 	// BatchPipelines bounds the pipelines in flight at once; more callers
 	// than that queue for the next one.
-	// Optional. Default value DefaultBatchPipelines.
+	// Optional. Default value defaultBatchPipelines.
 	BatchPipelines int
 }
 
-// RedisStore is a Store on Redis (standalone, Sentinel or Cluster): one
+// redisStore is a store on Redis (standalone, Sentinel or Cluster): one
 // script call per decision, and under concurrency one pipeline per batch of
 // decisions.
-type RedisStore struct {
+type redisStore struct {
 	client rediser
 	prefix string
 	batch  *batcher // nil when batching is disabled
@@ -76,7 +76,7 @@ type windowArgs struct {
 }
 
 // limitArgs returns l's arguments.
-func (s *RedisStore) limitArgs(l Limit) *limitArgs {
+func (s *redisStore) limitArgs(l Limit) *limitArgs {
 	w := l.Windows[0]
 	k := argsKey{w.seconds(), w.Requests}
 	if a, ok := s.args.Load(k); ok {
@@ -91,7 +91,7 @@ func (s *RedisStore) limitArgs(l Limit) *limitArgs {
 // at local time now, and the estimate of Redis's time (Unix µs) whose
 // window they name: 0 when they name the epoch's first window, because the
 // clock needs measuring (see redisClock).
-func (s *RedisStore) allowArgs(l Limit, k int, now time.Time) ([]any, int64) {
+func (s *redisStore) allowArgs(l Limit, k int, now time.Time) ([]any, int64) {
 	la := s.limitArgs(l)
 	est, ok := s.clock.estimate(now)
 	var args []any
@@ -135,7 +135,7 @@ const (
 
 // sendAllow sends allowScript for k requests of the Redis key key under l
 // through c, naming the window when the clock estimate allows.
-func (s *RedisStore) sendAllow(ctx context.Context, c redis.Scripter, key string, l Limit, k int, how sendHow) allowCall {
+func (s *redisStore) sendAllow(ctx context.Context, c redis.Scripter, key string, l Limit, k int, how sendHow) allowCall {
 	a := allowCall{sent: s.now()}
 	var args []any
 	args, a.est = s.allowArgs(l, k, a.sent)
@@ -154,7 +154,7 @@ func (s *RedisStore) sendAllow(ctx context.Context, c redis.Scripter, key string
 // reply reads the call's reply for k requests under l. A bare count means
 // the named window was Redis's; a count with the time means the script
 // chose the window, and the time corrects the clock's estimate.
-func (a allowCall) reply(s *RedisStore, l Limit, k int64) (reply, error) {
+func (a allowCall) reply(s *redisStore, l Limit, k int64) (reply, error) {
 	v, err := a.cmd.Result()
 	if err != nil {
 		return reply{}, err
@@ -175,36 +175,30 @@ func (a allowCall) reply(s *RedisStore, l Limit, k int64) (reply, error) {
 	return reply{}, fmt.Errorf("quota: redis script replied %v (%T), want a count, or a count and the time", v, v)
 }
 
-var _ Store = (*RedisStore)(nil)
+var _ store = (*redisStore)(nil)
 
-// NewRedisStore returns a Store on client.
-//
-// The client must not retry commands: a retried script whose first reply was
-// lost counts the request twice. It must also honour context deadlines, or a
-// hung Redis holds a request for the client's own (5s) timeouts instead of
-// the Limiter's. Create it with MaxRetries: -1 and ContextTimeoutEnabled:
-// true (see NewRedisClient); NewRedisStore returns an error for a Client,
-// Ring or ClusterClient configured otherwise.
-func NewRedisStore(client redis.UniversalClient, cfg RedisConfig) (*RedisStore, error) {
+// newRedisStore returns a store on client, which must neither retry
+// commands nor ignore context deadlines (see NewWithConfig).
+func newRedisStore(client redis.UniversalClient, cfg redisConfig) (*redisStore, error) {
 	if client == nil {
-		return nil, errors.New("quota: NewRedisStore: nil client")
+		return nil, errors.New("quota: newRedisStore: nil client")
 	}
 	if err := checkClientOptions(client); err != nil {
 		return nil, err
 	}
 	if cfg.BatchSize < 0 || cfg.BatchPipelines < 0 {
-		return nil, fmt.Errorf("quota: NewRedisStore: negative BatchSize %d or BatchPipelines %d", cfg.BatchSize, cfg.BatchPipelines)
+		return nil, fmt.Errorf("quota: newRedisStore: negative BatchSize %d or BatchPipelines %d", cfg.BatchSize, cfg.BatchPipelines)
 	}
 	if cfg.Prefix == "" {
-		cfg.Prefix = DefaultRedisPrefix
+		cfg.Prefix = defaultPrefix
 	}
 	if cfg.BatchSize == 0 {
-		cfg.BatchSize = DefaultBatchSize
+		cfg.BatchSize = defaultBatchSize
 	}
 	if cfg.BatchPipelines == 0 {
-		cfg.BatchPipelines = DefaultBatchPipelines
+		cfg.BatchPipelines = defaultBatchPipelines
 	}
-	s := &RedisStore{client: client, prefix: cfg.Prefix, now: time.Now}
+	s := &redisStore{client: client, prefix: cfg.Prefix, now: time.Now}
 	_, s.singleServer = client.(*redis.Client)
 	if !cfg.DisableBatching {
 		s.batch = &batcher{store: s, size: cfg.BatchSize, max: cfg.BatchPipelines}
@@ -212,18 +206,9 @@ func NewRedisStore(client redis.UniversalClient, cfg RedisConfig) (*RedisStore, 
 	return s, nil
 }
 
-// NewRedisClient parses a redis:// or rediss:// URL into a client set up as
-// NewRedisStore requires: no retries, context deadlines honoured.
-func NewRedisClient(url string) (*redis.Client, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("quota: redis URL: %w", err)
-	}
-	opt.MaxRetries = -1
-	opt.ContextTimeoutEnabled = true
-	return redis.NewClient(opt), nil
-}
-
+// checkClientOptions refuses a client that NewWithConfig would not use as
+// is (see limiterClient), so a store made in the package's tests cannot
+// count a retried script twice either.
 func checkClientOptions(client redis.UniversalClient) error {
 	var retries int
 	var ctxTimeouts bool
@@ -249,7 +234,7 @@ func checkClientOptions(client redis.UniversalClient) error {
 // windowKey returns the Redis key holding key's windows like w:
 // "quota:{key}:60", or "quota:{key}:month". The braces are a hash tag:
 // every window of one key lands in one Cluster slot.
-func (s *RedisStore) windowKey(key string, w Window) string {
+func (s *redisStore) windowKey(key string, w Window) string {
 	// Built on every decision, so in one allocation: concatenating
 	// strconv.FormatInt's result would cost a second.
 	var num [20]byte
@@ -267,10 +252,10 @@ func (s *RedisStore) windowKey(key string, w Window) string {
 	return b.String()
 }
 
-// Allow implements Store. A one-window Limit of whole seconds at cost 1
+// Allow implements store. A one-window Limit of whole seconds at cost 1
 // goes by allowScript (or allowManyScript in a batch); anything else by
 // planScript.
-func (s *RedisStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
+func (s *redisStore) Allow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
 	simple := n == 1 && l.simple()
 	if s.batch != nil {
 		if simple {
@@ -286,7 +271,7 @@ func (s *RedisStore) Allow(ctx context.Context, key string, l Limit, n int64) (D
 
 // allowNow decides one request for the Redis key key in a round trip of
 // its own.
-func (s *RedisStore) allowNow(ctx context.Context, key string, l Limit) (Decision, error) {
+func (s *redisStore) allowNow(ctx context.Context, key string, l Limit) (Decision, error) {
 	r, err := s.sendAllow(ctx, s.client, key, l, 1, sendRun).reply(s, l, 1)
 	if err != nil {
 		return Decision{}, wrapRedisErr("allow", err)
@@ -294,8 +279,8 @@ func (s *RedisStore) allowNow(ctx context.Context, key string, l Limit) (Decisio
 	return r.decision(l, r.admitted == 1, r.count), nil
 }
 
-// Peek implements Store.
-func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
+// Peek implements store.
+func (s *redisStore) Peek(ctx context.Context, key string, l Limit) (Decision, error) {
 	if !l.simple() {
 		return s.peekPlan(ctx, key, l)
 	}
@@ -313,8 +298,8 @@ func (s *RedisStore) Peek(ctx context.Context, key string, l Limit) (Decision, e
 	return r.decision(l, n < l.Windows[0].Requests, n), nil
 }
 
-// Reset implements Store.
-func (s *RedisStore) Reset(ctx context.Context, key string, l Limit) error {
+// Reset implements store.
+func (s *redisStore) Reset(ctx context.Context, key string, l Limit) error {
 	keys := make([]string, len(l.Windows))
 	for i, w := range l.Windows {
 		keys[i] = s.windowKey(key, w)

@@ -18,7 +18,7 @@ import (
 // another limit, so that it goes as one allowManyScript call: the store
 // contract then holds the multi-key script to every promise the lone one
 // keeps.
-type multiKeyStore struct{ *RedisStore }
+type multiKeyStore struct{ *redisStore }
 
 // companionLimit is multiKeyStore's companion key's limit: never reached.
 var companionLimit = Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
@@ -101,7 +101,7 @@ func TestRedisStore_ExpiryIsWindowEnd(t *testing.T) {
 }
 
 // testRedisAllow decides one request of key, failing the test on an error.
-func testRedisAllow(tb testing.TB, s *RedisStore, key string, lim Limit) Decision {
+func testRedisAllow(tb testing.TB, s *redisStore, key string, lim Limit) Decision {
 	tb.Helper()
 	d, err := s.Allow(context.Background(), key, lim, 1)
 	if err != nil {
@@ -120,17 +120,17 @@ func TestRedisStore_ManyKeysExactAcrossStores(t *testing.T) {
 	var merged atomic.Int64
 	s1, c1 := newTestRedisStore(t)
 	c1.AddHook(commandHook(mergedManyCalls(&merged)))
-	c2, err := NewRedisClient(testRedisURL())
+	c2, err := newRedisClient(testRedisURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c2.Close() })
 	c2.AddHook(commandHook(mergedManyCalls(&merged)))
-	s2, err := NewRedisStore(c2, RedisConfig{Prefix: s1.prefix})
+	s2, err := newRedisStore(c2, redisConfig{Prefix: s1.prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stores := []Store{mustLimiterStore(t, s1), mustLimiterStore(t, s2)}
+	stores := []store{mustLimiterStore(t, s1), mustLimiterStore(t, s2)}
 	lim := Limit{Windows: []Window{{Requests: 30, Per: MaxPer}}}
 	const callers, asks, keys = 64, 20, 16 // 80 asks per key
 	var mu sync.Mutex
@@ -224,7 +224,7 @@ func TestRedisStore_ResetAfterOnRedisClock(t *testing.T) {
 	m.SetTime(clock.Now())
 	client := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { client.Close() })
-	s, err := NewRedisStore(client, RedisConfig{DisableBatching: true})
+	s, err := newRedisStore(client, redisConfig{DisableBatching: true})
 	if err != nil {
 		t.Fatal(err)
 	}

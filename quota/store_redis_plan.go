@@ -31,7 +31,7 @@ func (g planGroup) total() int64 {
 
 // planWire appends the groups' keys and planScript's ARGV: neighbouring
 // groups under the same windows share one run header.
-func (s *RedisStore) planWire(groups []planGroup) (keys []string, args []any) {
+func (s *redisStore) planWire(groups []planGroup) (keys []string, args []any) {
 	for i := 0; i < len(groups); {
 		ws := groups[i].lim.Windows
 		j := i + 1
@@ -118,7 +118,7 @@ func (g planGroup) replay(after []int64, sec, usec int64, give func(int, Decisio
 
 // allowPlanNow decides one request of cost n under l in a round trip of
 // its own.
-func (s *RedisStore) allowPlanNow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
+func (s *redisStore) allowPlanNow(ctx context.Context, key string, l Limit, n int64) (Decision, error) {
 	g := []planGroup{{key: key, lim: l, costs: []int64{n}}}
 	if n == 1 {
 		g[0].costs, g[0].ones = nil, 1
@@ -138,7 +138,7 @@ func (s *RedisStore) allowPlanNow(ctx context.Context, key string, l Limit, n in
 }
 
 // peekPlan is Peek for any Limit.
-func (s *RedisStore) peekPlan(ctx context.Context, key string, l Limit) (Decision, error) {
+func (s *redisStore) peekPlan(ctx context.Context, key string, l Limit) (Decision, error) {
 	keys := make([]string, len(l.Windows))
 	args := make([]any, 1, len(l.Windows)+1)
 	args[0] = l.anchor()
@@ -159,7 +159,7 @@ func (s *RedisStore) peekPlan(ctx context.Context, key string, l Limit) (Decisio
 }
 
 // sendPlan queues planScript for one group on a pipeline.
-func (s *RedisStore) sendPlan(ctx context.Context, c redis.Scripter, g planGroup, eval bool) *redis.Cmd {
+func (s *redisStore) sendPlan(ctx context.Context, c redis.Scripter, g planGroup, eval bool) *redis.Cmd {
 	keys, args := s.planWire([]planGroup{g})
 	if eval {
 		return planScript.Eval(ctx, c, keys, args...)

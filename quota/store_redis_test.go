@@ -19,19 +19,19 @@ import (
 func TestLimiter_AllowExactAcrossInstances(t *testing.T) {
 	t.Parallel()
 	s1, _ := newTestRedisStore(t)
-	c2, err := NewRedisClient(testRedisURL())
+	c2, err := newRedisClient(testRedisURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c2.Close() })
-	s2, err := NewRedisStore(c2, RedisConfig{Prefix: s1.prefix})
+	s2, err := newRedisStore(c2, redisConfig{Prefix: s1.prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, limit := range []int64{1, 99, 500} {
 		lim := Limit{Windows: []Window{{Requests: limit, Per: MaxPer}}}
 		key := "hot-" + randomHex(t, 4)
-		stores := []Store{
+		stores := []store{
 			mustLimiterStore(t, s1), mustLimiterStore(t, s2),
 		}
 		admitted := raceAllow(t, stores, key, lim, 64, 10)
@@ -39,10 +39,10 @@ func TestLimiter_AllowExactAcrossInstances(t *testing.T) {
 	}
 }
 
-// mustLimiterStore adapts a Limiter to the Store shape raceAllow takes, so
+// mustLimiterStore adapts a Limiter to the store shape raceAllow takes, so
 // the race also goes through the hog cache.
-func mustLimiterStore(tb testing.TB, s Store) Store {
-	return limiterStore{mustLimiter(tb, s, LimiterConfig{Timeout: 5 * time.Second})}
+func mustLimiterStore(tb testing.TB, s store) store {
+	return limiterStore{mustLimiter(tb, s, limiterConfig{Timeout: 5 * time.Second})}
 }
 
 type limiterStore struct{ l *Limiter }
@@ -61,7 +61,7 @@ func (s limiterStore) Reset(ctx context.Context, key string, l Limit) error {
 // and its cost. Not parallel: AllocsPerRun needs the process to itself.
 func TestRedisStore_Key(t *testing.T) {
 	client, _ := newTestRedis(t)
-	s, err := NewRedisStore(client, RedisConfig{})
+	s, err := newRedisStore(client, redisConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,11 +118,11 @@ func TestRedisStore_OneRoundTrip(t *testing.T) {
 	client, prefix := newTestRedis(t)
 	var cmds atomic.Int64
 	client.AddHook(countHook{&cmds})
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	s, err := newRedisStore(client, redisConfig{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := mustLimiter(t, s, LimiterConfig{})
+	l := mustLimiter(t, s, limiterConfig{})
 	lim := Limit{Windows: []Window{{Requests: 5, Per: time.Hour}}}
 	ctx := context.Background()
 	if _, err := l.Allow(ctx, "warm", lim); err != nil { // loads the script
@@ -173,12 +173,12 @@ func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 // shared one, tests running alongside would meet NOSCRIPT too.
 func TestRedisStore_ScriptCacheFlushed(t *testing.T) {
 	t.Parallel()
-	client, err := NewRedisClient(testenv.StartRedis(t).URL())
+	client, err := newRedisClient(testenv.StartRedis(t).URL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	s, err := NewRedisStore(client, RedisConfig{})
+	s, err := newRedisStore(client, redisConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,13 +209,13 @@ func TestNewRedisStore_RejectsUnsafeClients(t *testing.T) {
 			tc.opt.Addr = testenv.ClosedAddr(t)
 			c := redis.NewClient(&tc.opt)
 			defer c.Close()
-			_, err := NewRedisStore(c, RedisConfig{})
+			_, err := newRedisStore(c, redisConfig{})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one naming %s", err, tc.want)
 			}
 		})
 	}
-	if _, err := NewRedisStore(nil, RedisConfig{}); err == nil {
+	if _, err := newRedisStore(nil, redisConfig{}); err == nil {
 		t.Fatal("nil client accepted")
 	}
 }
@@ -246,22 +246,22 @@ func decideWithin(tb testing.TB, l *Limiter, key string, lim Limit, limit time.D
 // arrive promptly.
 func TestLimiter_AllowRedisRefusingConnections(t *testing.T) {
 	t.Parallel()
-	client, err := NewRedisClient("redis://" + testenv.ClosedAddr(t))
+	client, err := newRedisClient("redis://" + testenv.ClosedAddr(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	s, err := NewRedisStore(client, RedisConfig{})
+	s, err := newRedisStore(client, redisConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := mustLimiter(t, s, LimiterConfig{Timeout: 100 * time.Millisecond})
+	l := mustLimiter(t, s, limiterConfig{Timeout: 100 * time.Millisecond})
 	for range 10 {
 		if _, err := decideWithin(t, l, "k", PerMinute(5), 3*time.Second); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("err = %v, want ErrUnavailable", err)
 		}
 	}
-	if !l.Degraded() {
+	if !l.breaker.open() {
 		t.Fatal("breaker still closed after 10 failures in a row")
 	}
 }
@@ -273,16 +273,16 @@ func TestLimiter_AllowRedisHungThenBack(t *testing.T) {
 	t.Parallel()
 	_, prefix := newTestRedis(t)
 	proxy := testenv.NewProxy(t, redisAddr(t))
-	client, err := NewRedisClient("redis://" + proxy.Addr())
+	client, err := newRedisClient("redis://" + proxy.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	s, err := newRedisStore(client, redisConfig{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := mustLimiter(t, s, LimiterConfig{Timeout: 100 * time.Millisecond, BreakerCooldown: 50 * time.Millisecond})
+	l := mustLimiter(t, s, limiterConfig{Timeout: 100 * time.Millisecond, BreakerCooldown: 50 * time.Millisecond})
 	lim := Limit{Windows: []Window{{Requests: 3, Per: time.Hour}}}
 	if _, err := decideWithin(t, l, "k", lim, 3*time.Second); err != nil {
 		t.Fatalf("healthy proxy: %v", err)
@@ -318,11 +318,11 @@ func TestLimiter_AllowRedisHungThenBack(t *testing.T) {
 func TestRedisStore_Cluster(t *testing.T) {
 	t.Parallel()
 	cluster := testenv.StartRedisCluster(t)
-	s1, err := NewRedisStore(cluster.Client(t), RedisConfig{})
+	s1, err := newRedisStore(cluster.Client(t), redisConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s2, err := NewRedisStore(cluster.Client(t), RedisConfig{})
+	s2, err := newRedisStore(cluster.Client(t), redisConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +330,7 @@ func TestRedisStore_Cluster(t *testing.T) {
 	// Keys spread over the three masters' slots.
 	for i := range 6 {
 		key := "cluster-" + strconv.Itoa(i)
-		admitted := raceAllow(t, []Store{mustLimiterStore(t, s1), mustLimiterStore(t, s2)}, key, lim, 64, 4)
+		admitted := raceAllow(t, []store{mustLimiterStore(t, s1), mustLimiterStore(t, s2)}, key, lim, 64, 4)
 		checkExact(t, admitted, lim, 256)
 	}
 	d := mustAllow(t, s1, "ttl", Limit{Windows: []Window{{Requests: 2, Per: time.Minute}}}, true)
@@ -347,14 +347,14 @@ func hungLimiter(tb testing.TB) (*Limiter, *testenv.Proxy) {
 	_, prefix := newTestRedis(tb)
 	proxy := testenv.NewProxy(tb, redisAddr(tb))
 	proxy.SetMode(testenv.Blackhole)
-	client, err := NewRedisClient("redis://" + proxy.Addr())
+	client, err := newRedisClient("redis://" + proxy.Addr())
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { client.Close() })
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	s, err := newRedisStore(client, redisConfig{Prefix: prefix})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return mustLimiter(tb, s, LimiterConfig{Timeout: 100 * time.Millisecond, BreakerThreshold: -1}), proxy
+	return mustLimiter(tb, s, limiterConfig{Timeout: 100 * time.Millisecond, BreakerThreshold: -1}), proxy
 }

@@ -12,32 +12,32 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// storeHarness is one Store under the shared contract: a constructor, and a
+// storeHarness is one store under the shared contract: a constructor, and a
 // way to move the store's clock forward (a fake clock, miniredis time
 // travel, or real waiting for real Redis).
 type storeHarness struct {
 	name string
 	// new returns a fresh, empty store and a function advancing its clock.
-	new func(tb testing.TB) (Store, func(time.Duration))
+	new func(tb testing.TB) (store, func(time.Duration))
 }
 
 func storeHarnesses() []storeHarness {
 	return []storeHarness{
-		{"memory", func(tb testing.TB) (Store, func(time.Duration)) {
+		{"memory", func(tb testing.TB) (store, func(time.Duration)) {
 			clock := newFakeClock(time.Unix(1_700_000_000, 250_000_000))
-			s, err := NewMemoryStore(MemoryConfig{Now: clock.Now})
+			s, err := newMemoryStore(memoryConfig{Now: clock.Now})
 			if err != nil {
 				tb.Fatal(err)
 			}
 			return s, clock.Advance
 		}},
-		{"miniredis", func(tb testing.TB) (Store, func(time.Duration)) {
+		{"miniredis", func(tb testing.TB) (store, func(time.Duration)) {
 			m := miniredis.RunT(tb)
 			clock := newFakeClock(time.Unix(1_700_000_000, 250_000_000))
 			m.SetTime(clock.Now())
 			client := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1, ContextTimeoutEnabled: true})
 			tb.Cleanup(func() { client.Close() })
-			s, err := NewRedisStore(client, RedisConfig{})
+			s, err := newRedisStore(client, redisConfig{})
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -52,17 +52,17 @@ func storeHarnesses() []storeHarness {
 				m.FastForward(d)
 			}
 		}},
-		{"redis", func(tb testing.TB) (Store, func(time.Duration)) {
+		{"redis", func(tb testing.TB) (store, func(time.Duration)) {
 			s, _ := newTestRedisStore(tb)
 			return s, time.Sleep // real Redis keeps real time; only 1s windows are waited out
 		}},
-		{"redis-multikey", func(tb testing.TB) (Store, func(time.Duration)) {
+		{"redis-multikey", func(tb testing.TB) (store, func(time.Duration)) {
 			s, _ := newTestRedisStore(tb)
 			return multiKeyStore{s}, time.Sleep
 		}},
-		{"redis-unbatched", func(tb testing.TB) (Store, func(time.Duration)) {
+		{"redis-unbatched", func(tb testing.TB) (store, func(time.Duration)) {
 			client, prefix := newTestRedis(tb)
-			s, err := NewRedisStore(client, RedisConfig{Prefix: prefix, DisableBatching: true})
+			s, err := newRedisStore(client, redisConfig{Prefix: prefix, DisableBatching: true})
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -250,13 +250,13 @@ func contractLimitChange(t *testing.T, h storeHarness) {
 func contractConcurrent(t *testing.T, h storeHarness) {
 	s, _ := h.new(t)
 	lim := Limit{Windows: []Window{{Requests: 100, Per: MaxPer}}}
-	admitted := raceAllow(t, []Store{s}, "hot", lim, 64, 5)
+	admitted := raceAllow(t, []store{s}, "hot", lim, 64, 5)
 	checkExact(t, admitted, lim, 64*5)
 }
 
 // raceAllow has goroutines callers (spread over stores) call Allow perCaller
 // times each for key, and returns the admissions and attempts per window.
-func raceAllow(tb testing.TB, stores []Store, key string, lim Limit, callers, perCaller int) map[int64][2]int64 {
+func raceAllow(tb testing.TB, stores []store, key string, lim Limit, callers, perCaller int) map[int64][2]int64 {
 	tb.Helper()
 	var mu sync.Mutex
 	windows := map[int64][2]int64{} // reset → {admitted, attempts}
@@ -308,7 +308,7 @@ func checkExact(tb testing.TB, windows map[int64][2]int64, lim Limit, attempts i
 	}
 }
 
-func mustAllow(tb testing.TB, s Store, key string, lim Limit, want bool) Decision {
+func mustAllow(tb testing.TB, s store, key string, lim Limit, want bool) Decision {
 	tb.Helper()
 	d, err := s.Allow(context.Background(), key, lim, 1)
 	if err != nil {

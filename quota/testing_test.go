@@ -21,18 +21,18 @@ func redisAddr(tb testing.TB) string {
 	return opt.Addr
 }
 
-// newTestRedis returns a client of the test Redis set up as NewRedisStore
+// newTestRedis returns a client of the test Redis set up as newRedisStore
 // requires, and a key prefix that no other test uses.
 func newTestRedis(tb testing.TB) (*redis.Client, string) {
 	tb.Helper()
 	return testenv.Redis(tb)
 }
 
-// newTestRedisStore returns a RedisStore on its own key prefix.
-func newTestRedisStore(tb testing.TB) (*RedisStore, *redis.Client) {
+// newTestRedisStore returns a redisStore on its own key prefix.
+func newTestRedisStore(tb testing.TB) (*redisStore, *redis.Client) {
 	tb.Helper()
 	client, prefix := newTestRedis(tb)
-	s, err := NewRedisStore(client, RedisConfig{Prefix: prefix})
+	s, err := newRedisStore(client, redisConfig{Prefix: prefix})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -64,9 +64,9 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func mustLimiter(tb testing.TB, s Store, cfg LimiterConfig) *Limiter {
+func mustLimiter(tb testing.TB, s store, cfg limiterConfig) *Limiter {
 	tb.Helper()
-	l, err := NewLimiter(s, cfg)
+	l, err := newLimiter(s, cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -83,4 +83,15 @@ func (h commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 }
 func (commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
+}
+
+// newRedisClient returns a client of url that neither retries nor ignores
+// context deadlines, as a store needs, without the Limiter's copying.
+func newRedisClient(url string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	opt.MaxRetries, opt.ContextTimeoutEnabled = -1, true
+	return redis.NewClient(opt), nil
 }

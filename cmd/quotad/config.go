@@ -40,6 +40,9 @@ const (
 	defaultShutdownTimeout = 15 * time.Second
 	defaultStartupTimeout  = 30 * time.Second
 	maxWriteTimeout        = time.Minute
+	// defaultRedisTimeout is QUOTA_REDIS_TIMEOUT's default, the same as
+	// quota.Config.Timeout's.
+	defaultRedisTimeout = 100 * time.Millisecond
 )
 
 // loadConfig reads every setting and returns the first bad one as a single
@@ -96,7 +99,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	default:
 		return c, fmt.Errorf("QUOTA_REDIS_FAILURE: %q is neither open nor closed", mode)
 	}
-	if c.RedisTimeout, err = duration(get, "QUOTA_REDIS_TIMEOUT", quota.DefaultTimeout); err != nil {
+	if c.RedisTimeout, err = duration(get, "QUOTA_REDIS_TIMEOUT", defaultRedisTimeout); err != nil {
 		return c, err
 	}
 	if c.ShutdownTimeout, err = duration(get, "QUOTA_SHUTDOWN_TIMEOUT", defaultShutdownTimeout); err != nil {

@@ -27,16 +27,17 @@ type Config struct {
 	// Redis holds the limiter's counters; /readyz pings it. Required.
 	Redis redis.UniversalClient
 	// RedisPrefix starts the limiter's keys.
-	// Optional. Default value quota.DefaultRedisPrefix.
+	// Optional. Default value that of quota.Config.Prefix.
 	RedisPrefix string
-	// Store replaces the Redis store, for measuring what the rest costs;
-	// instances would not share counts, so quotad never sets it.
-	// Optional. Default value a quota.RedisStore on Redis.
-	Store quota.Store
 	// RedisTimeout is how long a decision waits for a Redis that may be
 	// down; one that is answering is waited for longer (see
-	// quota.LimiterConfig.Timeout). Optional. Default value quota.DefaultTimeout.
+	// quota.Config.Timeout). Optional. Default value that of quota.Config.
 	RedisTimeout time.Duration
+	// Limiter replaces the limiter New builds on Redis with RedisPrefix and
+	// RedisTimeout, e.g. quota.NewInMemory() to measure what the rest
+	// costs; instances would not share counts, so quotad never sets it.
+	// It stays the caller's to close. Optional. Default value nil.
+	Limiter *quota.Limiter
 	// FailureMode says what a decision Redis could not make answers.
 	// Optional. Default value quota.FailOpen.
 	FailureMode quota.FailureMode
@@ -60,25 +61,29 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 	if cfg.Pool == nil || cfg.Redis == nil || cfg.Logger == nil {
 		return nil, nil, errors.New("stack: New needs Pool, Redis and Logger")
 	}
-	store := cfg.Store
-	if store == nil {
+	limiter, closeLimiter := cfg.Limiter, func() {}
+	if limiter == nil {
 		var err error
-		store, err = quota.NewRedisStore(cfg.Redis, quota.RedisConfig{Prefix: cfg.RedisPrefix})
+		limiter, err = quota.NewWithConfig(cfg.Redis, quota.Config{Prefix: cfg.RedisPrefix, Timeout: cfg.RedisTimeout})
 		if err != nil {
 			return nil, nil, err
 		}
-	}
-	limiter, err := quota.NewLimiter(store, quota.LimiterConfig{Timeout: cfg.RedisTimeout})
-	if err != nil {
-		return nil, nil, err
+		// Closes the limiter's own Redis client, if cfg.Redis retries
+		// commands and it had to make one.
+		closeLimiter = func() { _ = limiter.Close() }
 	}
 
 	cache := tiers.NewCache(cfg.Pool, tiers.CacheConfig{Logger: cfg.Logger, OnChange: api.Invalidator(limiter)})
 	if err := cache.Start(ctx); err != nil {
+		closeLimiter()
 		return nil, nil, fmt.Errorf("loading tiers: %w", err)
 	}
-	fail := func(err error) (http.Handler, func(), error) {
+	stop := func() {
 		cache.Close()
+		closeLimiter()
+	}
+	fail := func(err error) (http.Handler, func(), error) {
+		stop()
 		return nil, nil, err
 	}
 
@@ -105,5 +110,5 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 	if err != nil {
 		return fail(err)
 	}
-	return handler, cache.Close, nil
+	return handler, stop, nil
 }

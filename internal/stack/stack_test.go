@@ -117,15 +117,11 @@ func TestNew_ServesTheStackOnRedis(t *testing.T) {
 	}
 }
 
-func TestNew_StoreReplacesRedis(t *testing.T) {
+func TestNew_LimiterReplacesRedis(t *testing.T) {
 	t.Parallel()
 	pool, rdb, prefix := parts(t)
-	store, err := quota.NewMemoryStore(quota.MemoryConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	url := serve(t, Config{
-		Pool: pool, Redis: rdb, RedisPrefix: prefix, Store: store,
+		Pool: pool, Redis: rdb, RedisPrefix: prefix, Limiter: quota.NewInMemory(),
 		Logger: slog.New(slog.DiscardHandler), Auth: api.AuthConfig{Secret: secret},
 	})
 	resp := get(t, url+"/rate-limited", token(t, "bob"))
@@ -133,7 +129,7 @@ func TestNew_StoreReplacesRedis(t *testing.T) {
 		t.Fatalf("GET /rate-limited: %d, headers %v; want 200 with rate-limit headers", resp.StatusCode, resp.Header)
 	}
 	if keys := redisKeys(t, rdb, prefix); len(keys) != 0 {
-		t.Errorf("Redis keys under %s: %v, want none (the memory store decides)", prefix, keys)
+		t.Errorf("Redis keys under %s: %v, want none (the in-memory limiter decides)", prefix, keys)
 	}
 }
 

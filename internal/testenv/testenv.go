@@ -66,7 +66,7 @@ func Database(tb testing.TB) string {
 }
 
 // Redis returns a client of the test Redis that does not retry and honours
-// context deadlines (as quota.NewRedisStore requires), and a key prefix no
+// context deadlines (so quota.New uses it as is), and a key prefix no
 // other test uses. Keys under the prefix are deleted when the test ends.
 func Redis(tb testing.TB) (*redis.Client, string) {
 	tb.Helper()

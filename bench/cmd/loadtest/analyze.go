@@ -6,15 +6,14 @@ import (
 	"math"
 	"slices"
 	"time"
-
-	"github.com/quotad/quotad/quota"
 )
 
 // faultGrace extends the fault period past the moment Redis answers again:
 // an instance whose circuit breaker opened keeps admitting without a
-// decision for up to one cool-off (quota.DefaultBreakerCooldown, 1 s)
-// before its next probe finds Redis back; twice that leaves slack.
-const faultGrace = 2 * quota.DefaultBreakerCooldown
+// decision for up to one cool-off (a second, quota's fixed breaker
+// cool-off) before its next probe finds Redis back; twice that leaves
+// slack.
+const faultGrace = 2 * time.Second
 
 // phase places a request relative to the fault.
 type phase int

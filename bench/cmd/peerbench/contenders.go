@@ -27,9 +27,7 @@ type limitSpec struct {
 type decideFunc func(ctx context.Context, i int) (admitted bool, err error)
 
 // contender is one way of deciding a request against Redis. Each has its
-// own go-redis client, created like quota's (quota.NewRedisClient: default
-// pool, no retries, context deadlines honoured), and a wireCounter hook on
-// it.
+// own go-redis client from newRedisClient, and a wireCounter hook on it.
 type contender struct {
 	name string
 	// limiter is false for the floors (bare INCR, the clock-reading
@@ -50,12 +48,25 @@ type contender struct {
 // contenderNames lists every contender in the order they run and report.
 var contenderNames = []string{"incr", "script-floor", "quota", "quota-3w", "quota-unbatched", "redis_rate", "ulule", "seed"}
 
+// newRedisClient returns a client of url with go-redis's default pool that
+// neither retries nor ignores context deadlines, as quotad's own is: quota
+// then uses it as is rather than opening connections of its own, so the
+// wireCounter hook added to it sees the limiter's traffic too.
+func newRedisClient(url string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	opt.MaxRetries, opt.ContextTimeoutEnabled = -1, true
+	return redis.NewClient(opt), nil
+}
+
 // newContenders builds the named contenders, each on its own client;
 // prefix starts every key they write.
 func newContenders(redisURL, prefix string, names []string) ([]*contender, error) {
 	var cs []*contender
 	for _, name := range names {
-		rdb, err := quota.NewRedisClient(redisURL)
+		rdb, err := newRedisClient(redisURL)
 		if err != nil {
 			closeContenders(cs)
 			return nil, err
@@ -78,13 +89,13 @@ func newContenders(redisURL, prefix string, names []string) ([]*contender, error
 				return floorScript.Run(ctx, rdb, []string{key}).Err()
 			})
 		case "quota":
-			c.about = "`quota.Limiter` over `quota.NewRedisStore` (batching on, the default): decisions that queue while round trips are in flight go to Redis together, as one multi-key `EVALSHA` (on a single server); a lone caller's decision goes alone"
+			c.about = "`quota.Limiter` from `quota.New` (batching on, the default): decisions that queue while round trips are in flight go to Redis together, as one multi-key `EVALSHA` (on a single server); a lone caller's decision goes alone"
 			c.prepare = prepareQuota(rdb, base, false, 1)
 		case "quota-3w":
 			c.about = "the same under a plan of three windows: the scenario's, a day and a calendar month (never reached), all-or-nothing in one `EVALSHA` per batch"
 			c.prepare = prepareQuota(rdb, base, false, 3)
 		case "quota-unbatched":
-			c.about = "the same with `RedisConfig.DisableBatching`: one `EVALSHA` round trip per decision"
+			c.about = "the same with `quota.Config.DisableBatching`: one `EVALSHA` round trip per decision"
 			c.prepare = prepareQuota(rdb, base, true, 1)
 		case "redis_rate":
 			c.about = "`go-redis/redis_rate/v10` `Allow` (GCRA in Lua): one `EVALSHA` per decision"
@@ -151,11 +162,7 @@ func prepareIncr(rdb *redis.Client, base string, incr func(ctx context.Context, 
 // a plan of that window, a day and a month, the two added never reached.
 func prepareQuota(rdb *redis.Client, base string, unbatched bool, windows int) func(context.Context, string, int, limitSpec) (decideFunc, error) {
 	return func(_ context.Context, ns string, nkeys int, lim limitSpec) (decideFunc, error) {
-		store, err := quota.NewRedisStore(rdb, quota.RedisConfig{Prefix: base + ":" + ns, DisableBatching: unbatched})
-		if err != nil {
-			return nil, err
-		}
-		l, err := quota.NewLimiter(store, quota.LimiterConfig{})
+		l, err := quota.NewWithConfig(rdb, quota.Config{Prefix: base + ":" + ns, DisableBatching: unbatched})
 		if err != nil {
 			return nil, err
 		}

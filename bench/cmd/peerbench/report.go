@@ -85,7 +85,7 @@ func (r *report) renderDecision(w io.Writer, res *redisResults) {
 	fmt.Fprintf(w, "Every contender decides requests for %s keys under %s per %v, so every decision is admitted "+
 		"(a refusal would count as an error); every key is decided once before the first round, so no measurement pays for creating keys. "+
 		"One process, one Redis, each contender on its own go-redis v9 client "+
-		"with the same options (`quota.NewRedisClient`: pool of %d connections, go-redis's default, `MaxRetries: -1`, "+
+		"with the same options (pool of %d connections, go-redis's default, `MaxRetries: -1`, "+
 		"`ContextTimeoutEnabled: true`). The fixed-window contenders set each key's window up once per window: "+
 		"`quota` and `seed` at boundaries aligned to the epoch (`HLEN` + `EXPIREAT` in the script; a new key), `ulule` "+
 		"when its key has expired (`PEXPIRE`), so a measurement that spans an aligned boundary pays that setup once per key "+

@@ -44,7 +44,7 @@ var serverAbout = map[string]string{
 	serverEcho:      "a bare Echo v4 handler answering the same JSON as quotad's `/rate-limited`",
 	serverEchoLimit: "the same behind Echo's `middleware.RateLimiter` with its memory store (1e9/s, burst 1e9: never refuses)",
 	serverQuotad:    "quotad's real stack, built by `internal/stack` as `cmd/quotad` builds it (request IDs, JSON request log to a discarding writer, Prometheus metrics, JWT auth, tier cache on Postgres, `quota` limiter on Redis), `free` tier set to 1,000,000,000 per 3600 s",
-	serverQuotadMem: "the same stack with `quota.NewMemoryStore` in place of Redis: not a way to run quotad (instances would not share counts), but it shows what the Redis round trip costs",
+	serverQuotadMem: "the same stack with `quota.NewInMemory` in place of Redis: not a way to run quotad (instances would not share counts), but it shows what the Redis round trip costs",
 }
 
 // Child process protocol: the child prints "listening <addr>" on stdout once
@@ -204,7 +204,7 @@ func newQuotadServer(ctx context.Context, redisURL, dbURL, prefix string, secret
 	if err != nil {
 		return nil, nil, fmt.Errorf("quotad server: %w", err)
 	}
-	rdb, err := quota.NewRedisClient(redisURL)
+	rdb, err := newRedisClient(redisURL)
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
@@ -218,10 +218,7 @@ func newQuotadServer(ctx context.Context, redisURL, dbURL, prefix string, secret
 		Auth: api.AuthConfig{Secret: secret},
 	}
 	if memory {
-		if cfg.Store, err = quota.NewMemoryStore(quota.MemoryConfig{}); err != nil {
-			closeClients()
-			return nil, nil, err
-		}
+		cfg.Limiter = quota.NewInMemory()
 	}
 	handler, closeStack, err := stack.New(ctx, cfg)
 	if err != nil {
