@@ -41,7 +41,7 @@ type QuotaView struct {
 
 func quotaView(id string, anonymous bool, t tiers.Tier, d quota.Decision) QuotaView {
 	return QuotaView{
-		ID: id, Anonymous: anonymous, Tier: t.Name, Limit: t.Limit, Per: int64(t.Per / time.Second),
+		ID: id, Anonymous: anonymous, Tier: t.Name, Limit: t.First().Limit, Per: int64(legacyPer(t.First().Per) / time.Second),
 		Remaining: d.Remaining, Reset: d.Reset.Unix(), ResetAfter: int64((d.ResetAfter + time.Second - 1) / time.Second),
 	}
 }
@@ -69,19 +69,31 @@ func (s *server) ownQuota(c echo.Context) error {
 	return c.JSON(http.StatusOK, quotaView(id, anonymous, t, d))
 }
 
-// TierView is the JSON form of a tier.
+// TierView is the JSON form of a tier: its windows as limits, and the
+// first of them as limit and per too, for Part 1 clients.
 type TierView struct {
-	Name        string `json:"name"`
-	Limit       int64  `json:"limit"`
-	Per         int64  `json:"per"`
-	Description string `json:"description"`
-	PriceCents  int64  `json:"price_cents"`
-	Currency    string `json:"currency"`
+	Name        string       `json:"name"`
+	Limit       int64        `json:"limit"`
+	Per         Per          `json:"per"`
+	Limits      []WindowView `json:"limits"`
+	Description string       `json:"description"`
+	PriceCents  int64        `json:"price_cents"`
+	Currency    string       `json:"currency"`
 }
 
 func tierView(t tiers.Tier) TierView {
-	return TierView{Name: t.Name, Limit: t.Limit, Per: int64(t.Per / time.Second), Description: t.Description,
-		PriceCents: t.PriceCents, Currency: t.Currency}
+	first := t.First()
+	return TierView{Name: t.Name, Limit: first.Limit, Per: perOf(first.Per), Limits: windowViews(t.Windows),
+		Description: t.Description, PriceCents: t.PriceCents, Currency: t.Currency}
+}
+
+// legacyPer is a window's length for the one-window limiter: a month
+// counts as 31 days until the limiter knows calendar months.
+func legacyPer(d time.Duration) time.Duration {
+	if d == tiers.Month {
+		return 31 * 24 * time.Hour
+	}
+	return d
 }
 
 func tierViews(ts []tiers.Tier) []TierView {

@@ -152,7 +152,7 @@ func hostileAnonymous(tb testing.TB, inst *instance, limit int64) {
 	setTier(tb, inst, "anonymous", limit, 86400)
 	waitFor(tb, 2*time.Second, "anonymous tier reaches the cache", func() bool {
 		a := inst.cache.Anonymous()
-		return a.Limit == limit && a.Per == 24*time.Hour
+		return a.First().Limit == limit && a.First().Per == 24*time.Hour
 	})
 }
 
@@ -397,7 +397,7 @@ func TestHostile_ForgedTokensAre401AndWriteNothing(t *testing.T) {
 	if got := hostileBuckets(t, b); len(got) != 0 {
 		t.Fatalf("refused tokens created Redis keys for %q", got)
 	}
-	if a := inst.cache.Anonymous(); a.Limit == 1000000 {
+	if a := inst.cache.Anonymous(); a.First().Limit == 1000000 {
 		t.Fatal("a forged token changed the anonymous tier")
 	}
 }
@@ -454,7 +454,7 @@ func TestHostile_ClientCannotReadOrResetAnotherClientsQuota(t *testing.T) {
 	b := newBackend(t)
 	inst := b.start(t, instanceOpts{})
 	setTier(t, inst, "free", 10, 86400)
-	waitFor(t, 2*time.Second, "free tier reaches the cache", func() bool { return inst.cache.Free().Limit == 10 })
+	waitFor(t, 2*time.Second, "free tier reaches the cache", func() bool { return inst.cache.Free().First().Limit == 10 })
 	admin, victim, mallory := token(t, "root", true), token(t, "victim", false), token(t, "mallory", false)
 	for range 4 {
 		mustStatus(t, do(t, http.MethodGet, inst.URL+"/rate-limited", victim, nil), http.StatusOK)
@@ -702,7 +702,7 @@ func TestHostile_ExtraPathSegmentsNeverReachATier(t *testing.T) {
 		}
 		hostileScan(t, response{Response: resp, Body: body}, leaks)
 	}
-	if f := inst.cache.Free(); f.Limit == 1 {
+	if f := inst.cache.Free(); f.First().Limit == 1 {
 		t.Fatal("PUT /v1/admin/tiers/free/x changed the free tier")
 	}
 }

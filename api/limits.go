@@ -49,7 +49,7 @@ func UserKey(clientID string) string { return userPrefix + clientID }
 // LimitOf turns a plan tier into the quota it enforces; the only place the
 // two packages meet.
 func LimitOf(t tiers.Tier) quota.Limit {
-	return quota.Limit{Name: t.Name, Requests: t.Limit, Per: t.Per}
+	return quota.Limit{Name: t.Name, Requests: t.First().Limit, Per: legacyPer(t.First().Per)}
 }
 
 // identify returns the caller's limiter key and tier: the token's subject

@@ -23,7 +23,7 @@ func TestRateLimited_TierLimitsInHeaders(t *testing.T) {
 	waitFor(t, 2*time.Second, "tiers reach the cache", func() bool {
 		p, _ := inst.cache.Tier("pro")
 		a := inst.cache.Anonymous()
-		return p.Limit == 6 && a.Limit == 3
+		return p.First().Limit == 6 && a.First().Limit == 3
 	})
 
 	for _, tc := range []struct {

@@ -24,7 +24,7 @@ const quotaReadScope = "quota-read"
 // quotaReadLimit is the read allowance of tier t: the tier's window and
 // name, quotaReadFactor times its requests.
 func quotaReadLimit(t tiers.Tier) quota.Limit {
-	return quota.Limit{Name: t.Name, Requests: min(t.Limit*quotaReadFactor, quota.MaxRequests), Per: t.Per}
+	return quota.Limit{Name: t.Name, Requests: min(t.First().Limit*quotaReadFactor, quota.MaxRequests), Per: legacyPer(t.First().Per)}
 }
 
 // allowQuotaRead spends one read of the caller's allowance, or answers 429
