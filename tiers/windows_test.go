@@ -183,6 +183,15 @@ func TestStore_WindowsAndAnchorDayRoundTrip(t *testing.T) {
 	if got, day, _ := listening.PlanFor(ctx, "c15"); got.Name != Free || day != 1 {
 		t.Errorf("after unassign PlanFor(c15) = %s, %d; want free, 1", got.Name, day)
 	}
+
+	// DeleteTier returns the row as it was, windows included.
+	if deleted, err := store.DeleteTier(ctx, "metered"); err != nil || !deleted.Equal(patched) {
+		t.Errorf("DeleteTier = %+v, %v; want %+v", deleted, err, patched)
+	}
+	waitChange(t, changes, propagation, Change{Kind: ChangeTier, Name: "metered"})
+	if got, ok := listening.Tier("metered"); ok {
+		t.Errorf("notified cache still holds %+v after the deletion", got)
+	}
 }
 
 // psql obeys the windows' bounds too, and a Part 1 write still works.
