@@ -109,6 +109,18 @@ func TestAdmin_TierWindows(t *testing.T) {
 	if r.decode(t, &e); e.Error.Fields["limits"] == "" {
 		t.Errorf("PATCH of per onto another window's: %s, want 422 naming limits", r.Body)
 	}
+	// A window member other than limit and per is 400, as one of the body
+	// is, and the message names it.
+	for body, msg := range map[string]string{
+		`{"name":"x","limits":[{"limit":1,"per":1},{"limit":1,"per":2,"burst":3}]}`: `unknown field "limits[1].burst"`,
+		`{"name":"x","limits":[{"limit":1,"Per":1}]}`:                               `unknown field "limits[0].Per"`,
+		`{"name":"x","limits":[{"limit":1,"per":1,"per":2}]}`:                       `duplicate field "limits[0].per"`,
+	} {
+		r := mustStatus(t, do(t, http.MethodPost, inst.URL+"/v1/admin/tiers", admin, body), http.StatusBadRequest)
+		if r.decode(t, &e); e.Error.Code != CodeBadRequest || e.Error.Message != msg {
+			t.Errorf("%s: %s, want 400 %q", body, r.Body, msg)
+		}
+	}
 }
 
 // withFirst returns v with limit and per set to its first window.

@@ -104,10 +104,6 @@ func parsePer(raw []byte) (time.Duration, bool) {
 	return seconds(n), true
 }
 
-// errWindowField is a window member that is not limit or per, or one
-// given twice: 400, as such a member of the body itself is.
-var errWindowField = errors.New("window field")
-
 // parseWindows reads limits, an array of windows. Type errors are added to
 // bad under the window's field name (limits[1].per); a window with a
 // member other than limit and per, or one twice, is an error (400).
@@ -120,10 +116,10 @@ func parseWindows(raw json.RawMessage, bad map[string]string) ([]tiers.Window, e
 	ws := make([]tiers.Window, len(elems))
 	for i, elem := range elems {
 		field := fmt.Sprintf("limits[%d]", i)
-		members, isObject, err := windowMembers(elem)
+		members, isObject, err := windowMembers(elem, field)
 		switch {
 		case err != nil:
-			return nil, fmt.Errorf("%w: %s%s", errWindowField, field, err.Error())
+			return nil, err
 		case !isObject:
 			bad[field] = msgWindowType
 			continue
@@ -151,10 +147,11 @@ func parseWindows(raw json.RawMessage, bad map[string]string) ([]tiers.Window, e
 	return ws, nil
 }
 
-// windowMembers returns the members of a window object. It reports
-// whether raw is an object at all, and as an error a member other than
-// limit and per (names are exact: "LIMIT" is not limit) or one given twice.
-func windowMembers(raw json.RawMessage) (map[string]json.RawMessage, bool, error) {
+// windowMembers returns the members of the window object field. It
+// reports whether raw is an object at all, and as an error a member other
+// than limit and per (names are exact: "LIMIT" is not limit) or one given
+// twice, named as in `unknown field "limits[0].burst"`.
+func windowMembers(raw json.RawMessage, field string) (map[string]json.RawMessage, bool, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil, false, nil
@@ -168,9 +165,9 @@ func windowMembers(raw json.RawMessage) (map[string]json.RawMessage, bool, error
 		key, _ := tok.(string)
 		switch _, seen := members[key]; {
 		case seen:
-			return nil, true, fmt.Errorf(" has %q twice", key)
+			return nil, true, fmt.Errorf("duplicate field %q", field+"."+key)
 		case key != "limit" && key != "per":
-			return nil, true, fmt.Errorf(" has unknown field %q", key)
+			return nil, true, fmt.Errorf("unknown field %q", field+"."+key)
 		}
 		var value json.RawMessage
 		if err := dec.Decode(&value); err != nil {
