@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -13,10 +14,17 @@ type ClientView struct {
 	ID       string `json:"id"`
 	Tier     string `json:"tier"`
 	Assigned bool   `json:"assigned"`
+	// AnchorDay is the day of the month (1-28) the client's month windows
+	// start on; 1 when unassigned.
+	AnchorDay int `json:"anchor_day"`
 }
 
 func clientView(cl tiers.Client) ClientView {
-	return ClientView{ID: cl.ID, Tier: cl.Tier, Assigned: cl.Assigned}
+	day := cl.AnchorDay
+	if day == 0 {
+		day = tiers.MinAnchorDay
+	}
+	return ClientView{ID: cl.ID, Tier: cl.Tier, Assigned: cl.Assigned, AnchorDay: day}
 }
 
 func (s *server) getClient(c echo.Context) error {
@@ -27,26 +35,46 @@ func (s *server) getClient(c echo.Context) error {
 	return c.JSON(http.StatusOK, clientView(cl))
 }
 
-// decodeAssignment reads {"tier": "<name>"} strictly.
-func decodeAssignment(c echo.Context, limit int64) (string, error) {
+// assignment is the body of PUT on a client.
+type assignment struct {
+	Tier string
+	// AnchorDay is 1 … 28; 0 (left out) means 1, since PUT replaces.
+	AnchorDay int
+}
+
+// decodeAssignment reads {"tier": "<name>", "anchor_day": 1-28} strictly;
+// anchor_day is optional.
+func decodeAssignment(c echo.Context, limit int64) (assignment, error) {
 	var in struct {
-		Tier *string `json:"tier"`
+		Tier      *string         `json:"tier"`
+		AnchorDay json.RawMessage `json:"anchor_day"`
 	}
 	if err := decodeJSON(c, limit, &in); err != nil {
-		return "", err
+		return assignment{}, err
 	}
+	bad := map[string]string{}
 	if in.Tier == nil {
-		return "", invalid("missing fields", map[string]string{"tier": "is required"})
+		bad["tier"] = "is required"
 	}
-	return *in.Tier, nil
+	var day int
+	if !absent(in.AnchorDay) {
+		// An integer 1 … 28: json reads 1.0 or 1e1 into no int.
+		if err := json.Unmarshal(in.AnchorDay, &day); err != nil || day < tiers.MinAnchorDay || day > tiers.MaxAnchorDay {
+			bad["anchor_day"] = "must be an integer between 1 and 28"
+		}
+	}
+	if len(bad) > 0 {
+		return assignment{}, invalid("invalid input", bad)
+	}
+	return assignment{Tier: *in.Tier, AnchorDay: day}, nil
 }
 
 func (s *server) putClient(c echo.Context) error {
-	tier, err := decodeAssignment(c, s.cfg.BodyLimit)
+	in, err := decodeAssignment(c, s.cfg.BodyLimit)
 	if err != nil {
 		return err
 	}
-	cl, err := s.store.AssignClient(c.Request().Context(), param(c, "id"), tier)
+	cl, err := s.store.AssignClient(c.Request().Context(), param(c, "id"), in.Tier, in.AnchorDay)
 	if err != nil {
 		return domainError(err)
 	}
@@ -94,15 +122,15 @@ func (s *server) clientQuota(c echo.Context) error {
 	if err := tiers.ValidClientID(id); err != nil {
 		return domainError(err)
 	}
-	t, err := s.tiers.TierFor(c.Request().Context(), id)
+	t, anchor, err := s.tiers.PlanFor(c.Request().Context(), id)
 	if err != nil {
 		return domainError(err)
 	}
-	d, err := s.limiter.Peek(c.Request().Context(), UserKey(id), LimitOf(t))
+	d, err := s.limiter.Peek(c.Request().Context(), UserKey(id), LimitOf(t, anchor))
 	if err != nil {
 		return domainError(err)
 	}
-	return c.JSON(http.StatusOK, quotaView(id, false, t, d))
+	return c.JSON(http.StatusOK, quotaView(id, false, d))
 }
 
 // resetClientQuota starts the client's window afresh and tells every
@@ -115,11 +143,11 @@ func (s *server) resetClientQuota(c echo.Context) error {
 		return domainError(err)
 	}
 	ctx := c.Request().Context()
-	t, err := s.tiers.TierFor(ctx, id)
+	t, anchor, err := s.tiers.PlanFor(ctx, id)
 	if err != nil {
 		return domainError(err)
 	}
-	if err := s.limiter.Reset(ctx, UserKey(id), LimitOf(t)); err != nil {
+	if err := s.limiter.Reset(ctx, UserKey(id), LimitOf(t, anchor)); err != nil {
 		return domainError(err)
 	}
 	if err := s.store.NotifyReset(ctx, id); err != nil {

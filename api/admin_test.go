@@ -56,18 +56,18 @@ func TestAdmin_TierLifecycle(t *testing.T) {
 	r := mustStatus(t, do(t, http.MethodPost, inst.URL+"/v1/admin/tiers", admin,
 		map[string]any{"name": "pro", "limit": 1000, "per": 60, "description": "For teams", "price_cents": 1999, "currency": "EUR"}), http.StatusCreated)
 	r.decode(t, &created)
-	want := TierView{Name: "pro", Limit: 1000, Per: 60, Description: "For teams", PriceCents: 1999, Currency: "EUR"}
-	if created != want || r.Header.Get("Location") != "/v1/admin/tiers/pro" {
+	want := TierView{Name: "pro", Limit: 1000, Per: secs(60), Description: "For teams", PriceCents: 1999, Currency: "EUR"}
+	if !sameTier(created, want) || r.Header.Get("Location") != "/v1/admin/tiers/pro" {
 		t.Fatalf("created %+v at %q, want %+v", created, r.Header.Get("Location"), want)
 	}
 	var got TierView
 	mustStatus(t, do(t, http.MethodGet, inst.URL+"/v1/admin/tiers/pro", admin, nil), http.StatusOK).decode(t, &got)
-	if got != want {
+	if !sameTier(got, want) {
 		t.Fatalf("get %+v, want %+v", got, want)
 	}
 	// PUT replaces the whole tier: optional fields left out take defaults.
 	mustStatus(t, do(t, http.MethodPut, inst.URL+"/v1/admin/tiers/pro", admin, map[string]any{"name": "pro", "limit": 5, "per": 1}), http.StatusOK).decode(t, &got)
-	if want := (TierView{Name: "pro", Limit: 5, Per: 1, Currency: "USD"}); got != want {
+	if want := (TierView{Name: "pro", Limit: 5, Per: secs(1), Currency: "USD"}); !sameTier(got, want) {
 		t.Fatalf("after PUT %+v, want %+v", got, want)
 	}
 	var public struct{ Tiers []TierView }
@@ -82,14 +82,14 @@ func TestAdmin_TierLifecycle(t *testing.T) {
 
 	var cl ClientView
 	mustStatus(t, do(t, http.MethodGet, inst.URL+"/v1/admin/clients/never-seen", admin, nil), http.StatusOK).decode(t, &cl)
-	if cl != (ClientView{ID: "never-seen", Tier: "free"}) {
+	if cl != (ClientView{ID: "never-seen", Tier: "free", AnchorDay: 1}) {
 		t.Fatalf("unassigned client %+v, want free", cl)
 	}
 	for _, id := range []string{"c1", "c2", "c3", "c/4 ü"} {
 		mustStatus(t, do(t, http.MethodPut, inst.URL+"/v1/admin/clients/"+escapePath(id), admin, map[string]string{"tier": "pro"}), http.StatusOK)
 	}
 	mustStatus(t, do(t, http.MethodGet, inst.URL+"/v1/admin/clients/"+escapePath("c/4 ü"), admin, nil), http.StatusOK).decode(t, &cl)
-	if cl != (ClientView{ID: "c/4 ü", Tier: "pro", Assigned: true}) {
+	if cl != (ClientView{ID: "c/4 ü", Tier: "pro", Assigned: true, AnchorDay: 1}) {
 		t.Fatalf("client with escapes %+v", cl)
 	}
 	// Page through pro's clients two at a time.
@@ -178,7 +178,37 @@ func TestAdmin_BadInputChangesNothing(t *testing.T) {
 		{"per overflowing", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"per":9223372036854775807}`, nil, 422, CodeInvalid, []string{"per"}},
 		{"per negative", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"per":-1}`, nil, 422, CodeInvalid, []string{"per"}},
 		{"bad name", "POST", "/v1/admin/tiers", `{"name":"Pro Plan","limit":1,"per":1}`, nil, 422, CodeInvalid, []string{"name"}},
-		{"missing fields", "POST", "/v1/admin/tiers", `{}`, nil, 422, CodeInvalid, []string{"name", "limit", "per"}},
+		{"missing fields", "POST", "/v1/admin/tiers", `{}`, nil, 422, CodeInvalid, []string{"name", "limits"}},
+		{"limits null", "POST", "/v1/admin/tiers", `{"name":"x","limits":null}`, nil, 422, CodeInvalid, []string{"limits"}},
+		{"five windows", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"limit":1,"per":1},{"limit":1,"per":2},{"limit":1,"per":3},{"limit":1,"per":4},{"limit":1,"per":"month"}]}`, nil, 422, CodeInvalid, []string{"limits"}},
+		{"no windows", "POST", "/v1/admin/tiers", `{"name":"x","limits":[]}`, nil, 422, CodeInvalid, []string{"limits"}},
+		{"duplicate per", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"limit":1,"per":60},{"limit":2,"per":60}]}`, nil, 422, CodeInvalid, []string{"limits[1].per"}},
+		{"two months", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"limit":1,"per":"month"},{"limit":2,"per":1},{"limit":3,"per":"month"}]}`, nil, 422, CodeInvalid, []string{"limits[2].per"}},
+		{"window limit zero", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"limit":1,"per":1},{"limit":0,"per":60}]}`, nil, 422, CodeInvalid, []string{"limits[1].limit"}},
+		{"window per zero", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"limit":1,"per":0}]}`, nil, 422, CodeInvalid, []string{"limits[0].per"}},
+		{"window per week", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"limit":1,"per":1},{"limit":2,"per":"week"}]}`, nil, 422, CodeInvalid, []string{"limits[1].per"}},
+		{"window per fractional", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"limit":1,"per":1.5}]}`, nil, 422, CodeInvalid, []string{"limits[0].per"}},
+		{"window limit a string", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"limit":"1","per":1}]}`, nil, 422, CodeInvalid, []string{"limits[0].limit"}},
+		{"window missing per", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"limit":1}]}`, nil, 422, CodeInvalid, []string{"limits[0].per"}},
+		{"per week", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"per":"week"}`, nil, 422, CodeInvalid, []string{"per"}},
+		{"per fractional", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"per":1.5}`, nil, 422, CodeInvalid, []string{"per"}},
+		{"limits not an array", "POST", "/v1/admin/tiers", `{"name":"x","limits":{"limit":1,"per":1}}`, nil, 422, CodeInvalid, []string{"limits"}},
+		{"window not an object", "POST", "/v1/admin/tiers", `{"name":"x","limits":[[1,1]]}`, nil, 422, CodeInvalid, []string{"limits[0]"}},
+		{"unknown field in a window", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"limit":1,"per":1,"burst":2}]}`, nil, 400, CodeBadRequest, nil},
+		{"window field in another case", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"LIMIT":1,"per":1}]}`, nil, 400, CodeBadRequest, nil},
+		{"window field named twice", "POST", "/v1/admin/tiers", `{"name":"x","limits":[{"limit":1,"limit":2,"per":1}]}`, nil, 400, CodeBadRequest, nil},
+		{"limit differs from limits", "POST", "/v1/admin/tiers", `{"name":"x","limit":2,"per":1,"limits":[{"limit":1,"per":1}]}`, nil, 422, CodeInvalid, []string{"limit"}},
+		{"per differs from limits", "PUT", "/v1/admin/tiers/pro", `{"per":"month","limits":[{"limit":1,"per":1}]}`, nil, 422, CodeInvalid, []string{"per"}},
+		{"PUT bad windows", "PUT", "/v1/admin/tiers/pro", `{"limits":[{"limit":1,"per":1},{"limit":0,"per":1}]}`, nil, 422, CodeInvalid, []string{"limits[1].limit", "limits[1].per"}},
+		{"PATCH null limits", "PATCH", "/v1/admin/tiers/pro", `{"limits":null}`, nil, 422, CodeInvalid, []string{"limits"}},
+		{"PATCH five windows", "PATCH", "/v1/admin/tiers/pro", `{"limits":[{"limit":1,"per":1},{"limit":1,"per":2},{"limit":1,"per":3},{"limit":1,"per":4},{"limit":1,"per":5}]}`, nil, 422, CodeInvalid, []string{"limits"}},
+		{"PATCH per week", "PATCH", "/v1/admin/tiers/pro", `{"per":"week"}`, nil, 422, CodeInvalid, []string{"per"}},
+		{"PATCH limit differs from limits", "PATCH", "/v1/admin/tiers/pro", `{"limit":3,"limits":[{"limit":1,"per":1}]}`, nil, 422, CodeInvalid, []string{"limit"}},
+		{"assign anchor day 0", "PUT", "/v1/admin/clients/amy", `{"tier":"pro","anchor_day":0}`, nil, 422, CodeInvalid, []string{"anchor_day"}},
+		{"assign anchor day 29", "PUT", "/v1/admin/clients/amy", `{"tier":"pro","anchor_day":29}`, nil, 422, CodeInvalid, []string{"anchor_day"}},
+		{"assign anchor day a string", "PUT", "/v1/admin/clients/amy", `{"tier":"pro","anchor_day":"15"}`, nil, 422, CodeInvalid, []string{"anchor_day"}},
+		{"assign anchor day fractional", "PUT", "/v1/admin/clients/amy", `{"tier":"pro","anchor_day":1.5}`, nil, 422, CodeInvalid, []string{"anchor_day"}},
+		{"assign anchor day in another case", "PUT", "/v1/admin/clients/amy", `{"tier":"pro","Anchor_Day":2}`, nil, 400, CodeBadRequest, nil},
 		{"negative price", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"per":1,"price_cents":-1}`, nil, 422, CodeInvalid, []string{"price_cents"}},
 		{"price above the bound", "POST", "/v1/admin/tiers", `{"name":"x","limit":1,"per":1,"price_cents":1000000000001}`, nil, 422, CodeInvalid, []string{"price_cents"}},
 		{"PUT price above the bound", "PUT", "/v1/admin/tiers/pro", `{"limit":1,"per":1,"price_cents":9223372036854775807}`, nil, 422, CodeInvalid, []string{"price_cents"}},

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"time"
@@ -10,33 +11,76 @@ import (
 )
 
 // tierInput is the body of POST and PUT on tiers. Pointers tell a missing
-// field from a zero one.
+// field from a zero one. The windows are either limits (1-4 windows) or,
+// the Part 1 form, limit and per (one window); limit and per given with
+// limits must equal its first window. They are read as raw JSON so a type
+// error can name the window (limits[1].per) and per can be "month".
 type tierInput struct {
-	Name        *string `json:"name"`
-	Limit       *int64  `json:"limit"`
-	Per         *int64  `json:"per"`
-	Description *string `json:"description"`
-	PriceCents  *int64  `json:"price_cents"`
-	Currency    *string `json:"currency"`
+	Name        *string         `json:"name"`
+	Limits      json.RawMessage `json:"limits"`
+	Limit       json.RawMessage `json:"limit"`
+	Per         json.RawMessage `json:"per"`
+	Description *string         `json:"description"`
+	PriceCents  *int64          `json:"price_cents"`
+	Currency    *string         `json:"currency"`
 }
 
-// tier turns the input into a tiers.Tier, naming missing required fields.
-// Optional fields left out take their defaults: PUT replaces the whole tier.
-func (in tierInput) tier(name string) (tiers.Tier, map[string]string) {
-	missing := map[string]string{}
-	if in.Limit == nil {
-		missing["limit"] = "is required"
+// windowsInput reads the windows of a body: limits if given, else the Part
+// 1 form limit and per, else "limits: is required". Problems are added to
+// bad; partOne reports the Part 1 form. A window member other than limit
+// and per is an error (400).
+func windowsInput(limits, limit, per json.RawMessage, bad map[string]string) (ws []tiers.Window, partOne bool, err error) {
+	var first tiers.Window
+	hasLimit, hasPer := !absent(limit), !absent(per)
+	if hasLimit {
+		if n, ok := parseLimit(limit); ok {
+			first.Limit = n
+		} else {
+			bad["limit"], hasLimit = msgLimitType, false
+		}
 	}
-	if in.Per == nil {
-		missing["per"] = "is required"
+	if hasPer {
+		if d, ok := parsePer(per); ok {
+			first.Per = d
+		} else {
+			bad["per"], hasPer = msgPerType, false
+		}
 	}
+	switch {
+	case !absent(limits):
+		if ws, err = parseWindows(limits, bad); err != nil || len(ws) == 0 {
+			return ws, false, err
+		}
+		if hasLimit && first.Limit != ws[0].Limit {
+			bad["limit"] = "must equal limits[0].limit"
+		}
+		if hasPer && first.Per != ws[0].Per {
+			bad["per"] = "must equal limits[0].per"
+		}
+		return ws, false, nil
+	case absent(limit) && absent(per):
+		bad["limits"] = "is required"
+	case absent(limit):
+		bad["limit"] = "is required"
+	case absent(per):
+		bad["per"] = "is required"
+	}
+	return []tiers.Window{first}, true, nil
+}
+
+// tier turns the input into a tiers.Tier, naming missing and mistyped
+// fields. Optional fields left out take their defaults: PUT replaces the
+// whole tier. partOne reports windows given as limit and per.
+func (in tierInput) tier(name string) (t tiers.Tier, partOne bool, bad map[string]string, err error) {
+	bad = map[string]string{}
 	if name == "" {
-		missing["name"] = "is required"
+		bad["name"] = "is required"
 	}
-	if len(missing) > 0 {
-		return tiers.Tier{}, missing
+	ws, partOne, err := windowsInput(in.Limits, in.Limit, in.Per, bad)
+	if err != nil || len(bad) > 0 {
+		return tiers.Tier{}, partOne, bad, err
 	}
-	t := tiers.Tier{Name: name, Limit: *in.Limit, Per: seconds(*in.Per)}
+	t = tiers.Tier{Name: name, Windows: ws}
 	if in.Description != nil {
 		t.Description = *in.Description
 	}
@@ -46,7 +90,7 @@ func (in tierInput) tier(name string) (tiers.Tier, map[string]string) {
 	if in.Currency != nil {
 		t.Currency = *in.Currency
 	}
-	return t, nil
+	return t, partOne, nil, nil
 }
 
 // seconds converts a count of seconds to a Duration; values out of range
@@ -72,34 +116,47 @@ func (s *server) listTiers(c echo.Context) error {
 
 // decodeTier reads a tier body strictly. pathName is the tier named by the
 // path (PUT), whose body may repeat it but not contradict it; "" for POST,
-// whose body names the tier.
-func decodeTier(c echo.Context, limit int64, pathName string) (tiers.Tier, error) {
+// whose body names the tier. partOne reports windows given as limit and
+// per (see firstWindowNames).
+func decodeTier(c echo.Context, limit int64, pathName string) (t tiers.Tier, partOne bool, err error) {
 	var in tierInput
 	if err := decodeJSON(c, limit, &in); err != nil {
-		return tiers.Tier{}, err
+		return tiers.Tier{}, false, err
 	}
 	name := pathName
 	if in.Name != nil {
 		if pathName != "" && *in.Name != pathName {
-			return tiers.Tier{}, invalid("the name in the body differs from the path", map[string]string{"name": "must match the path"})
+			return tiers.Tier{}, false, invalid("the name in the body differs from the path", map[string]string{"name": "must match the path"})
 		}
 		name = *in.Name
 	}
-	t, missing := in.tier(name)
-	if missing != nil {
-		return tiers.Tier{}, invalid("missing fields", missing)
+	t, partOne, bad, err := in.tier(name)
+	switch {
+	case err != nil:
+		return tiers.Tier{}, false, NewError(http.StatusBadRequest, CodeBadRequest, err.Error())
+	case len(bad) > 0:
+		return tiers.Tier{}, false, invalid("invalid input", bad)
 	}
-	return t, nil
+	return t, partOne, nil
+}
+
+// tierError is domainError for a write of t, naming the first window's
+// fields as the body did.
+func tierError(err error, partOne bool) error {
+	if partOne {
+		err = firstWindowNames(err)
+	}
+	return domainError(err)
 }
 
 func (s *server) createTier(c echo.Context) error {
-	t, err := decodeTier(c, s.cfg.BodyLimit, "")
+	t, partOne, err := decodeTier(c, s.cfg.BodyLimit, "")
 	if err != nil {
 		return err
 	}
 	created, err := s.store.CreateTier(c.Request().Context(), t)
 	if err != nil {
-		return domainError(err)
+		return tierError(err, partOne)
 	}
 	s.tiers.TierSaved(created)
 	c.Response().Header().Set(echo.HeaderLocation, "/v1/admin/tiers/"+url.PathEscape(created.Name))
@@ -117,13 +174,13 @@ func (s *server) getTier(c echo.Context) error {
 // putTier creates or replaces the tier the path names: PUT stores the
 // representation at that URL, so a script setting up a plan can run again.
 func (s *server) putTier(c echo.Context) error {
-	t, err := decodeTier(c, s.cfg.BodyLimit, param(c, "name"))
+	t, partOne, err := decodeTier(c, s.cfg.BodyLimit, param(c, "name"))
 	if err != nil {
 		return err
 	}
 	stored, created, err := s.store.PutTier(c.Request().Context(), t)
 	if err != nil {
-		return domainError(err)
+		return tierError(err, partOne)
 	}
 	s.tiers.TierSaved(stored)
 	if created {

@@ -35,20 +35,24 @@ func (m *member[T]) UnmarshalJSON(data []byte) error {
 }
 
 // tierPatch is the body of PATCH on a tier: the fields of tierInput, each
-// absent (keep), null (reset to the default) or a value (set).
+// absent (keep), null (reset to the default) or a value (set). limits
+// replaces every window (RFC 7396 replaces arrays whole); limit or per
+// alone change the first window.
 type tierPatch struct {
-	Name        member[string] `json:"name"`
-	Limit       member[int64]  `json:"limit"`
-	Per         member[int64]  `json:"per"`
-	Description member[string] `json:"description"`
-	PriceCents  member[int64]  `json:"price_cents"`
-	Currency    member[string] `json:"currency"`
+	Name        member[string]          `json:"name"`
+	Limits      member[json.RawMessage] `json:"limits"`
+	Limit       member[json.RawMessage] `json:"limit"`
+	Per         member[json.RawMessage] `json:"per"`
+	Description member[string]          `json:"description"`
+	PriceCents  member[int64]           `json:"price_cents"`
+	Currency    member[string]          `json:"currency"`
 }
 
 // decodeTierPatch reads a merge patch of the tier pathName strictly, as
 // decodeTier reads a whole tier. A name may be given only as the path's;
-// limit and per have no default, so null for them is 422. A null optional
-// field becomes its zero value, which tiers reads as the default.
+// limits, limit and per have no default, so null for them is 422, and
+// limit and per given with limits must equal its first window. A null
+// optional field becomes its zero value, which tiers reads as the default.
 func decodeTierPatch(c echo.Context, limit int64, pathName string) (tiers.TierPatch, error) {
 	var in tierPatch
 	if err := decodeJSONAs(c, limit, &in, MIMEMergePatch, echo.MIMEApplicationJSON); err != nil {
@@ -58,7 +62,7 @@ func decodeTierPatch(c echo.Context, limit int64, pathName string) (tiers.TierPa
 	if in.Name.Set && (in.Name.Null || in.Name.Value != pathName) {
 		bad["name"] = "must match the path"
 	}
-	for field, m := range map[string]member[int64]{"limit": in.Limit, "per": in.Per} {
+	for field, m := range map[string]member[json.RawMessage]{"limits": in.Limits, "limit": in.Limit, "per": in.Per} {
 		if m.Null {
 			bad[field] = "is required and cannot be null"
 		}
@@ -67,11 +71,35 @@ func decodeTierPatch(c echo.Context, limit int64, pathName string) (tiers.TierPa
 		return tiers.TierPatch{}, invalid("invalid patch", bad)
 	}
 	var p tiers.TierPatch
-	if in.Limit.Set {
-		p.Limit = &in.Limit.Value
+	if in.Limits.Set || in.Limit.Set || in.Per.Set {
+		ws, partOne, err := windowsInput(in.Limits.Value, in.Limit.Value, in.Per.Value, bad)
+		switch {
+		case err != nil:
+			return tiers.TierPatch{}, NewError(http.StatusBadRequest, CodeBadRequest, err.Error())
+		case !partOne:
+			p.Windows = ws
+		default:
+			// limit or per alone: "is required" is for a whole tier only.
+			delete(bad, "limit")
+			delete(bad, "per")
+			if in.Limit.Set {
+				if n, ok := parseLimit(in.Limit.Value); ok {
+					p.Limit = &n
+				} else {
+					bad["limit"] = msgLimitType
+				}
+			}
+			if in.Per.Set {
+				if d, ok := parsePer(in.Per.Value); ok {
+					p.Per = &d
+				} else {
+					bad["per"] = msgPerType
+				}
+			}
+		}
 	}
-	if in.Per.Set {
-		p.Per = new(seconds(in.Per.Value))
+	if len(bad) > 0 {
+		return tiers.TierPatch{}, invalid("invalid patch", bad)
 	}
 	p.Description = reset(in.Description)
 	p.PriceCents = reset(in.PriceCents)
@@ -98,7 +126,7 @@ func (s *server) patchTier(c echo.Context) error {
 	}
 	stored, err := s.store.PatchTier(c.Request().Context(), name, p)
 	if err != nil {
-		return domainError(err)
+		return tierError(err, p.Windows == nil)
 	}
 	s.tiers.TierSaved(stored)
 	return c.JSON(http.StatusOK, tierView(stored))

@@ -19,7 +19,7 @@ func TestAdmin_PatchTier(t *testing.T) {
 	inst := newBackend(t).start(t, instanceOpts{})
 	admin := token(t, "root", true)
 	stored := map[string]any{"limit": 1000, "per": 60, "description": "For teams", "price_cents": 1999, "currency": "EUR"}
-	unchanged := TierView{Limit: 1000, Per: 60, Description: "For teams", PriceCents: 1999, Currency: "EUR"}
+	unchanged := TierView{Limit: 1000, Per: secs(60), Description: "For teams", PriceCents: 1999, Currency: "EUR"}
 	for i, tc := range []struct {
 		name        string
 		body        string
@@ -30,18 +30,18 @@ func TestAdmin_PatchTier(t *testing.T) {
 		missing     bool     // the tier does not exist
 	}{
 		{"price only keeps the rest", `{"price_cents":4999}`, "", 200,
-			TierView{Limit: 1000, Per: 60, Description: "For teams", PriceCents: 4999, Currency: "EUR"}, nil, false},
+			TierView{Limit: 1000, Per: secs(60), Description: "For teams", PriceCents: 4999, Currency: "EUR"}, nil, false},
 		{"limit and per", `{"limit":5,"per":1}`, "", 200,
-			TierView{Limit: 5, Per: 1, Description: "For teams", PriceCents: 1999, Currency: "EUR"}, nil, false},
+			TierView{Limit: 5, Per: secs(1), Description: "For teams", PriceCents: 1999, Currency: "EUR"}, nil, false},
 		{"null resets optional fields", `{"description":null,"price_cents":null,"currency":null}`, "", 200,
-			TierView{Limit: 1000, Per: 60, Currency: "USD"}, nil, false},
+			TierView{Limit: 1000, Per: secs(60), Currency: "USD"}, nil, false},
 		{"values and nulls together", `{"description":"Cheaper","price_cents":null}`, "", 200,
-			TierView{Limit: 1000, Per: 60, Description: "Cheaper", Currency: "EUR"}, nil, false},
+			TierView{Limit: 1000, Per: secs(60), Description: "Cheaper", Currency: "EUR"}, nil, false},
 		{"empty object is a no-op", `{}`, "", 200, unchanged, nil, false},
 		{"name equal to the path", `{"name":"%s","per":30}`, "", 200,
-			TierView{Limit: 1000, Per: 30, Description: "For teams", PriceCents: 1999, Currency: "EUR"}, nil, false},
+			TierView{Limit: 1000, Per: secs(30), Description: "For teams", PriceCents: 1999, Currency: "EUR"}, nil, false},
 		{"application/json accepted", `{"currency":"GBP"}`, "application/json; charset=utf-8", 200,
-			TierView{Limit: 1000, Per: 60, Description: "For teams", PriceCents: 1999, Currency: "GBP"}, nil, false},
+			TierView{Limit: 1000, Per: secs(60), Description: "For teams", PriceCents: 1999, Currency: "GBP"}, nil, false},
 		{"null limit", `{"limit":null}`, "", 422, unchanged, []string{"limit"}, false},
 		{"null per and a price", `{"per":null,"price_cents":1}`, "", 422, unchanged, []string{"per"}, false},
 		{"name mismatch", `{"name":"other","price_cents":1}`, "", 422, unchanged, []string{"name"}, false},
@@ -92,16 +92,16 @@ func TestAdmin_PatchTier(t *testing.T) {
 			want.Name = name
 			var got TierView
 			if tc.status == http.StatusOK {
-				if r.decode(t, &got); got != want {
+				if r.decode(t, &got); !sameTier(got, want) {
 					t.Errorf("PATCH answered %+v, want %+v", got, want)
 				}
 				// The instance applied its own write at once (TierSaved).
-				if ct, ok := inst.cache.Tier(name); !ok || tierView(ct) != want {
+				if ct, ok := inst.cache.Tier(name); !ok || !sameTier(tierView(ct), want) {
 					t.Errorf("the cache holds %+v, want %+v", tierView(ct), want)
 				}
 			}
 			mustStatus(t, do(t, http.MethodGet, url, admin, nil), http.StatusOK).decode(t, &got)
-			if got != want {
+			if !sameTier(got, want) {
 				t.Errorf("the tier reads %+v, want %+v", got, want)
 			}
 		})

@@ -33,7 +33,7 @@ func TestAdmin_PutTierCreatesOrReplaces(t *testing.T) {
 			t.Errorf("PUT %d answered %+v, want tiny with limit %d", i+1, got, s.wantLimit)
 		}
 		mustStatus(t, do(t, http.MethodGet, url, admin, nil), http.StatusOK).decode(t, &got)
-		if got.Limit != s.wantLimit || got.Per != 60 {
+		if got.Limit != s.wantLimit || got.Per != secs(60) {
 			t.Errorf("after PUT %d the tier reads %+v, want limit %d per 60", i+1, got, s.wantLimit)
 		}
 	}

@@ -16,7 +16,7 @@ func BenchmarkServer_RateLimited(b *testing.B) {
 	bk := newBackend(b)
 	inst := bk.start(b, instanceOpts{})
 	setTier(b, inst, "free", 1_000_000_000, 3600)
-	waitFor(b, 2*time.Second, "the raised free tier", func() bool { return inst.cache.Free().Limit == 1_000_000_000 })
+	waitFor(b, 2*time.Second, "the raised free tier", func() bool { return inst.cache.Free().First().Limit == 1_000_000_000 })
 	tok := token(b, "bench-user", false)
 	h := inst.srv.Config.Handler
 	b.ReportAllocs()

@@ -28,37 +28,66 @@ type QuotaView struct {
 	Anonymous bool `json:"anonymous"`
 	// Tier names the caller's plan.
 	Tier string `json:"tier"`
-	// Limit and Per are the plan's requests per window of Per seconds.
-	Limit int64 `json:"limit"`
-	Per   int64 `json:"per"`
-	// Remaining is what the current window still admits.
-	Remaining int64 `json:"remaining"`
-	// Reset is when the window ends, Unix seconds (as X-RateLimit-Reset).
-	Reset int64 `json:"reset"`
-	// ResetAfter is the number of seconds until Reset, rounded up.
+	// Limit, Per, Remaining, Reset and ResetAfter describe the binding
+	// window (as the X-RateLimit-* headers do): its requests per window
+	// of Per, what it still admits, when it ends (Unix seconds) and the
+	// seconds until then, rounded up.
+	Limit      int64 `json:"limit"`
+	Per        Per   `json:"per"`
+	Remaining  int64 `json:"remaining"`
+	Reset      int64 `json:"reset"`
 	ResetAfter int64 `json:"reset_after"`
+	// Windows describes every window of the plan, in the tier's order.
+	Windows []QuotaWindow `json:"windows"`
 }
 
-func quotaView(id string, anonymous bool, t tiers.Tier, d quota.Decision) QuotaView {
-	return QuotaView{
-		ID: id, Anonymous: anonymous, Tier: t.Name, Limit: t.Limit, Per: int64(t.Per / time.Second),
-		Remaining: d.Remaining, Reset: d.Reset.Unix(), ResetAfter: int64((d.ResetAfter + time.Second - 1) / time.Second),
+// QuotaWindow is one window of a QuotaView.
+type QuotaWindow struct {
+	// Policy names the window as the RateLimit headers do ("pro:month").
+	Policy     string `json:"policy"`
+	Limit      int64  `json:"limit"`
+	Per        Per    `json:"per"`
+	Remaining  int64  `json:"remaining"`
+	Reset      int64  `json:"reset"`
+	ResetAfter int64  `json:"reset_after"`
+}
+
+func quotaView(id string, anonymous bool, d quota.Decision) QuotaView {
+	ws := make([]QuotaWindow, len(d.Limit.Windows))
+	for i, w := range d.Limit.Windows {
+		st := d.Window(i)
+		ws[i] = QuotaWindow{Policy: d.Limit.Policy(i), Limit: w.Requests, Per: quotaPer(w.Per),
+			Remaining: st.Remaining, Reset: st.Reset.Unix(), ResetAfter: ceilSeconds(st.ResetAfter)}
 	}
+	b := ws[d.Binding]
+	return QuotaView{ID: id, Anonymous: anonymous, Tier: d.Limit.Name, Limit: b.Limit, Per: b.Per,
+		Remaining: b.Remaining, Reset: b.Reset, ResetAfter: b.ResetAfter, Windows: ws}
 }
 
-// ownQuota reports the caller's window without consuming any of it. It
+// quotaPer is a quota.Window's Per as a Per.
+func quotaPer(d time.Duration) Per {
+	if d == quota.Month {
+		return Per{Month: true}
+	}
+	return Per{Seconds: int64(d / time.Second)}
+}
+
+// ceilSeconds rounds d up to whole seconds.
+func ceilSeconds(d time.Duration) int64 { return int64((max(d, 0) + time.Second - 1) / time.Second) }
+
+// ownQuota reports the caller's windows without consuming any of them. It
 // first spends one of the caller's reads (see quotaReadFactor): a read
 // admitted costs two Redis round trips, one after the other, and a read
 // refused none once the limiter knows the caller is over.
 func (s *server) ownQuota(c echo.Context) error {
-	key, t, err := s.identify(c)
+	key, _, lim, err := s.identify(c)
 	if err != nil {
 		return err
 	}
-	if err := s.allowQuotaRead(c, key, LimitOf(t)); err != nil {
+	if err := s.allowQuotaRead(c, key, lim); err != nil {
 		return err
 	}
-	d, err := s.limiter.Peek(c.Request().Context(), key, LimitOf(t))
+	d, err := s.limiter.Peek(c.Request().Context(), key, lim)
 	if err != nil {
 		return domainError(err)
 	}
@@ -66,22 +95,25 @@ func (s *server) ownQuota(c echo.Context) error {
 	if ident, ok := IdentityFrom(c); ok {
 		id, anonymous = ident.ClientID, false
 	}
-	return c.JSON(http.StatusOK, quotaView(id, anonymous, t, d))
+	return c.JSON(http.StatusOK, quotaView(id, anonymous, d))
 }
 
-// TierView is the JSON form of a tier.
+// TierView is the JSON form of a tier: its windows as limits, and the
+// first of them as limit and per too, for Part 1 clients.
 type TierView struct {
-	Name        string `json:"name"`
-	Limit       int64  `json:"limit"`
-	Per         int64  `json:"per"`
-	Description string `json:"description"`
-	PriceCents  int64  `json:"price_cents"`
-	Currency    string `json:"currency"`
+	Name        string       `json:"name"`
+	Limit       int64        `json:"limit"`
+	Per         Per          `json:"per"`
+	Limits      []WindowView `json:"limits"`
+	Description string       `json:"description"`
+	PriceCents  int64        `json:"price_cents"`
+	Currency    string       `json:"currency"`
 }
 
 func tierView(t tiers.Tier) TierView {
-	return TierView{Name: t.Name, Limit: t.Limit, Per: int64(t.Per / time.Second), Description: t.Description,
-		PriceCents: t.PriceCents, Currency: t.Currency}
+	first := t.First()
+	return TierView{Name: t.Name, Limit: first.Limit, Per: perOf(first.Per), Limits: windowViews(t.Windows),
+		Description: t.Description, PriceCents: t.PriceCents, Currency: t.Currency}
 }
 
 func tierViews(ts []tiers.Tier) []TierView {

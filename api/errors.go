@@ -41,11 +41,26 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 	// Fields names each offending input field with what is wrong with it.
 	Fields map[string]string `json:"fields,omitempty"`
+	// ViolatedPolicies names, on a 429, the windows that refused the
+	// request, as the RateLimit headers name them ("pro:month").
+	ViolatedPolicies []string `json:"violated_policies,omitempty"`
 }
 
 // NewError returns an *echo.HTTPError carrying the envelope.
 func NewError(status int, code, message string) *echo.HTTPError {
 	return &echo.HTTPError{Code: status, Message: ErrorBody{Error: ErrorDetail{Code: code, Message: message}}}
+}
+
+// rateLimited returns a 429 naming the windows of d that refused.
+func rateLimited(d quota.Decision, message string) *echo.HTTPError {
+	var violated []string
+	for i := range d.Limit.Windows {
+		if d.Window(i).Refused {
+			violated = append(violated, d.Limit.Policy(i))
+		}
+	}
+	return &echo.HTTPError{Code: http.StatusTooManyRequests,
+		Message: ErrorBody{Error: ErrorDetail{Code: CodeRateLimited, Message: message, ViolatedPolicies: violated}}}
 }
 
 // invalid returns a 422 naming the offending fields.

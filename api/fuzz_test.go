@@ -7,6 +7,8 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"regexp"
 	"slices"
 	"testing"
 	"time"
@@ -20,7 +22,53 @@ import (
 const fuzzSmallBodyLimit = 64
 
 // fuzzPatchBase is the stored tier the fuzzed merge patches apply to.
-var fuzzPatchBase = tiers.Tier{Name: "t", Limit: 1000, Per: time.Minute, Description: "base", PriceCents: 1999, Currency: "EUR"}
+var fuzzPatchBase = tiers.Tier{Name: "t", Windows: []tiers.Window{{Limit: 1000, Per: time.Minute}, {Limit: 100_000, Per: tiers.Month}},
+	Description: "base", PriceCents: 1999, Currency: "EUR"}
+
+// fuzzWindowField matches the names of window fields a 422 may give.
+var fuzzWindowField = regexp.MustCompile(`^limits\[[0-9]+\](\.(limit|per))?$`)
+
+// fuzzCheckWindows fails unless every window of v is in range and v's
+// limit and per are its first window's.
+func fuzzCheckWindows(t *testing.T, v TierView) {
+	t.Helper()
+	if len(v.Limits) < 1 || len(v.Limits) > tiers.MaxWindows || v.Limit != v.Limits[0].Limit || v.Per != v.Limits[0].Per {
+		t.Fatalf("answered %+v: want 1-4 windows, the first as limit and per", v)
+	}
+	months := 0
+	for _, w := range v.Limits {
+		if w.Per.Month {
+			months++
+		} else if w.Per.Seconds < 1 || w.Per.Seconds > int64(tiers.MaxPer/time.Second) {
+			t.Fatalf("answered an out-of-range per in %+v", v)
+		}
+		if w.Limit < 1 || w.Limit > tiers.MaxLimit {
+			t.Fatalf("answered an out-of-range limit in %+v", v)
+		}
+	}
+	if months > 1 {
+		t.Fatalf("answered two month windows in %+v", v)
+	}
+}
+
+// fuzzFirstWindow completes a leniently decoded tier as the API reads it:
+// limits if given, with limit and per as its first window, else limit and
+// per as the one window.
+func fuzzFirstWindow(v TierView, hasLimits, hasLimit, hasPer bool) TierView {
+	if !hasLimits {
+		v.Limits = []WindowView{{Limit: v.Limit, Per: v.Per}}
+		return v
+	}
+	if len(v.Limits) > 0 {
+		if !hasLimit {
+			v.Limit = v.Limits[0].Limit
+		}
+		if !hasPer {
+			v.Per = v.Limits[0].Per
+		}
+	}
+	return v
+}
 
 // fuzzDecodeApp answers the admin bodies with the handlers' own decoders,
 // up to the store, and the API's own error handler: POST /tiers decodes
@@ -32,7 +80,7 @@ func fuzzDecodeApp(bodyLimit int64) *echo.Echo {
 	e := echo.New()
 	e.HTTPErrorHandler = errorHandler(slog.New(slog.DiscardHandler))
 	e.POST("/tiers", func(c echo.Context) error {
-		t, err := decodeTier(c, bodyLimit, "")
+		t, _, err := decodeTier(c, bodyLimit, "")
 		if err != nil {
 			return err
 		}
@@ -53,11 +101,11 @@ func fuzzDecodeApp(bodyLimit int64) *echo.Echo {
 		return c.JSON(http.StatusOK, tierView(t))
 	})
 	e.PUT("/clients/c", func(c echo.Context) error {
-		tier, err := decodeAssignment(c, bodyLimit)
+		a, err := decodeAssignment(c, bodyLimit)
 		if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, map[string]string{"tier": tier})
+		return c.JSON(http.StatusOK, map[string]any{"tier": a.Tier, "anchor_day": a.AnchorDay})
 	})
 	return e
 }
@@ -101,7 +149,7 @@ func fuzzCheckError(t *testing.T, rec *httptest.ResponseRecorder, ok int, conten
 		t.Fatalf("%d with fields %v", rec.Code, e.Error.Fields)
 	}
 	for f := range e.Error.Fields {
-		if !fields[f] {
+		if !fields[f] && !(fields["limits"] && fuzzWindowField.MatchString(f)) {
 			t.Fatalf("422 names a field %q the body cannot hold", f)
 		}
 	}
@@ -134,11 +182,23 @@ func FuzzDecodeTier(f *testing.F) {
 		{"text/plain", `{"name":"x","limit":10,"per":60}`},
 		{";;;", `{}`},
 		{"application/json", "{\"name\":\"x\",\"limit\":1,\"per\":1,\"description\":\"\xff\\u0000\"}"},
+		{"application/json", `{"name":"w","limits":[{"limit":20,"per":1},{"limit":6000,"per":3600},{"limit":1000000,"per":"month"}]}`},
+		{"application/json", `{"name":"w","limit":20,"per":"month","limits":[{"limit":20,"per":"month"}]}`},
+		{"application/json", `{"name":"w","limit":21,"per":1,"limits":[{"limit":20,"per":1}]}`},
+		{"application/json", `{"name":"w","limits":[{"limit":1,"per":1},{"limit":1,"per":2},{"limit":1,"per":3},{"limit":1,"per":4},{"limit":1,"per":5}]}`},
+		{"application/json", `{"name":"w","limits":[{"limit":1,"per":"month"},{"limit":2,"per":"month"}]}`},
+		{"application/json", `{"name":"w","limits":[{"limit":1,"per":"week"},{"limit":0,"per":1.5}]}`},
+		{"application/json", `{"name":"w","limits":[{"limit":1,"per":1,"burst":2}]}`},
+		{"application/json", `{"name":"w","limits":[{"LIMIT":1,"per":1}]}`},
+		{"application/json", `{"name":"w","limits":[[1,1]]}`},
+		{"application/json", `{"name":"w","limits":{"limit":1,"per":1}}`},
+		{"application/json", `{"name":"w","limits":[]}`},
+		{"application/json", `{"name":"w","limits":null,"limit":1,"per":1}`},
 	} {
 		f.Add(s.ct, []byte(s.body))
 	}
 	app, small := fuzzDecodeApp(DefaultBodyLimit), fuzzDecodeApp(fuzzSmallBodyLimit)
-	fields := map[string]bool{"name": true, "limit": true, "per": true, "description": true, "price_cents": true, "currency": true}
+	fields := map[string]bool{"name": true, "limits": true, "limit": true, "per": true, "description": true, "price_cents": true, "currency": true}
 
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		rec := fuzzServe(app, http.MethodPost, "/tiers", contentType, body)
@@ -159,17 +219,20 @@ func FuzzDecodeTier(f *testing.F) {
 		// A lenient decoder must read the same values: a 201 never
 		// comes from a number that overflowed on the way to a Duration.
 		var lenient TierView
-		if err := json.Unmarshal(body, &lenient); err != nil {
+		var members map[string]json.RawMessage
+		if err := json.Unmarshal(body, &lenient); err != nil || json.Unmarshal(body, &members) != nil {
 			t.Fatalf("201, but %q does not decode leniently: %v", body, err)
 		}
+		given := func(k string) bool { return members[k] != nil && string(members[k]) != "null" }
+		lenient = fuzzFirstWindow(lenient, given("limits"), given("limit"), given("per"))
 		if lenient.Currency == "" {
 			lenient.Currency = got.Currency // defaulted by the store, not here
 		}
-		if got != lenient {
+		if !reflect.DeepEqual(got, lenient) {
 			t.Fatalf("body %q decoded as %+v, leniently as %+v", body, got, lenient)
 		}
-		if got.Per < 1 || got.Per > int64(365*24*time.Hour/time.Second) || got.Limit < 1 || got.Limit > 1_000_000_000 ||
-			got.PriceCents < 0 || got.PriceCents > 1_000_000_000_000 {
+		fuzzCheckWindows(t, got)
+		if got.PriceCents < 0 || got.PriceCents > 1_000_000_000_000 {
 			t.Fatalf("201 for an out-of-range tier %+v", got)
 		}
 	})
@@ -195,11 +258,16 @@ func FuzzDecodeAssignment(f *testing.F) {
 		{"application/json", `"pro"`},
 		{"application/x-www-form-urlencoded", `tier=pro`},
 		{"application/json", `{"tier":"` + string(bytes.Repeat([]byte("x"), 100)) + `"}`},
+		{"application/json", `{"tier":"pro","anchor_day":15}`},
+		{"application/json", `{"tier":"pro","anchor_day":29}`},
+		{"application/json", `{"tier":"pro","anchor_day":"15"}`},
+		{"application/json", `{"tier":"pro","anchor_day":1.5}`},
+		{"application/json", `{"tier":"pro","anchor_day":null}`},
 	} {
 		f.Add(s.ct, []byte(s.body))
 	}
 	app, small := fuzzDecodeApp(DefaultBodyLimit), fuzzDecodeApp(fuzzSmallBodyLimit)
-	fields := map[string]bool{"tier": true}
+	fields := map[string]bool{"tier": true, "anchor_day": true}
 
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		rec := fuzzServe(app, http.MethodPut, "/clients/c", contentType, body)
@@ -214,13 +282,19 @@ func FuzzDecodeAssignment(f *testing.F) {
 			t.Fatalf("200 for a body that is not one JSON object: %q", body)
 		}
 		var got, lenient struct {
-			Tier *string `json:"tier"`
+			Tier      *string `json:"tier"`
+			AnchorDay *int    `json:"anchor_day"`
 		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Tier == nil {
+		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || got.Tier == nil || got.AnchorDay == nil {
 			t.Fatalf("answer %s: %v", rec.Body, err)
 		}
 		if err := json.Unmarshal(body, &lenient); err != nil || lenient.Tier == nil || *lenient.Tier != *got.Tier {
 			t.Fatalf("body %q decoded as %q, leniently as %v (%v)", body, *got.Tier, lenient.Tier, err)
+		}
+		// Left out (0) means 1, which the store fills in; else 1-28 as sent.
+		if want := lenient.AnchorDay; want == nil && *got.AnchorDay != 0 ||
+			want != nil && (*want != *got.AnchorDay || *want < 1 || *want > 28) {
+			t.Fatalf("body %q gave anchor day %d, leniently %v", body, *got.AnchorDay, lenient.AnchorDay)
 		}
 	})
 }
@@ -252,11 +326,20 @@ func FuzzDecodeTierPatch(f *testing.F) {
 		{"application/merge-patch+json", ` null `},
 		{"application/json-patch+json", `[{"op":"replace","path":"/limit","value":1}]`},
 		{"text/plain", `{"limit":1}`},
+		{"application/merge-patch+json", `{"limits":[{"limit":20,"per":1},{"limit":1000000,"per":"month"}]}`},
+		{"application/merge-patch+json", `{"limits":[{"limit":20,"per":1}],"limit":20}`},
+		{"application/merge-patch+json", `{"limits":[{"limit":20,"per":1}],"per":2}`},
+		{"application/merge-patch+json", `{"limits":null}`},
+		{"application/merge-patch+json", `{"limit":7}`},
+		{"application/merge-patch+json", `{"per":"month"}`},
+		{"application/merge-patch+json", `{"per":"week"}`},
+		{"application/merge-patch+json", `{"limits":[{"limit":1,"per":2,"x":3}]}`},
+		{"application/merge-patch+json", `{"limits":[]}`},
 	} {
 		f.Add(s.ct, []byte(s.body))
 	}
 	app, small := fuzzDecodeApp(DefaultBodyLimit), fuzzDecodeApp(fuzzSmallBodyLimit)
-	fields := map[string]bool{"name": true, "limit": true, "per": true, "description": true, "price_cents": true, "currency": true}
+	fields := map[string]bool{"name": true, "limits": true, "limit": true, "per": true, "description": true, "price_cents": true, "currency": true}
 	defaults := map[string]json.RawMessage{"description": json.RawMessage(`""`), "price_cents": json.RawMessage(`0`), "currency": json.RawMessage(`"USD"`)}
 
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
@@ -295,10 +378,18 @@ func FuzzDecodeTierPatch(f *testing.F) {
 		if want.Currency == "" {
 			want.Currency = tiers.DefaultCurrency // "" means the default, as in a Tier
 		}
+		// limits replaces the windows, and limit and per follow it; limit
+		// or per alone change the first window.
+		if patch["limits"] != nil {
+			want = fuzzFirstWindow(want, true, patch["limit"] != nil, patch["per"] != nil)
+		} else if len(want.Limits) > 0 {
+			want.Limits = append([]WindowView{{Limit: want.Limit, Per: want.Per}}, want.Limits[1:]...)
+		}
 		if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil {
 			t.Fatal(err)
 		}
-		if got != want {
+		fuzzCheckWindows(t, got)
+		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("patch %q gave %+v, RFC 7396 gives %+v", body, got, want)
 		}
 	})

@@ -48,24 +48,20 @@ func info(c echo.Context) *requestInfo {
 // keys start with "ip:", so no token can name an anonymous bucket.
 func UserKey(clientID string) string { return userPrefix + clientID }
 
-// LimitOf turns a plan tier into the quota it enforces; the only place the
-// two packages meet.
-func LimitOf(t tiers.Tier) quota.Limit {
-	return quota.Limit{Name: t.Name, Windows: []quota.Window{{Requests: t.Limit, Per: t.Per}}}
-}
-
-// identify returns the caller's limiter key and tier: the token's subject
-// and its assigned tier, or the client IP and the anonymous tier.
-func (s *server) identify(c echo.Context) (key string, t tiers.Tier, err error) {
+// identify returns the caller's limiter key, tier and the Limit it
+// enforces: the token's subject and its assigned tier on its anchor day,
+// or the client IP and the anonymous tier.
+func (s *server) identify(c echo.Context) (key string, t tiers.Tier, lim quota.Limit, err error) {
 	if p, ok := principalFrom(c); ok {
-		t, err = s.tiers.TierFor(c.Request().Context(), p.ClientID)
-		return p.key, t, err
+		t, anchor, err := s.tiers.PlanFor(c.Request().Context(), p.ClientID)
+		return p.key, t, LimitOf(t, anchor), err
 	}
 	key, err = s.cfg.IP.Key(c.Request())
 	if err != nil {
-		return "", tiers.Tier{}, NewError(http.StatusBadRequest, CodeBadRequest, "cannot determine the client address")
+		return "", tiers.Tier{}, quota.Limit{}, NewError(http.StatusBadRequest, CodeBadRequest, "cannot determine the client address")
 	}
-	return key, s.tiers.Anonymous(), nil
+	t = s.tiers.Anonymous()
+	return key, t, LimitOf(t, 0), nil
 }
 
 // limitMiddleware mounts the limiter with a resolver from the caller's tier,
@@ -74,7 +70,7 @@ func (s *server) limitMiddleware() (echo.MiddlewareFunc, error) {
 	return quota.MiddlewareWithConfig(quota.MiddlewareConfig{
 		Limiter: s.limiter,
 		Resolve: func(c echo.Context) (string, quota.Limit, error) {
-			key, t, err := s.identify(c)
+			key, t, lim, err := s.identify(c)
 			if err != nil {
 				var he *echo.HTTPError
 				if errors.As(err, &he) {
@@ -87,10 +83,10 @@ func (s *server) limitMiddleware() (echo.MiddlewareFunc, error) {
 			ri := info(c)
 			ri.key, ri.tier, ri.hasTier = key, t, true
 			ri.decideAt = time.Now()
-			return key, LimitOf(t), nil
+			return key, lim, nil
 		},
 		DenyHandler: func(c echo.Context, d quota.Decision) error {
-			return NewError(http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("rate limit of %v exceeded; retry in %s s",
+			return rateLimited(d, fmt.Sprintf("rate limit of %v exceeded; retry in %s s",
 				d.Limit.Windows[d.Binding], c.Response().Header().Get(quota.HeaderRetryAfter)))
 		},
 		ErrorHandler: func(c echo.Context, err error) error {

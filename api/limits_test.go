@@ -23,7 +23,7 @@ func TestRateLimited_TierLimitsInHeaders(t *testing.T) {
 	waitFor(t, 2*time.Second, "tiers reach the cache", func() bool {
 		p, _ := inst.cache.Tier("pro")
 		a := inst.cache.Anonymous()
-		return p.Limit == 6 && a.Limit == 3
+		return p.First().Limit == 6 && a.First().Limit == 3
 	})
 
 	for _, tc := range []struct {
@@ -64,7 +64,7 @@ func TestRateLimited_TierLimitsInHeaders(t *testing.T) {
 			for range 2 {
 				var q QuotaView
 				mustStatus(t, do(t, http.MethodGet, inst.URL+"/v1/quota", tc.tok, nil), http.StatusOK).decode(t, &q)
-				if q.Tier != tc.tier || q.Limit != int64(tc.limit) || q.Per != 3600 || q.Remaining != 0 || q.Reset%3600 != 0 {
+				if q.Tier != tc.tier || q.Limit != int64(tc.limit) || q.Per != secs(3600) || q.Remaining != 0 || q.Reset%3600 != 0 {
 					t.Fatalf("/v1/quota = %+v", q)
 				}
 			}
@@ -81,7 +81,7 @@ func TestQuota_DoesNotConsume(t *testing.T) {
 	for range 5 {
 		var q QuotaView
 		mustStatus(t, do(t, http.MethodGet, inst.URL+"/v1/quota", tok, nil), http.StatusOK).decode(t, &q)
-		if q.ID != "dave" || q.Anonymous || q.Tier != "free" || q.Remaining != 300 || q.Limit != 300 || q.Per != 30 {
+		if q.ID != "dave" || q.Anonymous || q.Tier != "free" || q.Remaining != 300 || q.Limit != 300 || q.Per != secs(30) {
 			t.Fatalf("/v1/quota = %+v, want the untouched free window", q)
 		}
 	}

@@ -2,7 +2,6 @@ package api
 
 import (
 	"fmt"
-	"net/http"
 
 	"github.com/labstack/echo/v4"
 	"github.com/quotad/quotad/quota"
@@ -16,7 +15,7 @@ import (
 const quotaReadFactor = 10
 
 // quotaReadScope scopes the read allowance's limiter keys, as a
-// quota.MiddlewareConfig ScopeFunc would: "quota-read|u:alice". Limiter
+// quota.MiddlewareConfig Scope would: "quota-read|u:alice". Limiter
 // keys of callers start with "u:" or "ip:", so none can name one of these.
 const quotaReadScope = "quota-read"
 
@@ -46,7 +45,7 @@ func (s *server) allowQuotaRead(c echo.Context, key string, tierLimit quota.Limi
 		return nil
 	}
 	quota.SetHeaders(c.Response().Header(), d, quota.HeadersAll)
-	return NewError(http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf(
+	return rateLimited(d, fmt.Sprintf(
 		"reads of /v1/quota are limited to %v (%d times the tier's limit); retry in %s s",
 		lim.Windows[d.Binding], quotaReadFactor, c.Response().Header().Get(quota.HeaderRetryAfter)))
 }

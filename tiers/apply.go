@@ -37,7 +37,7 @@ func (c *Cache) ClientSaved(cl Client) {
 	c.mu.Lock()
 	ok := false
 	if t, known := c.tiers.get(cl.Tier); known && cl.Assigned && cl.Version > c.floor {
-		ok = c.clients.put(cl.ID, t.Name, cl.Version)
+		ok = c.clients.put(cl.ID, newAssignment(t.Name, cl.AnchorDay), cl.Version)
 	}
 	c.mu.Unlock()
 	if ok {
@@ -71,14 +71,14 @@ func (c *Cache) notified(n notification, t *Tier) {
 	case n.Deleted:
 		c.clients.del(n.ID, n.Version)
 	default:
-		c.clients.put(n.ID, c.intern(n.Tier), n.Version)
+		c.clients.put(n.ID, newAssignment(c.intern(n.Tier), n.AnchorDay), n.Version)
 	}
 }
 
 // loaded is everything a reload read, at one point in time.
 type loaded struct {
 	tiers   versioned[Tier]
-	clients versioned[string]
+	clients versioned[assignment]
 	// floor is the highest version taken before the snapshot began (see
 	// Cache.floor).
 	floor int64

@@ -56,7 +56,7 @@ type Cache struct {
 
 	mu      sync.RWMutex
 	tiers   versioned[Tier]
-	clients versioned[string] // client ID → tier name
+	clients versioned[assignment] // client ID → tier name and anchor day
 	// floor is the highest version that may have been taken before the
 	// last reload's snapshot. A write of the caller's at or below it is
 	// in that snapshot or on its way through the listener, so TierSaved
@@ -86,7 +86,7 @@ func NewCache(pool *pgxpool.Pool, cfg CacheConfig) *Cache {
 		cfg:     cfg,
 		idle:    idleCheck,
 		tiers:   newVersioned[Tier](0),
-		clients: newVersioned[string](0),
+		clients: newVersioned[assignment](0),
 	}
 }
 
@@ -168,21 +168,45 @@ func (c *Cache) Free() Tier {
 // has none. It answers from memory and never waits, so ctx is not used;
 // while Postgres is unreachable it answers with what the cache last knew.
 // The only error is a *ValidationError for an invalid ID.
-func (c *Cache) TierFor(_ context.Context, clientID string) (Tier, error) {
+func (c *Cache) TierFor(ctx context.Context, clientID string) (Tier, error) {
+	t, _, err := c.PlanFor(ctx, clientID)
+	return t, err
+}
+
+// PlanFor is TierFor plus the client's anchor day, the day of the month
+// (1 … 28) on which its Month windows start: the assignment's, or 1 for a
+// client without one. Like TierFor it answers from memory and never
+// queries.
+func (c *Cache) PlanFor(_ context.Context, clientID string) (t Tier, anchorDay int, err error) {
 	if err := ValidClientID(clientID); err != nil {
-		return Tier{}, err
+		return Tier{}, 0, err
 	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	if name, ok := c.clients.get(clientID); ok {
+	if a, ok := c.clients.get(clientID); ok {
 		// The database keeps a tier while clients are on it, and announces
 		// a tier before the assignments that name it, so this finds it
 		// unless the tier was renamed in psql a moment ago.
-		if t, ok := c.tiers.get(name); ok {
-			return t, nil
+		if t, ok := c.tiers.get(a.tier); ok {
+			return t, a.day(), nil
 		}
+		return c.builtIn(Free), a.day(), nil
 	}
-	return c.builtIn(Free), nil
+	return c.builtIn(Free), MinAnchorDay, nil
+}
+
+// assignment is what a Cache holds of an assigned client.
+type assignment struct {
+	tier      string
+	anchorDay uint8 // 1 … 28; 0 (never stored) reads as 1
+}
+
+// day returns the assignment's anchor day.
+func (a assignment) day() int { return anchorDayOrDefault(int(a.anchorDay)) }
+
+// newAssignment returns an assignment to tier on anchor day day.
+func newAssignment(tier string, day int) assignment {
+	return assignment{tier: tier, anchorDay: uint8(anchorDayOrDefault(day))}
 }
 
 // Stats returns the cache's counters.
@@ -200,7 +224,7 @@ func (c *Cache) builtIn(name string) Tier {
 		return t
 	}
 	if name == Anonymous {
-		return Tier{Name: Anonymous, Limit: 60, Per: time.Minute, Currency: DefaultCurrency}
+		return Tier{Name: Anonymous, Windows: []Window{{Limit: 60, Per: time.Minute}}, Currency: DefaultCurrency}
 	}
-	return Tier{Name: Free, Limit: 300, Per: 30 * time.Second, Currency: DefaultCurrency}
+	return Tier{Name: Free, Windows: []Window{{Limit: 300, Per: 30 * time.Second}}, Currency: DefaultCurrency}
 }

@@ -18,8 +18,8 @@ func TestCache_AssignedClientKeepsItsTierWithoutPostgres(t *testing.T) {
 	t.Parallel()
 	store, dbURL := newTestStore(t)
 	ctx := context.Background()
-	mustCreateTier(t, store, Tier{Name: "pro", Limit: 100, Per: time.Second})
-	if _, err := store.AssignClient(ctx, "paid", "pro"); err != nil {
+	mustCreateTier(t, store, Tier{Name: "pro", Windows: one(100, time.Second)})
+	if _, err := store.AssignClient(ctx, "paid", "pro", 0); err != nil {
 		t.Fatal(err)
 	}
 	cache, _ := startCache(t, NewCache(newTestPool(t, dbURL), CacheConfig{}))
@@ -43,8 +43,8 @@ func TestCache_FloodOfIdentitiesRunsNoQuery(t *testing.T) {
 	t.Parallel()
 	store, dbURL := newTestStore(t)
 	ctx := context.Background()
-	mustCreateTier(t, store, Tier{Name: "pro", Limit: 100, Per: time.Second})
-	if _, err := store.AssignClient(ctx, "paid", "pro"); err != nil {
+	mustCreateTier(t, store, Tier{Name: "pro", Windows: one(100, time.Second)})
+	if _, err := store.AssignClient(ctx, "paid", "pro", 0); err != nil {
 		t.Fatal(err)
 	}
 	pool, queries := newCountingPool(t, dbURL)

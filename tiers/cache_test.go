@@ -17,8 +17,8 @@ func TestCache_AnswersFromMemory(t *testing.T) {
 	t.Parallel()
 	store, dbURL := newTestStore(t)
 	ctx := context.Background()
-	pro := mustCreateTier(t, store, Tier{Name: "pro", Limit: 6000, Per: time.Minute, PriceCents: 1999})
-	if _, err := store.AssignClient(ctx, "paid", "pro"); err != nil {
+	pro := mustCreateTier(t, store, Tier{Name: "pro", Windows: one(6000, time.Minute), PriceCents: 1999})
+	if _, err := store.AssignClient(ctx, "paid", "pro", 0); err != nil {
 		t.Fatal(err)
 	}
 	pool := newTestPool(t, dbURL)
@@ -31,7 +31,7 @@ func TestCache_AnswersFromMemory(t *testing.T) {
 			t.Errorf("TierFor(%q) = %+v, %v; want %s", l.id, got, err, l.want)
 		}
 	}
-	if got, _ := cache.TierFor(ctx, "paid"); got != pro {
+	if got, _ := cache.TierFor(ctx, "paid"); !got.Equal(pro) {
 		t.Errorf("TierFor(paid) = %+v, want %+v", got, pro)
 	}
 	if st := cache.Stats(); st.Clients != 1 {
@@ -40,10 +40,10 @@ func TestCache_AnswersFromMemory(t *testing.T) {
 	if got := tierNames(cache.Tiers()); !slices.Equal(got, []string{Anonymous, Free, "pro"}) {
 		t.Errorf("Tiers() = %v", got)
 	}
-	if got, ok := cache.Tier("pro"); !ok || got != pro {
+	if got, ok := cache.Tier("pro"); !ok || !got.Equal(pro) {
 		t.Errorf("Tier(pro) = %+v, %v", got, ok)
 	}
-	if a, f := cache.Anonymous(), cache.Free(); a.Limit != 60 || a.Per != time.Minute || f.Limit != 300 || f.Per != 30*time.Second {
+	if a, f := cache.Anonymous(), cache.Free(); a.First().Limit != 60 || a.First().Per != time.Minute || f.First().Limit != 300 || f.First().Per != 30*time.Second {
 		t.Errorf("built-in tiers = %+v, %+v; want the seeds", a, f)
 	}
 	if _, err := cache.TierFor(ctx, ""); invalidFields(t, err) == nil {
@@ -68,8 +68,8 @@ func TestCache_SeesChangesWithinASecond(t *testing.T) {
 	}{
 		{`UPDATE tiers SET "limit" = 77 WHERE name = 'free'`, Change{Kind: ChangeTier, Name: Free}, func() error {
 			// c1's negative entry points at the tier by name, so it sees the new limit.
-			if got, _ := cache.TierFor(ctx, "c1"); got.Limit != 77 {
-				return fmt.Errorf("TierFor(c1).Limit = %d, want 77", got.Limit)
+			if got, _ := cache.TierFor(ctx, "c1"); got.First().Limit != 77 {
+				return fmt.Errorf("TierFor(c1).Limit = %d, want 77", got.First().Limit)
 			}
 			return nil
 		}},
@@ -120,7 +120,7 @@ func TestCache_ResyncsAfterReconnect(t *testing.T) {
 	t.Parallel()
 	store, dbURL := newTestStore(t)
 	ctx := context.Background()
-	mustCreateTier(t, store, Tier{Name: "gold", Limit: 100, Per: time.Second})
+	mustCreateTier(t, store, Tier{Name: "gold", Windows: one(100, time.Second)})
 	cache, changes := startCache(t, NewCache(newTestPool(t, dbURL), CacheConfig{}))
 	psql := connect(t, dbURL) // opened now: it survives the outage below
 	if got, _ := cache.TierFor(ctx, "c1"); got.Name != Free {
@@ -155,8 +155,8 @@ func TestCache_ResyncsAfterReconnect(t *testing.T) {
 		t.Errorf("listener not on a new connection: connected=%v pid %d → %d",
 			cache.Connected(), oldPID, cache.listenerPID.Load())
 	}
-	if got, _ := cache.Tier("gold"); got.Limit != 5 {
-		t.Errorf("Tier(gold).Limit = %d, want the 5 set during the outage", got.Limit)
+	if got, _ := cache.Tier("gold"); got.First().Limit != 5 {
+		t.Errorf("Tier(gold).Limit = %d, want the 5 set during the outage", got.First().Limit)
 	}
 	if got, _ := cache.TierFor(ctx, "c1"); got.Name != "gold" {
 		t.Errorf("TierFor(c1) = %s, want gold (assigned during the outage)", got.Name)
@@ -172,8 +172,8 @@ func TestCache_PostgresDownAnswersFromMemory(t *testing.T) {
 	t.Parallel()
 	store, dbURL := newTestStore(t)
 	ctx := context.Background()
-	mustCreateTier(t, store, Tier{Name: "pro", Limit: 100, Per: time.Second})
-	if _, err := store.AssignClient(ctx, "paid", "pro"); err != nil {
+	mustCreateTier(t, store, Tier{Name: "pro", Windows: one(100, time.Second)})
+	if _, err := store.AssignClient(ctx, "paid", "pro", 0); err != nil {
 		t.Fatal(err)
 	}
 	cache, changes := startCache(t, NewCache(newTestPool(t, dbURL), CacheConfig{}))
@@ -257,7 +257,7 @@ func TestCache_UnreachableAtStart(t *testing.T) {
 	}
 	start := time.Now()
 	got, err := cache.TierFor(ctx, "someone")
-	if elapsed := time.Since(start); err != nil || got != cache.Free() || got.Limit != 300 || elapsed > time.Second {
+	if elapsed := time.Since(start); err != nil || !got.Equal(cache.Free()) || got.First().Limit != 300 || elapsed > time.Second {
 		t.Errorf("TierFor = %+v, %v after %v; want the seed free tier at once", got, err, elapsed)
 	}
 	if st := cache.Stats(); st.Clients != 0 {
@@ -284,7 +284,7 @@ func TestCache_Lifecycle(t *testing.T) {
 	if cache.Connected() {
 		t.Error("still connected after Close")
 	}
-	if got := cache.Free(); got.Limit != 300 {
+	if got := cache.Free(); got.First().Limit != 300 {
 		t.Errorf("after Close, Free() = %+v; lookups should keep answering", got)
 	}
 }

@@ -15,17 +15,17 @@ func TestCache_OlderChangeIsIgnored(t *testing.T) {
 	t.Parallel()
 	store, dbURL := newTestStore(t)
 	ctx := context.Background()
-	mustCreateTier(t, store, Tier{Name: "pro", Limit: 1, Per: time.Second})
+	mustCreateTier(t, store, Tier{Name: "pro", Windows: one(1, time.Second)})
 	cache, changes := startCache(t, NewCache(newTestPool(t, dbURL), CacheConfig{}))
-	older := mustUpdateTier(t, store, Tier{Name: "pro", Limit: 2, Per: time.Second})
-	newer := mustUpdateTier(t, store, Tier{Name: "pro", Limit: 3, Per: time.Second})
+	older := mustUpdateTier(t, store, Tier{Name: "pro", Windows: one(2, time.Second)})
+	newer := mustUpdateTier(t, store, Tier{Name: "pro", Windows: one(3, time.Second)})
 	clOlder := mustAssign(t, store, "paid", Free)
 	mustAssign(t, store, "paid", "pro")
 	settle(t, store, changes)
 
 	wantNewer := func(path string) {
 		t.Helper()
-		if got, _ := cache.Tier("pro"); got != newer {
+		if got, _ := cache.Tier("pro"); !got.Equal(newer) {
 			t.Errorf("%s: Tier(pro) = %+v, want the newer %+v", path, got, newer)
 		}
 		if got, _ := cache.TierFor(ctx, "paid"); got.Name != "pro" {
@@ -51,9 +51,9 @@ func TestCache_OlderChangeIsIgnored(t *testing.T) {
 	wantNewer("own write after the reload")
 
 	// And a newer write still goes through.
-	newest := mustUpdateTier(t, store, Tier{Name: "pro", Limit: 4, Per: time.Second})
+	newest := mustUpdateTier(t, store, Tier{Name: "pro", Windows: one(4, time.Second)})
 	cache.TierSaved(newest)
-	if got, _ := cache.Tier("pro"); got != newest {
+	if got, _ := cache.Tier("pro"); !got.Equal(newest) {
 		t.Errorf("Tier(pro) = %+v, want the newest %+v", got, newest)
 	}
 }
@@ -64,10 +64,10 @@ func TestCache_DeletedRowIsNotBroughtBack(t *testing.T) {
 	t.Parallel()
 	store, dbURL := newTestStore(t)
 	ctx := context.Background()
-	mustCreateTier(t, store, Tier{Name: "pro", Limit: 1, Per: time.Second})
+	mustCreateTier(t, store, Tier{Name: "pro", Windows: one(1, time.Second)})
 	cache, changes := startCache(t, NewCache(newTestPool(t, dbURL), CacheConfig{}))
 
-	gold := mustCreateTier(t, store, Tier{Name: "gold", Limit: 5, Per: time.Second})
+	gold := mustCreateTier(t, store, Tier{Name: "gold", Windows: one(5, time.Second)})
 	assigned := mustAssign(t, store, "c1", "pro")
 	settle(t, store, changes)
 	deletedGold, err := store.DeleteTier(ctx, "gold")
@@ -123,7 +123,7 @@ func TestCache_RacingWritesOfOneClientEndOnTheDatabase(t *testing.T) {
 	t.Parallel()
 	store, dbURL := newTestStore(t)
 	ctx := context.Background()
-	mustCreateTier(t, store, Tier{Name: "pro", Limit: 1, Per: time.Second})
+	mustCreateTier(t, store, Tier{Name: "pro", Windows: one(1, time.Second)})
 	cache, changes := startCache(t, NewCache(newTestPool(t, dbURL), CacheConfig{}))
 
 	for i := range 100 {
@@ -132,7 +132,7 @@ func TestCache_RacingWritesOfOneClientEndOnTheDatabase(t *testing.T) {
 		for _, tier := range []string{"pro", Free} {
 			wg.Go(func() {
 				<-start
-				cl, err := store.AssignClient(ctx, "c1", tier)
+				cl, err := store.AssignClient(ctx, "c1", tier, 0)
 				if err != nil {
 					t.Errorf("assign: %v", err)
 				}
@@ -171,7 +171,7 @@ func mustUpdateTier(tb testing.TB, store *Store, tier Tier) Tier {
 
 func mustAssign(tb testing.TB, store *Store, id, tier string) Client {
 	tb.Helper()
-	cl, err := store.AssignClient(context.Background(), id, tier)
+	cl, err := store.AssignClient(context.Background(), id, tier, 0)
 	if err != nil {
 		tb.Fatalf("AssignClient(%s, %s): %v", id, tier, err)
 	}

@@ -129,3 +129,8 @@ func terminateAllBut(tb testing.TB, dbURL string, keep uint32) {
 		tb.Fatal(err)
 	}
 }
+
+// one returns the windows of a tier with one window.
+func one(limit int64, per time.Duration) []Window {
+	return []Window{{Limit: limit, Per: per}}
+}

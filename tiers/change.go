@@ -34,10 +34,13 @@ const channel = "quota_changes"
 // {"kind":"client","id":…,"tier":…,"version":…}, with "deleted":true when
 // the row is gone), and by Store.NotifyReset, {"kind":"reset","id":…}.
 type notification struct {
-	Kind    string `json:"kind"`
-	Name    string `json:"name,omitempty"`
-	ID      string `json:"id,omitempty"`
-	Tier    string `json:"tier,omitempty"`
-	Version int64  `json:"version,omitempty"`
-	Deleted bool   `json:"deleted,omitempty"`
+	Kind string `json:"kind"`
+	Name string `json:"name,omitempty"`
+	ID   string `json:"id,omitempty"`
+	Tier string `json:"tier,omitempty"`
+	// AnchorDay is a client's anchor day (migration 00006); 0, from an
+	// older payload, reads as 1.
+	AnchorDay int   `json:"anchor_day,omitempty"`
+	Version   int64 `json:"version,omitempty"`
+	Deleted   bool  `json:"deleted,omitempty"`
 }

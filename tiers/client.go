@@ -14,6 +14,10 @@ type Client struct {
 	// Assigned reports whether an admin assigned Tier; false means the
 	// client was never assigned (or was unassigned) and is on Free.
 	Assigned bool
+	// AnchorDay is the day of the month, 1 … 28, on which the client's
+	// Month windows start (00:00 UTC), as a subscription's billing date.
+	// 0 on input means 1; a stored or unassigned client reads as 1 … 28.
+	AnchorDay int
 	// Version is the assignment row's change version (see Tier.Version);
 	// zero when there is no row.
 	Version int64
@@ -46,4 +50,29 @@ func clientIDProblem(id string) string {
 		}
 	}
 	return ""
+}
+
+// Bounds of Client.AnchorDay.
+const (
+	// MinAnchorDay is the first day of the month a month window may start.
+	MinAnchorDay = 1
+	// MaxAnchorDay is the last: the 28th, which every month has.
+	MaxAnchorDay = 28
+)
+
+// anchorDayProblem says what is wrong with an anchor day (0 means the
+// default, MinAnchorDay), or "" if nothing is.
+func anchorDayProblem(day int) string {
+	if day != 0 && (day < MinAnchorDay || day > MaxAnchorDay) {
+		return "must be between 1 and 28"
+	}
+	return ""
+}
+
+// anchorDayOrDefault returns day, or MinAnchorDay for 0.
+func anchorDayOrDefault(day int) int {
+	if day == 0 {
+		return MinAnchorDay
+	}
+	return day
 }

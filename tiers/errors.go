@@ -143,10 +143,16 @@ func isConnectionError(err error) bool {
 func constraintError(constraint string) error {
 	field := strings.TrimSuffix(constraint, "_check")
 	field = strings.TrimPrefix(strings.TrimPrefix(field, "tiers_"), "clients_")
-	if field == "per_seconds" {
+	msg := "is out of range"
+	switch field {
+	case "per_seconds":
 		field = "per"
+	case "pers":
+		// The window lengths: out of range, or two the same (a patch of
+		// per alone can meet a stored window only here).
+		field, msg = "limits", "must hold windows of valid and distinct pers"
 	}
 	var v ValidationError
-	v.add(field, "is out of range")
+	v.add(field, msg)
 	return &v
 }

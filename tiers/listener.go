@@ -108,7 +108,7 @@ const (
 	sqlVersionFloor = `SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM quota_version_seq`
 
 	sqlLoadTiers   = `SELECT ` + tierColumns + ` FROM tiers`
-	sqlLoadClients = `SELECT id, tier, version FROM clients`
+	sqlLoadClients = `SELECT id, tier, anchor_day, version FROM clients`
 )
 
 // resync reloads every tier and every assignment from one snapshot and
@@ -147,15 +147,16 @@ func load(ctx context.Context, conn *pgx.Conn) (loaded, error) {
 	if err := tx.QueryRow(ctx, `SELECT count(*) FROM clients`).Scan(&n); err != nil {
 		return loaded{}, err
 	}
-	s.clients = newVersioned[string](n)
+	s.clients = newVersioned[assignment](n)
 	var id, tier string
+	var anchorDay int
 	var version int64
 	rows, _ = tx.Query(ctx, sqlLoadClients)
-	_, err = pgx.ForEachRow(rows, []any{&id, &tier, &version}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&id, &tier, &anchorDay, &version}, func() error {
 		if t, ok := s.tiers.get(tier); ok {
 			tier = t.Name // one string per tier, shared by its clients
 		}
-		s.clients.put(id, tier, version)
+		s.clients.put(id, newAssignment(tier, anchorDay), version)
 		return nil
 	})
 	if err != nil {

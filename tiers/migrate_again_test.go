@@ -22,14 +22,14 @@ func TestMigrate_AgainChangesNothing(t *testing.T) {
 	conn := connect(t, dbURL)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	free := Tier{Name: Free, Limit: 7, Per: time.Hour, Description: "edited", Currency: "USD"}
+	free := Tier{Name: Free, Windows: one(7, time.Hour), Description: "edited", Currency: "USD"}
 	if _, err := store.UpdateTier(ctx, free); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.CreateTier(ctx, Tier{Name: "pro", Limit: 1000, Per: time.Minute, PriceCents: 4900, Currency: "USD"}); err != nil {
+	if _, err := store.CreateTier(ctx, Tier{Name: "pro", Windows: one(1000, time.Minute), PriceCents: 4900, Currency: "USD"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.AssignClient(ctx, "c1", "pro"); err != nil {
+	if _, err := store.AssignClient(ctx, "c1", "pro", 0); err != nil {
 		t.Fatal(err)
 	}
 	before := dumpDatabase(t, ctx, conn)
@@ -49,7 +49,7 @@ func TestMigrate_AgainChangesNothing(t *testing.T) {
 			t.Errorf("the dump has no %q line, so it proves less than it should:\n%s", want, after)
 		}
 	}
-	if got, err := store.GetTier(ctx, Free); err != nil || got.Limit != free.Limit || got.Per != free.Per || got.Description != free.Description {
+	if got, err := store.GetTier(ctx, Free); err != nil || got.First().Limit != free.First().Limit || got.First().Per != free.First().Per || got.Description != free.Description {
 		t.Errorf("free after migrating again: %+v, %v; want the edited %+v", got, err, free)
 	}
 	if got, err := store.GetClient(ctx, "c1"); err != nil || got.Tier != "pro" {

@@ -24,8 +24,8 @@ func TestMigrate_SeedsBuiltInTiers(t *testing.T) {
 	ctx := context.Background()
 
 	want := map[string]Tier{
-		Anonymous: {Name: Anonymous, Limit: 60, Per: 60 * time.Second, Currency: "USD"},
-		Free:      {Name: Free, Limit: 300, Per: 30 * time.Second, Currency: "USD"},
+		Anonymous: {Name: Anonymous, Windows: one(60, 60*time.Second), Currency: "USD"},
+		Free:      {Name: Free, Windows: one(300, 30*time.Second), Currency: "USD"},
 	}
 	for name, w := range want {
 		got, err := store.GetTier(ctx, name)
@@ -36,7 +36,7 @@ func TestMigrate_SeedsBuiltInTiers(t *testing.T) {
 			t.Errorf("%s: empty description", name)
 		}
 		got.Description, got.Version = "", 0
-		if got != w {
+		if !got.Equal(w) {
 			t.Errorf("%s = %+v, want %+v", name, got, w)
 		}
 	}

@@ -3,6 +3,7 @@ package tiers
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -12,9 +13,14 @@ import (
 // as it does in a Tier: &"" resets Description to empty, &0 PriceCents to
 // free, &"" Currency to DefaultCurrency.
 //
+// Windows, if not nil, replaces every window (a merge patch replaces
+// arrays whole); Limit and Per then change the first window of the result,
+// the one Part 1 readers see as the tier's limit and per.
+//
 // For example {PriceCents: &p} with p = 4999 reprices a tier and keeps its
-// limit, window, description and currency.
+// windows, description and currency.
 type TierPatch struct {
+	Windows     []Window
 	Limit       *int64
 	Per         *time.Duration
 	Description *string
@@ -23,16 +29,25 @@ type TierPatch struct {
 }
 
 // isZero reports whether p changes nothing.
-func (p TierPatch) isZero() bool { return p == TierPatch{} }
+func (p TierPatch) isZero() bool {
+	return p.Windows == nil && p.Limit == nil && p.Per == nil && p.Description == nil &&
+		p.PriceCents == nil && p.Currency == nil
+}
 
 // Apply returns t with p's fields set and defaults filled in: what
 // PatchTier stores when t is the stored tier.
 func (p TierPatch) Apply(t Tier) Tier {
-	if p.Limit != nil {
-		t.Limit = *p.Limit
+	if p.Windows != nil {
+		t.Windows = p.Windows
 	}
-	if p.Per != nil {
-		t.Per = *p.Per
+	if (p.Limit != nil || p.Per != nil) && len(t.Windows) > 0 {
+		t.Windows = slices.Clone(t.Windows) // t's may be a Cache's
+		if p.Limit != nil {
+			t.Windows[0].Limit = *p.Limit
+		}
+		if p.Per != nil {
+			t.Windows[0].Per = *p.Per
+		}
 	}
 	if p.Description != nil {
 		t.Description = *p.Description
@@ -52,9 +67,12 @@ func (p TierPatch) Apply(t Tier) Tier {
 // waits for the first, then applies its COALESCE to the row the first
 // wrote (READ COMMITTED re-reads an updated row before updating it).
 // NULL never means "reset": a reset arrives as the field's default value.
+// The windows are $7/$8 (all of them) if given, else the stored ones, with
+// the first window's limit and per then replaced by $2/$3 if given.
 const sqlPatchTier = `
 UPDATE tiers
-SET "limit" = COALESCE($2, "limit"), per_seconds = COALESCE($3, per_seconds),
+SET limits = ARRAY[COALESCE($2::bigint, (COALESCE($7::bigint[], limits))[1])] || (COALESCE($7::bigint[], limits))[2:],
+    pers = ARRAY[COALESCE($3::integer, (COALESCE($8::integer[], pers))[1])] || (COALESCE($8::integer[], pers))[2:],
     description = COALESCE($4, description), price_cents = COALESCE($5, price_cents),
     currency = COALESCE($6, currency)
 WHERE name = $1
@@ -75,10 +93,11 @@ func (s *Store) PatchTier(ctx context.Context, name string, p TierPatch) (Tier, 
 	p = p.normalized()
 	var perSeconds *int32
 	if p.Per != nil {
-		n := int32(*p.Per / time.Second)
-		perSeconds = &n
+		perSeconds = new(perColumn(*p.Per))
 	}
-	patched, err := collectTier(s.pool.Query(ctx, sqlPatchTier, name, p.Limit, perSeconds, p.Description, p.PriceCents, p.Currency))
+	limits, pers := windowArrays(p.Windows)
+	patched, err := collectTier(s.pool.Query(ctx, sqlPatchTier, name, p.Limit, perSeconds, p.Description, p.PriceCents, p.Currency,
+		limits, pers))
 	if err != nil {
 		resetIfBroken(ctx, s.pool, err)
 		return Tier{}, fmt.Errorf("tiers: patch %q: %w", name, interpretError(err))
@@ -87,11 +106,13 @@ func (s *Store) PatchTier(ctx context.Context, name string, p TierPatch) (Tier, 
 }
 
 // validate checks name and the fields p sets, before the database is
-// touched. Every rule of Tier.Validate concerns one field alone, so p
-// applied to a valid placeholder tier fails exactly on p's invalid fields;
-// the stored values of the other fields were valid when written.
+// touched. Every rule of Tier.Validate but one concerns one field alone, so
+// p applied to a valid placeholder tier fails exactly on p's invalid
+// fields; the stored values of the other fields were valid when written.
+// The exception, a Per alone equal to another stored window's, is left to
+// the database, whose constraint reports it as limits.
 func (p TierPatch) validate(name string) error {
-	return p.Apply(Tier{Name: name, Limit: 1, Per: time.Second}).Validate()
+	return p.Apply(Tier{Name: name, Windows: []Window{{Limit: 1, Per: time.Second}}}).Validate()
 }
 
 // normalized spells a reset of Currency as the default the database

@@ -24,7 +24,10 @@ func NewStore(pool *pgxpool.Pool) *Store {
 }
 
 // tierColumns is the select list scanTier expects, in its order.
-const tierColumns = `name, "limit", per_seconds, description, price_cents, currency, version`
+// The windows are the arrays limits and pers (0 is Month); the Part 1
+// columns "limit" and per_seconds are kept equal to the first window by the
+// database (migration 00006) and not read here.
+const tierColumns = `name, limits, pers, description, price_cents, currency, version`
 
 const (
 	sqlListTiers = `SELECT ` + tierColumns + ` FROM tiers ORDER BY price_cents, name`
@@ -32,23 +35,23 @@ const (
 	sqlGetTier = `SELECT ` + tierColumns + ` FROM tiers WHERE name = $1`
 
 	sqlCreateTier = `
-INSERT INTO tiers (name, "limit", per_seconds, description, price_cents, currency)
+INSERT INTO tiers (name, limits, pers, description, price_cents, currency)
 VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING ` + tierColumns
 
 	sqlUpdateTier = `
 UPDATE tiers
-SET "limit" = $2, per_seconds = $3, description = $4, price_cents = $5, currency = $6
+SET limits = $2, pers = $3, description = $4, price_cents = $5, currency = $6
 WHERE name = $1
 RETURNING ` + tierColumns
 
 	// xmax is 0 only on a row version this statement inserted, so the last
 	// column says whether the tier was created rather than replaced.
 	sqlPutTier = `
-INSERT INTO tiers (name, "limit", per_seconds, description, price_cents, currency)
+INSERT INTO tiers (name, limits, pers, description, price_cents, currency)
 VALUES ($1, $2, $3, $4, $5, $6)
 ON CONFLICT (name) DO UPDATE
-SET "limit" = EXCLUDED."limit", per_seconds = EXCLUDED.per_seconds, description = EXCLUDED.description,
+SET limits = EXCLUDED.limits, pers = EXCLUDED.pers, description = EXCLUDED.description,
     price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency
 RETURNING ` + tierColumns + `, xmax = 0`
 
@@ -166,7 +169,38 @@ func (s *Store) Ping(ctx context.Context) error {
 // tierArgs returns t's fields in the order of sqlCreateTier and
 // sqlUpdateTier's parameters.
 func tierArgs(t Tier) []any {
-	return []any{t.Name, t.Limit, int32(t.Per / time.Second), t.Description, t.PriceCents, t.Currency}
+	limits, pers := windowArrays(t.Windows)
+	return []any{t.Name, limits, pers, t.Description, t.PriceCents, t.Currency}
+}
+
+// windowArrays returns windows as the columns limits and pers store them;
+// nil for nil, which a patch reads as "keep".
+func windowArrays(ws []Window) ([]int64, []int32) {
+	if ws == nil {
+		return nil, nil
+	}
+	limits, pers := make([]int64, len(ws)), make([]int32, len(ws))
+	for i, w := range ws {
+		limits[i], pers[i] = w.Limit, perColumn(w.Per)
+	}
+	return limits, pers
+}
+
+// perColumn returns a Per as the column pers stores it: seconds, 0 for
+// Month. Validate has bounded it.
+func perColumn(d time.Duration) int32 {
+	if d == Month {
+		return 0
+	}
+	return int32(d / time.Second)
+}
+
+// perOfColumn is the inverse of perColumn.
+func perOfColumn(n int32) time.Duration {
+	if n == 0 {
+		return Month
+	}
+	return time.Duration(n) * time.Second
 }
 
 // scanTier reads one row selected with tierColumns.
@@ -176,10 +210,20 @@ func scanTier(row pgx.CollectableRow) (Tier, error) { return scanTierWith(row) }
 // after them into more.
 func scanTierWith(row pgx.CollectableRow, more ...any) (Tier, error) {
 	var t Tier
-	var perSeconds int32
-	err := row.Scan(append([]any{&t.Name, &t.Limit, &perSeconds, &t.Description, &t.PriceCents, &t.Currency, &t.Version}, more...)...)
-	t.Per = time.Duration(perSeconds) * time.Second
-	return t, err
+	var limits []int64
+	var pers []int32
+	err := row.Scan(append([]any{&t.Name, &limits, &pers, &t.Description, &t.PriceCents, &t.Currency, &t.Version}, more...)...)
+	if err == nil && len(limits) != len(pers) {
+		err = fmt.Errorf("tier %q has %d limits and %d pers", t.Name, len(limits), len(pers))
+	}
+	if err != nil {
+		return Tier{}, err
+	}
+	t.Windows = make([]Window, len(limits))
+	for i := range limits {
+		t.Windows[i] = Window{Limit: limits[i], Per: perOfColumn(pers[i])}
+	}
+	return t, nil
 }
 
 // collectTier reads exactly one tier; no row is pgx.ErrNoRows.

@@ -40,49 +40,51 @@ type ClientPage struct {
 }
 
 const (
-	sqlGetClient = `SELECT tier, version FROM clients WHERE id = $1`
+	sqlGetClient = `SELECT tier, anchor_day, version FROM clients WHERE id = $1`
 
 	// On an existing row the update always runs, even to the same tier, so
 	// the notification fires and every instance drops what it knew about
 	// the client: a PUT is also a way to say "re-read this client".
 	sqlAssignClient = `
-INSERT INTO clients (id, tier) VALUES ($1, $2)
-ON CONFLICT (id) DO UPDATE SET tier = EXCLUDED.tier
-RETURNING tier, version`
+INSERT INTO clients (id, tier, anchor_day) VALUES ($1, $2, $3)
+ON CONFLICT (id) DO UPDATE SET tier = EXCLUDED.tier, anchor_day = EXCLUDED.anchor_day
+RETURNING tier, anchor_day, version`
 
-	sqlUnassignClient = `DELETE FROM clients WHERE id = $1 RETURNING tier, version`
+	sqlUnassignClient = `DELETE FROM clients WHERE id = $1 RETURNING tier, anchor_day, version`
 
 	// Keyset pagination: ids are COLLATE "C", so "id > $after" is stable
 	// under concurrent inserts and costs one index range scan per page.
-	sqlListClients       = `SELECT id, tier, version FROM clients WHERE id > $1 ORDER BY id LIMIT $2`
-	sqlListClientsOfTier = `SELECT id, tier, version FROM clients WHERE tier = $3 AND id > $1 ORDER BY id LIMIT $2`
+	sqlListClients       = `SELECT id, tier, anchor_day, version FROM clients WHERE id > $1 ORDER BY id LIMIT $2`
+	sqlListClientsOfTier = `SELECT id, tier, anchor_day, version FROM clients WHERE tier = $3 AND id > $1 ORDER BY id LIMIT $2`
 
 	sqlNotify = `SELECT pg_notify($1, $2)`
 )
 
-// GetClient returns the client's tier. A client never assigned is not an
-// error: it reads as {ID: id, Tier: Free, Assigned: false}.
+// GetClient returns the client's tier and anchor day. A client never
+// assigned is not an error: it reads as {ID: id, Tier: Free, Assigned:
+// false, AnchorDay: 1}.
 func (s *Store) GetClient(ctx context.Context, id string) (Client, error) {
 	if err := ValidClientID(id); err != nil {
 		return Client{}, err
 	}
 	cl, err := readAgain(ctx, s.pool, func() (Client, error) {
 		cl := Client{ID: id, Assigned: true}
-		err := s.pool.QueryRow(ctx, sqlGetClient, id).Scan(&cl.Tier, &cl.Version)
+		err := s.pool.QueryRow(ctx, sqlGetClient, id).Scan(&cl.Tier, &cl.AnchorDay, &cl.Version)
 		return cl, err
 	})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return Client{ID: id, Tier: Free}, nil
+		return unassigned(id), nil
 	case err != nil:
 		return Client{}, fmt.Errorf("tiers: get client %q: %w", id, interpretError(err))
 	}
 	return cl, nil
 }
 
-// AssignClient puts the client on tier, whether or not it was assigned
-// before. It returns ErrUnknownTier if the tier does not exist.
-func (s *Store) AssignClient(ctx context.Context, id, tier string) (Client, error) {
+// AssignClient puts the client on tier with its month windows starting on
+// anchorDay (1 … 28; 0 means 1), whether or not it was assigned before: both
+// are replaced. It returns ErrUnknownTier if the tier does not exist.
+func (s *Store) AssignClient(ctx context.Context, id, tier string, anchorDay int) (Client, error) {
 	var v ValidationError
 	if msg := clientIDProblem(id); msg != "" {
 		v.add("id", msg)
@@ -90,11 +92,15 @@ func (s *Store) AssignClient(ctx context.Context, id, tier string) (Client, erro
 	if msg := nameProblem(tier); msg != "" {
 		v.add("tier", msg)
 	}
+	if msg := anchorDayProblem(anchorDay); msg != "" {
+		v.add("anchor_day", msg)
+	}
 	if err := v.orNil(); err != nil {
 		return Client{}, err
 	}
 	cl := Client{ID: id, Assigned: true}
-	if err := s.pool.QueryRow(ctx, sqlAssignClient, id, tier).Scan(&cl.Tier, &cl.Version); err != nil {
+	err := s.pool.QueryRow(ctx, sqlAssignClient, id, tier, int16(anchorDayOrDefault(anchorDay))).Scan(&cl.Tier, &cl.AnchorDay, &cl.Version)
+	if err != nil {
 		resetIfBroken(ctx, s.pool, err)
 		return Client{}, fmt.Errorf("tiers: assign client %q to %q: %w", id, tier, interpretError(err))
 	}
@@ -110,10 +116,10 @@ func (s *Store) UnassignClient(ctx context.Context, id string) (Client, error) {
 		return Client{}, err
 	}
 	cl := Client{ID: id, Assigned: true}
-	err := s.pool.QueryRow(ctx, sqlUnassignClient, id).Scan(&cl.Tier, &cl.Version)
+	err := s.pool.QueryRow(ctx, sqlUnassignClient, id).Scan(&cl.Tier, &cl.AnchorDay, &cl.Version)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		return Client{ID: id, Tier: Free}, nil
+		return unassigned(id), nil
 	case err != nil:
 		resetIfBroken(ctx, s.pool, err)
 		return Client{}, fmt.Errorf("tiers: unassign client %q: %w", id, interpretError(err))
@@ -156,7 +162,7 @@ func (s *Store) ListClients(ctx context.Context, p ListClientsParams) (ClientPag
 		}
 		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Client, error) {
 			c := Client{Assigned: true}
-			err := row.Scan(&c.ID, &c.Tier, &c.Version)
+			err := row.Scan(&c.ID, &c.Tier, &c.AnchorDay, &c.Version)
 			return c, err
 		})
 	})
@@ -187,4 +193,9 @@ func (s *Store) NotifyReset(ctx context.Context, clientID string) error {
 		return fmt.Errorf("tiers: notify reset %q: %w", clientID, interpretError(err))
 	}
 	return nil
+}
+
+// unassigned returns the client id as it reads without an assignment.
+func unassigned(id string) Client {
+	return Client{ID: id, Tier: Free, AnchorDay: MinAnchorDay}
 }

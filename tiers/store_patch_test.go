@@ -15,7 +15,7 @@ func TestStore_PatchTier(t *testing.T) {
 	t.Parallel()
 	store, _ := newTestStore(t)
 	ctx := context.Background()
-	pro, err := store.CreateTier(ctx, Tier{Name: "pro", Limit: 1000, Per: time.Minute, Description: "Teams.", PriceCents: 1999, Currency: "EUR"})
+	pro, err := store.CreateTier(ctx, Tier{Name: "pro", Windows: one(1000, time.Minute), Description: "Teams.", PriceCents: 1999, Currency: "EUR"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,9 +24,17 @@ func TestStore_PatchTier(t *testing.T) {
 		patch TierPatch
 		want  Tier // Version ignored
 	}{
-		{"price only", TierPatch{PriceCents: new(int64(4999))}, Tier{Name: "pro", Limit: 1000, Per: time.Minute, Description: "Teams.", PriceCents: 4999, Currency: "EUR"}},
-		{"limit and per", TierPatch{Limit: new(int64(5)), Per: new(time.Hour)}, Tier{Name: "pro", Limit: 5, Per: time.Hour, Description: "Teams.", PriceCents: 4999, Currency: "EUR"}},
-		{"resets to defaults", TierPatch{Description: new(""), PriceCents: new(int64(0)), Currency: new("")}, Tier{Name: "pro", Limit: 5, Per: time.Hour, Currency: DefaultCurrency}},
+		{"price only", TierPatch{PriceCents: new(int64(4999))}, Tier{Name: "pro", Windows: one(1000, time.Minute), Description: "Teams.", PriceCents: 4999, Currency: "EUR"}},
+		{"limit and per", TierPatch{Limit: new(int64(5)), Per: new(time.Hour)}, Tier{Name: "pro", Windows: one(5, time.Hour), Description: "Teams.", PriceCents: 4999, Currency: "EUR"}},
+		{"resets to defaults", TierPatch{Description: new(""), PriceCents: new(int64(0)), Currency: new("")}, Tier{Name: "pro", Windows: one(5, time.Hour), Currency: DefaultCurrency}},
+		{"windows replaced", TierPatch{Windows: []Window{{20, time.Second}, {6000, time.Hour}, {1_000_000, Month}}},
+			Tier{Name: "pro", Windows: []Window{{20, time.Second}, {6000, time.Hour}, {1_000_000, Month}}, Currency: DefaultCurrency}},
+		{"limit alone patches the first window", TierPatch{Limit: new(int64(30))},
+			Tier{Name: "pro", Windows: []Window{{30, time.Second}, {6000, time.Hour}, {1_000_000, Month}}, Currency: DefaultCurrency}},
+		{"per alone patches the first window", TierPatch{Per: new(2 * time.Second)},
+			Tier{Name: "pro", Windows: []Window{{30, 2 * time.Second}, {6000, time.Hour}, {1_000_000, Month}}, Currency: DefaultCurrency}},
+		{"windows then limit", TierPatch{Windows: []Window{{7, Month}, {1, time.Second}}, Limit: new(int64(8))},
+			Tier{Name: "pro", Windows: []Window{{8, Month}, {1, time.Second}}, Currency: DefaultCurrency}},
 	}
 	version := pro.Version
 	for _, s := range steps {
@@ -38,22 +46,34 @@ func TestStore_PatchTier(t *testing.T) {
 			t.Errorf("%s: version %d, want more than %d", s.name, got.Version, version)
 		}
 		version, s.want.Version = got.Version, got.Version
-		if got != s.want {
+		if !got.Equal(s.want) {
 			t.Errorf("%s: stored %+v, want %+v", s.name, got, s.want)
 		}
-		if read, err := store.GetTier(ctx, "pro"); err != nil || read != got {
+		if read, err := store.GetTier(ctx, "pro"); err != nil || !read.Equal(got) {
 			t.Errorf("%s: reads back %+v, %v; want %+v", s.name, read, err, got)
 		}
 	}
 
 	before, _ := store.GetTier(ctx, "pro")
-	if got, err := store.PatchTier(ctx, "pro", TierPatch{}); err != nil || got != before {
+	if got, err := store.PatchTier(ctx, "pro", TierPatch{}); err != nil || !got.Equal(before) {
 		t.Errorf("empty patch: %+v, %v; want the tier unwritten %+v", got, err, before)
 	}
 	var ve *ValidationError
 	_, err = store.PatchTier(ctx, "pro", TierPatch{Limit: new(int64(0)), Currency: new("euro"), Description: new("ok")})
-	if !errors.As(err, &ve) || fieldsOf(ve) != "limit,currency" {
-		t.Errorf("invalid patch: %v, want a ValidationError naming limit and currency only", err)
+	if !errors.As(err, &ve) || fieldsOf(ve) != "limits[0].limit,currency" {
+		t.Errorf("invalid patch: %v, want a ValidationError naming limits[0].limit and currency only", err)
+	}
+	// A per alone equal to another stored window's: only the database knows.
+	_, err = store.PatchTier(ctx, "pro", TierPatch{Per: new(time.Second)})
+	if !errors.As(err, &ve) || fieldsOf(ve) != "limits" {
+		t.Errorf("patch of per to a second window's: %v, want a ValidationError naming limits", err)
+	}
+	_, err = store.PatchTier(ctx, "pro", TierPatch{Windows: []Window{}})
+	if !errors.As(err, &ve) || fieldsOf(ve) != "limits" {
+		t.Errorf("patch to no windows: %v, want a ValidationError naming limits", err)
+	}
+	if got, _ := store.GetTier(ctx, "pro"); !got.Equal(before) {
+		t.Errorf("after refused patches: %+v, want unchanged %+v", got, before)
 	}
 	if _, err := store.PatchTier(ctx, "ghost", TierPatch{Limit: new(int64(1))}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("patch of a missing tier: %v, want ErrNotFound", err)
@@ -61,7 +81,7 @@ func TestStore_PatchTier(t *testing.T) {
 	if _, err := store.PatchTier(ctx, "Bad Name", TierPatch{}); !errors.As(err, &ve) {
 		t.Errorf("patch of a bad name: %v, want a ValidationError", err)
 	}
-	if after, _ := store.GetTier(ctx, "pro"); after != before {
+	if after, _ := store.GetTier(ctx, "pro"); !after.Equal(before) {
 		t.Errorf("bad patches changed the tier: %+v, was %+v", after, before)
 	}
 }
@@ -74,7 +94,7 @@ func TestStore_PatchTierConcurrent(t *testing.T) {
 	store, _ := newTestStore(t)
 	ctx := context.Background()
 	for i := range 50 {
-		if _, _, err := store.PutTier(ctx, Tier{Name: "race", Limit: 1, Per: time.Second}); err != nil {
+		if _, _, err := store.PutTier(ctx, Tier{Name: "race", Windows: one(1, time.Second)}); err != nil {
 			t.Fatal(err)
 		}
 		limit, price := int64(100+i), int64(200+i)
@@ -93,7 +113,7 @@ func TestStore_PatchTierConcurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 		got, err := store.GetTier(ctx, "race")
-		if err != nil || got.Limit != limit || got.PriceCents != price {
+		if err != nil || got.First().Limit != limit || got.PriceCents != price {
 			t.Fatalf("round %d: %+v, %v; want limit %d and price %d", i, got, err, limit, price)
 		}
 	}

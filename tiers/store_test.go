@@ -20,10 +20,10 @@ func TestStore_TierCRUD(t *testing.T) {
 
 	created := map[string]Tier{}
 	for _, tier := range []Tier{
-		{Name: "pro", Limit: 6000, Per: time.Minute, Description: "Teams.", PriceCents: 1999},
-		{Name: "basic", Limit: 1000, Per: time.Minute, PriceCents: 999, Currency: "EUR"},
-		{Name: "enterprise", Limit: MaxLimit, Per: MaxPer, PriceCents: 99900},
-		{Name: "zero-cost", Limit: 1, Per: time.Second},
+		{Name: "pro", Windows: one(6000, time.Minute), Description: "Teams.", PriceCents: 1999},
+		{Name: "basic", Windows: one(1000, time.Minute), PriceCents: 999, Currency: "EUR"},
+		{Name: "enterprise", Windows: one(MaxLimit, MaxPer), PriceCents: 99900},
+		{Name: "zero-cost", Windows: one(1, time.Second)},
 	} {
 		got, err := store.CreateTier(ctx, tier)
 		if err != nil {
@@ -35,7 +35,7 @@ func TestStore_TierCRUD(t *testing.T) {
 		if got.Version <= 0 {
 			t.Errorf("CreateTier(%s) returned version %d, want one set", tier.Name, got.Version)
 		}
-		if tier.Version = got.Version; got != tier {
+		if tier.Version = got.Version; !got.Equal(tier) {
 			t.Errorf("CreateTier returned %+v, want %+v", got, tier)
 		}
 		created[tier.Name] = tier
@@ -43,7 +43,7 @@ func TestStore_TierCRUD(t *testing.T) {
 
 	t.Run("get returns what was stored", func(t *testing.T) {
 		for name, want := range created {
-			if got, err := store.GetTier(ctx, name); err != nil || got != want {
+			if got, err := store.GetTier(ctx, name); err != nil || !got.Equal(want) {
 				t.Errorf("GetTier(%s) = %+v, %v; want %+v", name, got, err, want)
 			}
 		}
@@ -61,29 +61,29 @@ func TestStore_TierCRUD(t *testing.T) {
 	})
 
 	t.Run("update replaces every field", func(t *testing.T) {
-		want := Tier{Name: "pro", Limit: 10, Per: 10 * time.Second, Currency: "USD"}
-		got, err := store.UpdateTier(ctx, Tier{Name: "pro", Limit: 10, Per: 10 * time.Second})
+		want := Tier{Name: "pro", Windows: one(10, 10*time.Second), Currency: "USD"}
+		got, err := store.UpdateTier(ctx, Tier{Name: "pro", Windows: one(10, 10*time.Second)})
 		if err == nil && got.Version <= created["pro"].Version {
 			t.Errorf("version %d after update, want more than %d", got.Version, created["pro"].Version)
 		}
-		if want.Version = got.Version; err != nil || got != want {
+		if want.Version = got.Version; err != nil || !got.Equal(want) {
 			t.Fatalf("UpdateTier = %+v, %v; want %+v", got, err, want)
 		}
-		if got, _ := store.GetTier(ctx, "pro"); got != want {
+		if got, _ := store.GetTier(ctx, "pro"); !got.Equal(want) {
 			t.Errorf("after update GetTier = %+v, want %+v", got, want)
 		}
 	})
 
 	t.Run("built-in tiers are editable", func(t *testing.T) {
-		want := Tier{Name: Free, Limit: 1000, Per: time.Minute, Description: "More.", Currency: "USD"}
+		want := Tier{Name: Free, Windows: one(1000, time.Minute), Description: "More.", Currency: "USD"}
 		got, err := store.UpdateTier(ctx, want)
-		if want.Version = got.Version; err != nil || got != want {
+		if want.Version = got.Version; err != nil || !got.Equal(want) {
 			t.Fatalf("UpdateTier(free) = %+v, %v; want %+v", got, err, want)
 		}
 	})
 
 	t.Run("delete removes", func(t *testing.T) {
-		if got, err := store.DeleteTier(ctx, "basic"); err != nil || got != created["basic"] {
+		if got, err := store.DeleteTier(ctx, "basic"); err != nil || !got.Equal(created["basic"]) {
 			t.Fatalf("DeleteTier = %+v, %v; want the tier as it was, %+v", got, err, created["basic"])
 		}
 		if _, err := store.GetTier(ctx, "basic"); !errors.Is(err, ErrNotFound) {
@@ -96,7 +96,7 @@ func TestStore_Clients(t *testing.T) {
 	t.Parallel()
 	store, _ := newTestStore(t)
 	ctx := context.Background()
-	mustCreateTier(t, store, Tier{Name: "pro", Limit: 100, Per: time.Minute})
+	mustCreateTier(t, store, Tier{Name: "pro", Windows: one(100, time.Minute)})
 
 	steps := []struct {
 		name string
@@ -104,19 +104,32 @@ func TestStore_Clients(t *testing.T) {
 		want Client
 	}{
 		{"never assigned reads as free", func() (Client, error) { return store.GetClient(ctx, "ann") },
-			Client{ID: "ann", Tier: Free}},
-		{"assign", func() (Client, error) { return store.AssignClient(ctx, "ann", "pro") },
-			Client{ID: "ann", Tier: "pro", Assigned: true}},
+			Client{ID: "ann", Tier: Free, AnchorDay: 1}},
+		{"assign", func() (Client, error) { return store.AssignClient(ctx, "ann", "pro", 0) },
+			Client{ID: "ann", Tier: "pro", Assigned: true, AnchorDay: 1}},
 		{"get assigned", func() (Client, error) { return store.GetClient(ctx, "ann") },
-			Client{ID: "ann", Tier: "pro", Assigned: true}},
-		{"reassign explicitly to free", func() (Client, error) { return store.AssignClient(ctx, "ann", Free) },
-			Client{ID: "ann", Tier: Free, Assigned: true}},
+			Client{ID: "ann", Tier: "pro", Assigned: true, AnchorDay: 1}},
+		{"assign with an anchor day", func() (Client, error) { return store.AssignClient(ctx, "ann", "pro", 15) },
+			Client{ID: "ann", Tier: "pro", Assigned: true, AnchorDay: 15}},
+		{"get anchor day", func() (Client, error) { return store.GetClient(ctx, "ann") },
+			Client{ID: "ann", Tier: "pro", Assigned: true, AnchorDay: 15}},
+		{"list anchor day", func() (Client, error) {
+			page, err := store.ListClients(ctx, ListClientsParams{})
+			if err != nil || len(page.Clients) != 1 {
+				return Client{}, fmt.Errorf("list: %+v, %v", page, err)
+			}
+			return page.Clients[0], nil
+		}, Client{ID: "ann", Tier: "pro", Assigned: true, AnchorDay: 15}},
+		{"reassign explicitly to free, anchor day back to 1", func() (Client, error) { return store.AssignClient(ctx, "ann", Free, 0) },
+			Client{ID: "ann", Tier: Free, Assigned: true, AnchorDay: 1}},
+		{"assign on the 28th", func() (Client, error) { return store.AssignClient(ctx, "ann", Free, 28) },
+			Client{ID: "ann", Tier: Free, Assigned: true, AnchorDay: 28}},
 		{"unassign returns what it removed", func() (Client, error) { return store.UnassignClient(ctx, "ann") },
-			Client{ID: "ann", Tier: Free, Assigned: true}},
+			Client{ID: "ann", Tier: Free, Assigned: true, AnchorDay: 28}},
 		{"unassigned reads as free", func() (Client, error) { return store.GetClient(ctx, "ann") },
-			Client{ID: "ann", Tier: Free}},
+			Client{ID: "ann", Tier: Free, AnchorDay: 1}},
 		{"unassign is idempotent", func() (Client, error) { return store.UnassignClient(ctx, "ann") },
-			Client{ID: "ann", Tier: Free}},
+			Client{ID: "ann", Tier: Free, AnchorDay: 1}},
 	}
 	for _, step := range steps {
 		got, err := step.do()
@@ -133,13 +146,13 @@ func TestStore_Errors(t *testing.T) {
 	t.Parallel()
 	store, dbURL := newTestStore(t)
 	ctx := context.Background()
-	mustCreateTier(t, store, Tier{Name: "pro", Limit: 100, Per: time.Minute})
-	if _, err := store.AssignClient(ctx, "c-pro", "pro"); err != nil {
+	mustCreateTier(t, store, Tier{Name: "pro", Windows: one(100, time.Minute)})
+	if _, err := store.AssignClient(ctx, "c-pro", "pro", 0); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, dbURL)
 
-	valid := Tier{Name: "pro", Limit: 1, Per: time.Second}
+	valid := Tier{Name: "pro", Windows: one(1, time.Second)}
 	tests := []struct {
 		name    string
 		op      func() error
@@ -150,29 +163,31 @@ func TestStore_Errors(t *testing.T) {
 		{"get invalid name", func() error { _, err := store.GetTier(ctx, "Gold!"); return err }, nil, []string{"name"}},
 		{"create duplicate", func() error { _, err := store.CreateTier(ctx, valid); return err }, ErrConflict, nil},
 		{"create duplicate of free", func() error {
-			_, err := store.CreateTier(ctx, Tier{Name: Free, Limit: 1, Per: time.Second})
+			_, err := store.CreateTier(ctx, Tier{Name: Free, Windows: one(1, time.Second)})
 			return err
 		}, ErrConflict, nil},
 		{"create invalid", func() error {
 			_, err := store.CreateTier(ctx, Tier{Name: "new", Currency: "dollars"})
 			return err
-		}, nil, []string{"limit", "per", "currency"}},
+		}, nil, []string{"limits", "currency"}},
 		{"update missing", func() error {
-			_, err := store.UpdateTier(ctx, Tier{Name: "gold", Limit: 1, Per: time.Second})
+			_, err := store.UpdateTier(ctx, Tier{Name: "gold", Windows: one(1, time.Second)})
 			return err
 		}, ErrNotFound, nil},
 		{"update invalid", func() error {
-			_, err := store.UpdateTier(ctx, Tier{Name: "pro", Limit: -1, Per: time.Second, PriceCents: -1})
+			_, err := store.UpdateTier(ctx, Tier{Name: "pro", Windows: one(-1, time.Second), PriceCents: -1})
 			return err
-		}, nil, []string{"limit", "price_cents"}},
+		}, nil, []string{"limits[0].limit", "price_cents"}},
 		{"delete missing", func() error { _, err := store.DeleteTier(ctx, "gold"); return err }, ErrNotFound, nil},
 		{"delete anonymous", func() error { _, err := store.DeleteTier(ctx, Anonymous); return err }, ErrProtected, nil},
 		{"delete free", func() error { _, err := store.DeleteTier(ctx, Free); return err }, ErrProtected, nil},
 		{"delete tier in use", func() error { _, err := store.DeleteTier(ctx, "pro"); return err }, ErrInUse, nil},
 		{"delete invalid name", func() error { _, err := store.DeleteTier(ctx, ""); return err }, nil, []string{"name"}},
-		{"assign unknown tier", func() error { _, err := store.AssignClient(ctx, "c-new", "gold"); return err }, ErrUnknownTier, nil},
-		{"reassign to unknown tier", func() error { _, err := store.AssignClient(ctx, "c-pro", "gold"); return err }, ErrUnknownTier, nil},
-		{"assign invalid", func() error { _, err := store.AssignClient(ctx, "", "Gold"); return err }, nil, []string{"id", "tier"}},
+		{"assign unknown tier", func() error { _, err := store.AssignClient(ctx, "c-new", "gold", 0); return err }, ErrUnknownTier, nil},
+		{"reassign to unknown tier", func() error { _, err := store.AssignClient(ctx, "c-pro", "gold", 0); return err }, ErrUnknownTier, nil},
+		{"assign invalid", func() error { _, err := store.AssignClient(ctx, "", "Gold", 0); return err }, nil, []string{"id", "tier"}},
+		{"assign anchor day 29", func() error { _, err := store.AssignClient(ctx, "c-new", "pro", 29); return err }, nil, []string{"anchor_day"}},
+		{"assign anchor day -1", func() error { _, err := store.AssignClient(ctx, "c-pro", "pro", -1); return err }, nil, []string{"anchor_day"}},
 		{"get client invalid id", func() error { _, err := store.GetClient(ctx, "a\x00"); return err }, nil, []string{"id"}},
 		{"unassign invalid id", func() error { _, err := store.UnassignClient(ctx, strings.Repeat("x", 256)); return err }, nil, []string{"id"}},
 		{"list invalid params", func() error {
@@ -213,7 +228,7 @@ func TestStore_ListClientsWalksEveryClientOnce(t *testing.T) {
 	t.Parallel()
 	store, _ := newTestStore(t)
 	ctx := context.Background()
-	mustCreateTier(t, store, Tier{Name: "pro", Limit: 100, Per: time.Minute})
+	mustCreateTier(t, store, Tier{Name: "pro", Windows: one(100, time.Minute)})
 
 	tierOf := map[string]string{}
 	for i := range 53 {
@@ -225,7 +240,7 @@ func TestStore_ListClientsWalksEveryClientOnce(t *testing.T) {
 		if i%3 == 0 {
 			tier = Free
 		}
-		if _, err := store.AssignClient(ctx, id, tier); err != nil {
+		if _, err := store.AssignClient(ctx, id, tier, 0); err != nil {
 			t.Fatal(err)
 		}
 		tierOf[id] = tier
@@ -298,12 +313,12 @@ func TestStore_UnreachableIsUnavailable(t *testing.T) {
 		"list tiers": func() error { _, err := store.ListTiers(ctx); return err },
 		"get tier":   func() error { _, err := store.GetTier(ctx, "pro"); return err },
 		"create": func() error {
-			_, err := store.CreateTier(ctx, Tier{Name: "pro", Limit: 1, Per: time.Second})
+			_, err := store.CreateTier(ctx, Tier{Name: "pro", Windows: one(1, time.Second)})
 			return err
 		},
 		"delete":      func() error { _, err := store.DeleteTier(ctx, "pro"); return err },
 		"get client":  func() error { _, err := store.GetClient(ctx, "c"); return err },
-		"assign":      func() error { _, err := store.AssignClient(ctx, "c", "pro"); return err },
+		"assign":      func() error { _, err := store.AssignClient(ctx, "c", "pro", 0); return err },
 		"unassign":    func() error { _, err := store.UnassignClient(ctx, "c"); return err },
 		"list":        func() error { _, err := store.ListClients(ctx, ListClientsParams{}); return err },
 		"notifyReset": func() error { return store.NotifyReset(ctx, "c") },
@@ -326,8 +341,8 @@ func TestStore_SurvivesBrokenPooledConnections(t *testing.T) {
 	pool := newUnpingedPool(t, dbURL)
 	store := NewStore(pool)
 	ctx := context.Background()
-	mustCreateTier(t, store, Tier{Name: "pro", Limit: 1, Per: time.Second})
-	if _, err := store.AssignClient(ctx, "c", "pro"); err != nil {
+	mustCreateTier(t, store, Tier{Name: "pro", Windows: one(1, time.Second)})
+	if _, err := store.AssignClient(ctx, "c", "pro", 0); err != nil {
 		t.Fatal(err)
 	}
 
@@ -369,13 +384,13 @@ func TestStore_SurvivesBrokenPooledConnections(t *testing.T) {
 	}
 
 	closePooledConnections(t, pool)
-	if _, err := store.UpdateTier(ctx, Tier{Name: "pro", Limit: 2, Per: time.Second}); !errors.Is(err, ErrUnavailable) {
+	if _, err := store.UpdateTier(ctx, Tier{Name: "pro", Windows: one(2, time.Second)}); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("update on a dead connection: err = %v, want ErrUnavailable", err)
 	}
-	if _, err := store.UpdateTier(ctx, Tier{Name: "pro", Limit: 3, Per: time.Second}); err != nil {
+	if _, err := store.UpdateTier(ctx, Tier{Name: "pro", Windows: one(3, time.Second)}); err != nil {
 		t.Fatalf("the next update: %v, want it to find a live connection", err)
 	}
-	if got, err := store.GetTier(ctx, "pro"); err != nil || got.Limit != 3 {
+	if got, err := store.GetTier(ctx, "pro"); err != nil || got.First().Limit != 3 {
 		t.Fatalf("GetTier(pro) = %+v, %v; want limit 3", got, err)
 	}
 }
@@ -396,11 +411,11 @@ func TestMigrate_TriggersNotifyEveryChange(t *testing.T) {
 		{`UPDATE tiers SET "limit" = 20 WHERE name = 'pro'`,
 			[]notification{{Kind: ChangeTier, Name: "pro"}}},
 		{`INSERT INTO clients (id, tier) VALUES ('c1', 'pro')`,
-			[]notification{{Kind: ChangeClient, ID: "c1", Tier: "pro"}}},
+			[]notification{{Kind: ChangeClient, ID: "c1", Tier: "pro", AnchorDay: 1}}},
 		{`UPDATE clients SET tier = 'free' WHERE id = 'c1'`,
-			[]notification{{Kind: ChangeClient, ID: "c1", Tier: "free"}}},
+			[]notification{{Kind: ChangeClient, ID: "c1", Tier: "free", AnchorDay: 1}}},
 		{`UPDATE clients SET id = 'c2' WHERE id = 'c1'`,
-			[]notification{{Kind: ChangeClient, ID: "c1", Deleted: true}, {Kind: ChangeClient, ID: "c2", Tier: "free"}}},
+			[]notification{{Kind: ChangeClient, ID: "c1", Deleted: true}, {Kind: ChangeClient, ID: "c2", Tier: "free", AnchorDay: 1}}},
 		{`DELETE FROM clients WHERE id = 'c2'`,
 			[]notification{{Kind: ChangeClient, ID: "c2", Deleted: true}}},
 		{`DELETE FROM tiers WHERE name = 'pro'`,

@@ -2,6 +2,7 @@ package tiers
 
 import (
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 )
@@ -36,17 +37,35 @@ const (
 	MaxPriceCents = 1_000_000_000_000
 )
 
-// Tier is a plan: Limit requests per window of length Per.
+// Month as a Window's Per means a calendar month on the client's anchor day.
+const Month time.Duration = -1
+
+// MaxWindows is the most windows a tier holds.
+const MaxWindows = 4
+
+// Window is one window of a tier: Limit requests per Per.
+type Window struct {
+	// Limit is the number of requests admitted per window, 1 … MaxLimit.
+	Limit int64
+	// Per is the window length, whole seconds from 1 s to MaxPer, or Month:
+	// a calendar month in UTC from the client's anchor day (Client.AnchorDay).
+	Per time.Duration
+}
+
+// Tier is a plan: requests admitted per window, for 1 to MaxWindows windows.
+// A request is admitted only if every window has room.
 //
-// For example {Name: "pro", Limit: 6000, Per: time.Minute} admits 6,000
-// requests in every minute aligned to the Unix epoch.
+// For example {Name: "pro", Windows: []Window{{Limit: 20, Per: time.Second},
+// {Limit: 1_000_000, Per: Month}}} admits 20 requests in every second
+// aligned to the Unix epoch and a million per calendar month.
 type Tier struct {
 	// Name is a slug: 1–63 of a-z, 0-9, '-' and '_'. It is the primary key.
 	Name string
-	// Limit is the number of requests admitted per window, 1 … MaxLimit.
-	Limit int64
-	// Per is the window length, whole seconds from 1 s to MaxPer.
-	Per time.Duration
+	// Windows are the tier's windows, 1 … MaxWindows, in the order given
+	// (the first is the one Part 1 readers see as limit/per). No two have
+	// the same Per, so Month appears at most once. A Tier read from a Cache
+	// shares its Windows with the cache: do not modify them.
+	Windows []Window
 	// Description is free text for a pricing page, at most
 	// MaxDescriptionLen characters.
 	Description string
@@ -64,22 +83,15 @@ type Tier struct {
 }
 
 // Validate reports every invalid field of t at once, as a *ValidationError
-// keyed by the JSON field names (name, limit, per, description,
-// price_cents, currency), so a client can fix all of them in one round.
+// keyed by the JSON field names (name, limits, limits[i].limit,
+// limits[i].per, description, price_cents, currency), so a client can fix
+// all of them in one round.
 func (t Tier) Validate() error {
 	var v ValidationError
 	if msg := nameProblem(t.Name); msg != "" {
 		v.add("name", msg)
 	}
-	if t.Limit < 1 || t.Limit > MaxLimit {
-		v.add("limit", "must be between 1 and 1000000000")
-	}
-	switch {
-	case t.Per < time.Second || t.Per > MaxPer:
-		v.add("per", "must be between 1 and 31536000 seconds")
-	case t.Per%time.Second != 0:
-		v.add("per", "must be a whole number of seconds")
-	}
+	validateWindows(&v, t.Windows)
 	if msg := textProblem(t.Description, MaxDescriptionLen); msg != "" {
 		v.add("description", msg)
 	}
@@ -90,6 +102,47 @@ func (t Tier) Validate() error {
 		v.add("currency", "must be a three-letter ISO 4217 code such as USD")
 	}
 	return v.orNil()
+}
+
+// validateWindows adds the problems of a tier's windows to v.
+func validateWindows(v *ValidationError, ws []Window) {
+	if len(ws) < 1 || len(ws) > MaxWindows {
+		v.add("limits", fmt.Sprintf("must hold 1 to %d windows", MaxWindows))
+	}
+	for i, w := range ws {
+		if w.Limit < 1 || w.Limit > MaxLimit {
+			v.add(fmt.Sprintf("limits[%d].limit", i), "must be between 1 and 1000000000")
+		}
+		field := fmt.Sprintf("limits[%d].per", i)
+		switch {
+		case w.Per == Month:
+			if slices.ContainsFunc(ws[:i], func(o Window) bool { return o.Per == Month }) {
+				v.add(field, "must not be month: at most one window is a month")
+			}
+		case w.Per < time.Second || w.Per > MaxPer:
+			v.add(field, `must be between 1 and 31536000 seconds, or "month"`)
+		case w.Per%time.Second != 0:
+			v.add(field, "must be a whole number of seconds")
+		case slices.ContainsFunc(ws[:i], func(o Window) bool { return o.Per == w.Per }):
+			v.add(field, "must differ from the per of every other window")
+		}
+	}
+}
+
+// First returns the tier's first window, the one Part 1 readers see as its
+// limit and per; the zero Window if it has none.
+func (t Tier) First() Window {
+	if len(t.Windows) == 0 {
+		return Window{}
+	}
+	return t.Windows[0]
+}
+
+// Equal reports whether t and u hold the same values, windows (in order)
+// and Version included.
+func (t Tier) Equal(u Tier) bool {
+	return t.Name == u.Name && slices.Equal(t.Windows, u.Windows) && t.Description == u.Description &&
+		t.PriceCents == u.PriceCents && t.Currency == u.Currency && t.Version == u.Version
 }
 
 // normalized fills the fields that have a documented default, so the

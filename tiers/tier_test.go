@@ -10,7 +10,7 @@ import (
 )
 
 func validTier() Tier {
-	return Tier{Name: "pro", Limit: 6000, Per: time.Minute, Description: "For teams.", PriceCents: 1999, Currency: "EUR"}
+	return Tier{Name: "pro", Windows: one(6000, time.Minute), Description: "For teams.", PriceCents: 1999, Currency: "EUR"}
 }
 
 func TestTier_Validate(t *testing.T) {
@@ -23,8 +23,13 @@ func TestTier_Validate(t *testing.T) {
 		{"valid", func(*Tier) {}, nil},
 		{"slug with digits, dash and underscore", func(t *Tier) { t.Name = "pro-2_x" }, nil},
 		{"63-char name", func(t *Tier) { t.Name = strings.Repeat("a", 63) }, nil},
-		{"max bounds", func(t *Tier) { t.Limit, t.Per = MaxLimit, MaxPer }, nil},
-		{"min bounds", func(t *Tier) { t.Limit, t.Per, t.PriceCents = 1, time.Second, 0 }, nil},
+		{"max bounds", func(t *Tier) { t.Windows = one(MaxLimit, MaxPer) }, nil},
+		{"min bounds", func(t *Tier) { t.Windows, t.PriceCents = one(1, time.Second), 0 }, nil},
+		{"month", func(t *Tier) { t.Windows = one(1, Month) }, nil},
+		{"four windows", func(t *Tier) {
+			t.Windows = []Window{{20, time.Second}, {600, time.Minute}, {6000, time.Hour}, {1_000_000, Month}}
+		}, nil},
+		{"month first", func(t *Tier) { t.Windows = []Window{{1_000_000, Month}, {20, time.Second}} }, nil},
 		{"empty currency means default", func(t *Tier) { t.Currency = "" }, nil},
 		{"description with newlines", func(t *Tier) { t.Description = "a\nb\tc" }, nil},
 		{"1000-rune description", func(t *Tier) { t.Description = strings.Repeat("é", 1000) }, nil},
@@ -32,11 +37,19 @@ func TestTier_Validate(t *testing.T) {
 		{"upper-case name", func(t *Tier) { t.Name = "Pro" }, []string{"name"}},
 		{"64-char name", func(t *Tier) { t.Name = strings.Repeat("a", 64) }, []string{"name"}},
 		{"name with slash", func(t *Tier) { t.Name = "a/b" }, []string{"name"}},
-		{"zero limit", func(t *Tier) { t.Limit = 0 }, []string{"limit"}},
-		{"limit too high", func(t *Tier) { t.Limit = MaxLimit + 1 }, []string{"limit"}},
-		{"zero per", func(t *Tier) { t.Per = 0 }, []string{"per"}},
-		{"per too long", func(t *Tier) { t.Per = MaxPer + time.Second }, []string{"per"}},
-		{"fractional per", func(t *Tier) { t.Per = 1500 * time.Millisecond }, []string{"per"}},
+		{"zero limit", func(t *Tier) { t.Windows[0].Limit = 0 }, []string{"limits[0].limit"}},
+		{"limit too high", func(t *Tier) { t.Windows[0].Limit = MaxLimit + 1 }, []string{"limits[0].limit"}},
+		{"zero per", func(t *Tier) { t.Windows[0].Per = 0 }, []string{"limits[0].per"}},
+		{"per too long", func(t *Tier) { t.Windows[0].Per = MaxPer + time.Second }, []string{"limits[0].per"}},
+		{"fractional per", func(t *Tier) { t.Windows[0].Per = 1500 * time.Millisecond }, []string{"limits[0].per"}},
+		{"negative per other than month", func(t *Tier) { t.Windows[0].Per = -time.Second }, []string{"limits[0].per"}},
+		{"no windows", func(t *Tier) { t.Windows = nil }, []string{"limits"}},
+		{"five windows", func(t *Tier) {
+			t.Windows = []Window{{1, time.Second}, {2, 2 * time.Second}, {3, 3 * time.Second}, {4, 4 * time.Second}, {5, Month}}
+		}, []string{"limits"}},
+		{"duplicate per", func(t *Tier) { t.Windows = []Window{{1, time.Hour}, {2, time.Minute}, {3, time.Hour}} }, []string{"limits[2].per"}},
+		{"two months", func(t *Tier) { t.Windows = []Window{{1, Month}, {2, time.Minute}, {3, Month}} }, []string{"limits[2].per"}},
+		{"bad second window", func(t *Tier) { t.Windows = []Window{{1, time.Hour}, {0, 0}} }, []string{"limits[1].limit", "limits[1].per"}},
 		{"long description", func(t *Tier) { t.Description = strings.Repeat("a", 1001) }, []string{"description"}},
 		{"NUL in description", func(t *Tier) { t.Description = "a\x00b" }, []string{"description"}},
 		{"invalid UTF-8 description", func(t *Tier) { t.Description = "\xff" }, []string{"description"}},
@@ -47,7 +60,7 @@ func TestTier_Validate(t *testing.T) {
 		{"lower-case currency", func(t *Tier) { t.Currency = "usd" }, []string{"currency"}},
 		{"long currency", func(t *Tier) { t.Currency = "EURO" }, []string{"currency"}},
 		{"everything wrong", func(t *Tier) { *t = Tier{Name: "X", PriceCents: -5, Currency: "x"} },
-			[]string{"name", "limit", "per", "price_cents", "currency"}},
+			[]string{"name", "limits", "price_cents", "currency"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"slices"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -56,7 +56,7 @@ func TestConcurrentTierEdits_EveryInstanceEndsOnTheDatabase(t *testing.T) {
 		for _, q := range []*quotad{a, b} {
 			var got []api.TierView
 			deadline := time.Now().Add(2 * time.Second)
-			for got = publicTiers(t, q); !slices.Equal(got, want); got = publicTiers(t, q) {
+			for got = publicTiers(t, q); !reflect.DeepEqual(got, want); got = publicTiers(t, q) {
 				if time.Now().After(deadline) {
 					t.Fatalf("pair %d: %s serves %+v 2 s after the writes; the database holds %+v", i, q.URL, got, want)
 				}
@@ -73,7 +73,9 @@ func databaseTiers(tb testing.TB, ctx context.Context, conn *pgx.Conn) []api.Tie
 		FROM tiers ORDER BY price_cents, name`)
 	list, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (api.TierView, error) {
 		var v api.TierView
-		err := row.Scan(&v.Name, &v.Limit, &v.Per, &v.Description, &v.PriceCents, &v.Currency)
+		err := row.Scan(&v.Name, &v.Limit, &v.Per.Seconds, &v.Description, &v.PriceCents, &v.Currency)
+		// The tiers here have one window, which "limit" and per_seconds hold.
+		v.Limits = []api.WindowView{{Limit: v.Limit, Per: v.Per}}
 		return v, err
 	})
 	if err != nil {

@@ -92,9 +92,9 @@ func firstMismatch(ctx context.Context, client *http.Client, cfg config, insts [
 			if err := do(client, req, http.StatusOK, &q); err != nil {
 				return "", fmt.Errorf("quotad %d: GET /v1/quota as %s: %w", in.n, id.name, err)
 			}
-			if q.Tier != id.tier || q.Limit != id.limit || q.Per != int64(cfg.window) {
+			if q.Tier != id.tier || q.Limit != id.limit || q.Per != (api.Per{Seconds: int64(cfg.window)}) {
 				return fmt.Sprintf("quotad %d sees %s on %s %d/%ds, want %s %d/%ds",
-					in.n, id.name, q.Tier, q.Limit, q.Per, id.tier, id.limit, cfg.window), nil
+					in.n, id.name, q.Tier, q.Limit, q.Per.Seconds, id.tier, id.limit, cfg.window), nil
 			}
 		}
 		seenAnon = false

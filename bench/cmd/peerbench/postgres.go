@@ -39,7 +39,7 @@ func setUp(ctx context.Context, dbURL string) error {
 	if err != nil {
 		return err
 	}
-	free.Limit, free.Per = tiers.MaxLimit, time.Hour
+	free.Windows = []tiers.Window{{Limit: tiers.MaxLimit, Per: time.Hour}}
 	_, err = store.UpdateTier(ctx, free)
 	return err
 }
