@@ -74,6 +74,10 @@ func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *scratch
 	if err != nil {
 		return nil, err
 	}
+	token3w, err := api.MintToken([]byte(secretText), api.TokenClaims{Subject: planClient, TTL: 24 * time.Hour})
+	if err != nil {
+		return nil, err
+	}
 
 	servers := make(map[string]*serverProc, len(serverKinds))
 	defer func() {
@@ -83,7 +87,7 @@ func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *scratch
 	}()
 	for _, kind := range serverKinds {
 		args := []string{"serve-http", "-kind", kind, "-wake", cfg.wake.String()}
-		if kind == serverQuotad || kind == serverQuotadMem {
+		if kind == serverQuotad || kind == serverQuotad3w || kind == serverQuotadMem {
 			args = append(args, "-redis", cfg.redisURL, "-database", db.URL, "-prefix", prefix+":quotad")
 		}
 		s, err := startServer(ctx, launcher, exe, kind, args, secretText, stderr)
@@ -100,7 +104,11 @@ func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *scratch
 	for round := 1; round <= cfg.rounds; round++ {
 		for _, n := range cfg.conns {
 			for _, kind := range serverKinds {
-				m, err := measureHTTP(ctx, cfg.duration, servers[kind].url, token, n)
+				tok := token
+				if kind == serverQuotad3w {
+					tok = token3w
+				}
+				m, err := measureHTTP(ctx, cfg.duration, servers[kind].url, tok, n)
 				if err != nil {
 					return nil, fmt.Errorf("http %s: %w", kind, err)
 				}

@@ -122,6 +122,8 @@ func (r *report) targets() []target {
 		for _, n := range res.conns {
 			ts = append(ts, target{what: fmt.Sprintf("HTTP, `quotad`, %d connections: ÷ `echo`", n), min: 0.5,
 				rs: roundRatios(res.rounds[runKey{serverQuotad, n}], res.rounds[runKey{serverEcho, n}]), ok: true})
+			ts = append(ts, target{what: fmt.Sprintf("HTTP, `quotad-3w` (three windows), %d connections: ÷ `echo`", n), min: 0.55,
+				rs: roundRatios(res.rounds[runKey{serverQuotad3w, n}], res.rounds[runKey{serverEcho, n}]), ok: true})
 		}
 	}
 	return ts
