@@ -33,7 +33,10 @@ type Decision struct {
 	// Binding is the index in Limit.Windows of the binding window.
 	Binding int
 
-	windows [MaxWindows]WindowState
+	// windows holds every window's state when the Limit has several; nil
+	// for one window, whose state is the fields above, so that the
+	// Decision of a one-window Limit stays small to copy and to box.
+	windows *[MaxWindows]WindowState
 }
 
 // WindowState is one window's part of a Decision.
@@ -53,7 +56,7 @@ type WindowState struct {
 // window's is the Decision's own fields, so a Decision built by hand for a
 // one-window Limit describes its window too.
 func (d Decision) Window(i int) WindowState {
-	if i == d.Binding {
+	if i == d.Binding || d.windows == nil {
 		return WindowState{Remaining: d.Remaining, Reset: d.Reset, ResetAfter: d.ResetAfter, Refused: !d.Allowed}
 	}
 	return d.windows[i]
@@ -74,7 +77,6 @@ func newDecision(l Limit, allowed bool, count int64, reset time.Time, resetAfter
 	if !allowed {
 		d.RetryAfter = resetAfter
 	}
-	d.windows[0] = WindowState{Remaining: d.Remaining, Reset: reset, ResetAfter: resetAfter, Refused: !allowed}
 	return d
 }
 
@@ -96,10 +98,11 @@ func peekDecision(l Limit, counts *[MaxWindows]int64, sec, usec int64) Decision 
 // judge is decide, consuming only if consume is set.
 func judge(l Limit, counts *[MaxWindows]int64, n int64, consume bool, sec, usec int64) Decision {
 	d := Decision{Limit: l, Allowed: true}
+	var ws [MaxWindows]WindowState
 	for i, w := range l.Windows {
 		if counts[i]+n > w.Requests {
 			d.Allowed = false
-			d.windows[i].Refused = true
+			ws[i].Refused = true
 		}
 	}
 	anchor := l.anchor()
@@ -108,15 +111,19 @@ func judge(l Limit, counts *[MaxWindows]int64, n int64, consume bool, sec, usec 
 			counts[i] += n
 		}
 		_, end := w.bounds(sec, anchor)
-		st := &d.windows[i]
+		st := &ws[i]
 		st.Remaining = max(w.Requests-counts[i], 0)
 		st.Reset = time.Unix(end, 0)
 		st.ResetAfter = max(time.Duration(end-sec)*time.Second-time.Duration(usec)*time.Microsecond, 0)
-		if i > 0 && binds(d.Allowed, st, &d.windows[d.Binding]) {
+		if i > 0 && binds(d.Allowed, st, &ws[d.Binding]) {
 			d.Binding = i
 		}
 	}
-	b := d.windows[d.Binding]
+	if len(l.Windows) > 1 {
+		all := ws
+		d.windows = &all
+	}
+	b := ws[d.Binding]
 	d.Remaining, d.Reset, d.ResetAfter = b.Remaining, b.Reset, b.ResetAfter
 	if !d.Allowed {
 		d.RetryAfter = b.ResetAfter

@@ -41,8 +41,12 @@ func (c *hogCache) get(key string, l Limit, n int64, now time.Time) (Decision, b
 	left := until.Sub(now)
 	elapsed := d.RetryAfter - left
 	d.ResetAfter, d.RetryAfter = max(d.ResetAfter-elapsed, 0), left
-	for i := range d.Limit.Windows {
-		d.windows[i].ResetAfter = max(d.windows[i].ResetAfter-elapsed, 0)
+	if d.windows != nil {
+		ws := *d.windows // the cached entry's stays as it was
+		for i := range d.Limit.Windows {
+			ws[i].ResetAfter = max(ws[i].ResetAfter-elapsed, 0)
+		}
+		d.windows = &ws
 	}
 	return d, true
 }

@@ -95,7 +95,7 @@ func (s *memoryStore) Allow(ctx context.Context, key string, l Limit, n int64) (
 	d := decide(l, &counts, n, sec, usec)
 	if d.Allowed {
 		for i, w := range l.Windows {
-			s.windows[memoryKey{key, w.seconds()}] = memoryWindow{start: starts[i], end: d.windows[i].Reset.Unix(), count: counts[i]}
+			s.windows[memoryKey{key, w.seconds()}] = memoryWindow{start: starts[i], end: d.Window(i).Reset.Unix(), count: counts[i]}
 		}
 	}
 	return d, nil
