@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // The benchmarks run against the test Redis. Compare Allow with the bare
@@ -129,10 +131,11 @@ func BenchmarkLimiter_AllowOverLimit(b *testing.B) {
 }
 
 // BenchmarkLimiter_AllowIdentities measures admitted decisions over 10³,
-// 10⁵ and 10⁶ distinct identities at 64 callers, and reports the process's
-// live heap after the run (the limiter keeps no per-identity state for
-// admitted keys; the hog cache is bounded) and Redis's bytes per counter
-// (MEMORY USAGE of a sample of keys).
+// 10⁵ and 10⁶ distinct identities at 64 callers, under one window and
+// under a plan of three (an hour, a day, a month), and reports the
+// process's live heap after the run (the limiter keeps no per-identity
+// state for admitted keys; the hog cache is bounded) and Redis's bytes per
+// identity (MEMORY USAGE of a sample of keys, summed over the windows).
 //
 //	go test -run '^$' -bench AllowIdentities -benchtime 1000000x ./quota
 func BenchmarkLimiter_AllowIdentities(b *testing.B) {
@@ -142,32 +145,43 @@ func BenchmarkLimiter_AllowIdentities(b *testing.B) {
 		b.Fatal(err)
 	}
 	l := mustLimiter(b, s, limiterConfig{Timeout: time.Second})
-	lim := Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
-	for _, ids := range []int{1_000, 100_000, 1_000_000} {
-		b.Run("ids="+strconv.Itoa(ids), func(b *testing.B) {
-			var n atomic.Int64
-			runCallers(b, 64, func(ctx context.Context, _ int) error {
-				i := n.Add(1) % int64(ids)
-				_, err := l.Allow(ctx, "id-"+strconv.FormatInt(i, 10), lim)
-				return err
-			})
-			b.StopTimer()
-			runtime.GC()
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
-			var bytes, sampled int64
-			for i := 0; i < min(ids, 100); i++ {
-				if v, err := client.MemoryUsage(context.Background(), s.windowKey("id-"+strconv.Itoa(i), lim.Windows[0])).Result(); err == nil {
-					bytes += v
-					sampled++
-				}
-			}
-			if sampled > 0 {
-				b.ReportMetric(float64(bytes)/float64(sampled), "redis-B/key")
-			}
-		})
+	plans := map[string]Limit{
+		"windows=1": {Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}},
+		"windows=3": {Windows: []Window{{MaxRequests, time.Hour}, {MaxRequests, 24 * time.Hour}, {MaxRequests, Month}}},
 	}
+	for _, name := range []string{"windows=1", "windows=3"} {
+		lim := plans[name]
+		for _, ids := range []int{1_000, 100_000, 1_000_000} {
+			b.Run(name+"/ids="+strconv.Itoa(ids), func(b *testing.B) {
+				benchIdentities(b, l, s, client, lim, ids)
+			})
+		}
+	}
+}
+
+// benchIdentities is one run of BenchmarkLimiter_AllowIdentities.
+func benchIdentities(b *testing.B, l *Limiter, s *redisStore, client redis.UniversalClient, lim Limit, ids int) {
+	var n atomic.Int64
+	runCallers(b, 64, func(ctx context.Context, _ int) error {
+		i := n.Add(1) % int64(ids)
+		_, err := l.Allow(ctx, "id-"+strconv.FormatInt(i, 10), lim)
+		return err
+	})
+	b.StopTimer()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+	var bytes, sampled int64
+	for i := 0; i < min(ids, 100); i++ {
+		for _, w := range lim.Windows {
+			if v, err := client.MemoryUsage(context.Background(), s.windowKey("id-"+strconv.Itoa(i), w)).Result(); err == nil {
+				bytes += v
+			}
+		}
+		sampled++
+	}
+	b.ReportMetric(float64(bytes)/float64(sampled), "redis-B/id")
 }
 
 // BenchmarkRedisStore_BatchPipelines compares pipelines in flight, for

@@ -168,7 +168,10 @@ return n .. ' ' .. t[1] .. ' ' .. t[2]
 //
 // Each window is counted as in allowScript (a hash field named after the
 // window's start, the key expiring at the window's end), and month windows
-// come from month (luaMonth) on Redis TIME. A group adds its whole cost to
+// come from month (luaMonth) on Redis TIME. Field names are made once per
+// run (per batch for a month, per anchor day) and a group's cost reaches
+// HINCRBY as the string it came as: a Lua number handed to redis.call is
+// formatted anew on every call. A group adds its whole cost to
 // every window, then works out which of its requests fit, in order: a
 // request fits only if every window has its cost left after the requests
 // before it. What did not fit is taken back from every window at once, so
@@ -187,13 +190,13 @@ local i = 0
 local a = 1
 while a <= #ARGV do
   local w = ARGV[a] + 0
-  local pers, limits, starts, ends = {}, {}, {}, {}
+  local limits, starts, fields, ends = {}, {}, {}, {}
   for x = 1, w do
     local per = ARGV[a + 2 * x - 1] + 0
-    pers[x] = per
     limits[x] = ARGV[a + 2 * x] + 0
     if per > 0 then
       starts[x] = now - now % per
+      fields[x] = tostring(starts[x])
       ends[x] = starts[x] + per
     end
   end
@@ -201,8 +204,9 @@ while a <= #ARGV do
   local groups = ARGV[a] + 0
   a = a + 1
   for g = 1, groups do
-    local anchor = ARGV[a] + 0
-    local total = ARGV[a + 1] + 0
+    local anchor = ARGV[a]
+    local ts = ARGV[a + 1]
+    local total = ts + 0
     a = a + 2
     local costs
     if total < 0 then
@@ -214,26 +218,28 @@ while a <= #ARGV do
         total = total + costs[j]
         a = a + 1
       end
+      ts = tostring(total)
     end
-    local month_start
+    local month_field
     local admitted = total
     for x = 1, w do
-      local s, e = starts[x], ends[x]
-      if not s then
+      local f, e = fields[x], ends[x]
+      if not f then
         local m = months[anchor]
         if not m then
-          m = {month(now, anchor)}
+          local ms, me = month(now, anchor + 0)
+          m = {tostring(ms), me}
           months[anchor] = m
         end
-        s, e = m[1], m[2]
-        month_start = s
+        f, e = m[1], m[2]
+        month_field = f
       end
       local key = KEYS[i + x]
-      local n = redis.call('HINCRBY', key, s, total)
+      local n = redis.call('HINCRBY', key, f, ts)
       if n == total then
         if redis.call('HLEN', key) > 1 then
           redis.call('DEL', key)
-          redis.call('HSET', key, s, total)
+          redis.call('HSET', key, f, ts)
         end
         redis.call('EXPIREAT', key, e)
       end
@@ -258,7 +264,7 @@ while a <= #ARGV do
     end
     if admitted < total then
       for x = 1, w do
-        redis.call('HINCRBY', KEYS[i + x], starts[x] or month_start, admitted - total)
+        redis.call('HINCRBY', KEYS[i + x], fields[x] or month_field, admitted - total)
       end
     end
     i = i + w

@@ -390,3 +390,40 @@ func TestRedisStore_ClusterPlan(t *testing.T) {
 	l := Limit{Name: "x", Windows: []Window{{400, time.Hour}, {151, 24 * time.Hour}, {300, Month}}}
 	checkPlanRace(t, stores, cluster.Client(t), first, l, 32, 10)
 }
+
+// TestRedisStore_PlanKeysExpireAtWindowEnd: every window key a plan
+// decision writes, month included, expires exactly when its window ends,
+// through the lone call and through a batch, and a refusal leaves it so.
+func TestRedisStore_PlanKeysExpireAtWindowEnd(t *testing.T) {
+	t.Parallel()
+	s, client := newTestRedisStore(t)
+	l := Limit{Name: "e", Windows: []Window{{2, time.Hour}, {5, 24 * time.Hour}, {9, Month}}, AnchorDay: 20}
+	ctx := context.Background()
+	check := func(key string, d Decision) {
+		t.Helper()
+		for i, w := range l.Windows {
+			got, err := client.PExpireTime(ctx, s.windowKey(key, w)).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := d.Window(i).Reset.UnixMilli(); got.Milliseconds() != want {
+				t.Errorf("%s window %d (%v): expires at %d ms, window ends %d", key, i, w, got.Milliseconds(), want)
+			}
+		}
+	}
+	lone := allowN(t, s, "lone", l, 1)
+	check("lone", lone)
+	c := &call{ctx: ctx, key: "batched", lim: l, cost: 2, done: make(chan struct{}, 1)}
+	other := &call{ctx: ctx, key: "other", lim: l, cost: 1, done: make(chan struct{}, 1)}
+	s.batch.flush([]*call{c, other})
+	<-c.done
+	<-other.done
+	if c.err != nil || !c.d.Allowed {
+		t.Fatalf("batched: %+v %v", c.d, c.err)
+	}
+	check("batched", c.d)
+	if d := allowN(t, s, "batched", l, 1); d.Allowed {
+		t.Fatalf("third request under 2 per hour: %+v", d)
+	}
+	check("batched", c.d)
+}
