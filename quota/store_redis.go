@@ -134,6 +134,36 @@ func (s *redisStore) windowKey(key string, w Window) string {
 	return b.String()
 }
 
+// appendWindowKeys appends the keys of key's windows ws to dst, as
+// windowKey names them, in one allocation for them all: substrings of one
+// string.
+func (s *redisStore) appendWindowKeys(dst []string, key string, ws []Window) []string {
+	// Each key: prefix, ":{", key, "}:" and at most 8 digits (MaxPer) or
+	// "month".
+	var b strings.Builder
+	b.Grow(len(ws) * (len(s.prefix) + len(key) + 4 + 8))
+	var ends [MaxWindows]int
+	for i, w := range ws {
+		b.WriteString(s.prefix)
+		b.WriteString(":{")
+		b.WriteString(key)
+		b.WriteString("}:")
+		if w.Per == Month {
+			b.WriteString("month")
+		} else {
+			var num [20]byte
+			b.Write(strconv.AppendInt(num[:0], w.seconds(), 10))
+		}
+		ends[i] = b.Len()
+	}
+	all, start := b.String(), 0
+	for i := range ws {
+		dst = append(dst, all[start:ends[i]])
+		start = ends[i]
+	}
+	return dst
+}
+
 // Allow implements store. A one-window Limit of whole seconds at cost 1
 // goes by allowScript (or allowManyScript in a batch); anything else by
 // planScript.
@@ -182,10 +212,7 @@ func (s *redisStore) Peek(ctx context.Context, key string, l Limit) (Decision, e
 
 // Reset implements store.
 func (s *redisStore) Reset(ctx context.Context, key string, l Limit) error {
-	keys := make([]string, len(l.Windows))
-	for i, w := range l.Windows {
-		keys[i] = s.windowKey(key, w)
-	}
+	keys := s.appendWindowKeys(make([]string, 0, len(l.Windows)), key, l.Windows)
 	// One DEL: its keys share a hash tag, so even a Cluster takes it.
 	if err := s.client.Del(ctx, keys...).Err(); err != nil {
 		return wrapRedisErr("reset", err)

@@ -32,6 +32,12 @@ func (g planGroup) total() int64 {
 // planWire appends the groups' keys and planScript's ARGV: neighbouring
 // groups under the same windows share one run header.
 func (s *redisStore) planWire(groups []planGroup) (keys []string, args []any) {
+	nkeys, nargs := 0, 0
+	for _, g := range groups {
+		nkeys += len(g.lim.Windows)
+		nargs += 2 + 2*len(g.lim.Windows) + 2 + len(g.costs) // at most a run per group
+	}
+	keys, args = make([]string, 0, nkeys), make([]any, 0, nargs)
 	for i := 0; i < len(groups); {
 		ws := groups[i].lim.Windows
 		j := i + 1
@@ -47,9 +53,7 @@ func (s *redisStore) planWire(groups []planGroup) (keys []string, args []any) {
 			if g.redisKey != "" {
 				keys = append(keys, g.redisKey)
 			} else {
-				for _, w := range ws {
-					keys = append(keys, s.windowKey(g.key, w))
-				}
+				keys = s.appendWindowKeys(keys, g.key, ws)
 			}
 			args = append(args, g.lim.anchor())
 			if g.costs == nil {
@@ -139,11 +143,10 @@ func (s *redisStore) allowPlanNow(ctx context.Context, key string, l Limit, n in
 
 // peekPlan is Peek for any Limit.
 func (s *redisStore) peekPlan(ctx context.Context, key string, l Limit) (Decision, error) {
-	keys := make([]string, len(l.Windows))
+	keys := s.appendWindowKeys(make([]string, 0, len(l.Windows)), key, l.Windows)
 	args := make([]any, 1, len(l.Windows)+1)
 	args[0] = l.anchor()
-	for i, w := range l.Windows {
-		keys[i] = s.windowKey(key, w)
+	for _, w := range l.Windows {
 		args = append(args, w.seconds())
 	}
 	ints, err := peekPlanScript.Run(ctx, s.client, keys, args...).Int64Slice()

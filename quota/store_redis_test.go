@@ -358,3 +358,20 @@ func hungLimiter(tb testing.TB) (*Limiter, *testenv.Proxy) {
 	}
 	return mustLimiter(tb, s, limiterConfig{Timeout: 100 * time.Millisecond, BreakerThreshold: -1}), proxy
 }
+
+// TestRedisStore_AppendWindowKeys: a plan's keys are windowKey's, in order,
+// built in one allocation.
+func TestRedisStore_AppendWindowKeys(t *testing.T) {
+	s := &redisStore{prefix: "quota"}
+	ws := []Window{{1, time.Second}, {1, 24 * time.Hour}, {1, Month}}
+	got := s.appendWindowKeys(nil, "u:alice", ws)
+	for i, w := range ws {
+		if got[i] != s.windowKey("u:alice", w) {
+			t.Fatalf("key %d: %q, want %q", i, got[i], s.windowKey("u:alice", w))
+		}
+	}
+	dst := make([]string, 0, 3)
+	if n := testing.AllocsPerRun(100, func() { _ = s.appendWindowKeys(dst[:0], "u:alice", ws) }); n > 1 {
+		t.Fatalf("%v allocations for three keys, want 1", n)
+	}
+}
