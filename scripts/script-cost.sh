@@ -46,8 +46,15 @@ for _ in $(seq 1 100); do
 done
 redis-cli -p "$port" ping >/dev/null
 
-# lua prints the body of the Go variable $1 (a redis.NewScript) in quota/lua.go.
+# lua prints the body of the Go variable $1 (a redis.NewScript) in
+# quota/lua.go, with luaMonth (quota/month.go) in front where the script
+# starts with it.
 lua() {
+	if grep -q "^var $1 = redis.NewScript(luaMonth + \`" quota/lua.go; then
+		awk 'f && /^`$/ {f=0} f {print} /^const luaMonth = `$/ {f=1}' quota/month.go
+		awk -v start="^var $1 = redis.NewScript\\\\(luaMonth \\\\+ \`" 'f && /^`\)/ {f=0} f {print} $0 ~ start {f=1}' quota/lua.go
+		return
+	fi
 	awk -v start="^var $1 = redis.NewScript\\\\(\`" 'f && /^`\)/ {f=0} f {print} $0 ~ start {f=1}' quota/lua.go
 }
 load() {
@@ -96,3 +103,19 @@ measure '`allowManyScript`, one key' 1 evalsha "$many" 1 "${keys[0]}" "$per" "$l
 one=$last
 measure '`allowManyScript`, eight keys' 8 evalsha "$many" 8 "${keys[@]}" "$per" "$limit" -8
 awk -v one="$one" -v eight="$last" 'BEGIN { printf "| `allowManyScript`, each key past the first | 1 | %.1fk |\n", (eight - one) / 7000 }'
+
+# planScript: one group of one window (of whole seconds, decided as for a
+# cost above one), one group of three windows (an hour, a day, a month),
+# and eight groups of three windows in one run.
+plan=$(load planScript)
+measure '`planScript`, one group of one window' 1 evalsha "$plan" 1 "p:{__rand_int__}:$per" 1 "$per" "$limit" 1 1 1
+measure '`planScript`, one group of three windows' 3 evalsha "$plan" 3 "q:{__rand_int__}:3600" "q:{__rand_int__}:86400" "q:{__rand_int__}:month" 3 3600 "$limit" 86400 "$limit" 0 "$limit" 1 1 1
+one=$last
+keys=()
+args=()
+for k in a b c d e f g h; do
+	keys+=("r:{$k:__rand_int__}:3600" "r:{$k:__rand_int__}:86400" "r:{$k:__rand_int__}:month")
+	args+=(1 1)
+done
+measure '`planScript`, eight groups of three windows' 24 evalsha "$plan" 24 "${keys[@]}" 3 3600 "$limit" 86400 "$limit" 0 "$limit" 8 "${args[@]}"
+awk -v one="$one" -v eight="$last" 'BEGIN { printf "| `planScript`, each group of three windows past the first | 3 | %.1fk |\n", (eight - one) / 7000 }'
