@@ -273,6 +273,13 @@ func TestRedisStore_PlanBatchEqualsOneByOne(t *testing.T) {
 			if got.d.Allowed != want.Allowed || !equalInts(remainings(got.d), remainings(want)) {
 				t.Fatalf("single=%v: request %d (cost %d): allowed %v remaining %v, want %v %v", single, i, c, got.d.Allowed, remainings(got.d), want.Allowed, remainings(want))
 			}
+			// Redis's clock and this one are the same machine's: the
+			// windows (an hour, a day, a month) end at the same instants.
+			for x := range l.Windows {
+				if g, w := got.d.Window(x).Reset, want.Window(x).Reset; !g.Equal(w) {
+					t.Fatalf("single=%v: request %d: window %d ends %v, want %v", single, i, x, g, w)
+				}
+			}
 		}
 		// What Redis holds agrees: 3+1+1 = 5 admitted in every window.
 		wantRemaining(t, "after the batch", peek(t, s, "hot", l), 0, 2, 45)
