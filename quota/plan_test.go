@@ -281,6 +281,14 @@ func TestRedisStore_PlanBatchEqualsOneByOne(t *testing.T) {
 				}
 			}
 		}
+		// Each other key was decided on its own count: its first request.
+		for i := range costs {
+			o := batch[2*i+1]
+			<-o.done
+			if o.err != nil || !o.d.Allowed || o.d.Remaining != MaxRequests-1 {
+				t.Fatalf("single=%v: other key %d: %+v %v, want its first request admitted", single, i, o.d, o.err)
+			}
+		}
 		// What Redis holds agrees: 3+1+1 = 5 admitted in every window.
 		wantRemaining(t, "after the batch", peek(t, s, "hot", l), 0, 2, 45)
 	}
