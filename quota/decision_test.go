@@ -42,4 +42,11 @@ func TestDecide_BindingWindow(t *testing.T) {
 			t.Errorf("%s: counts %v after a decision allowed=%v, from %v", tc.name, counts, d.Allowed, tc.counts)
 		}
 	}
+	// Windows in any order: an hour with 5 left binds before a minute
+	// with 8, though the minute resets first.
+	mixed := Limit{Windows: []Window{{10, time.Hour}, {20, time.Minute}}}
+	counts := [MaxWindows]int64{4, 11}
+	if d := decide(mixed, &counts, 1, now, 0); d.Binding != 0 || d.Remaining != 5 {
+		t.Errorf("hour then minute: binding %d remaining %d, want the hour's 5", d.Binding, d.Remaining)
+	}
 }
