@@ -3,6 +3,7 @@ package tiers
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,6 +17,9 @@ import (
 // nothing. The request path should read through a Cache instead.
 type Store struct {
 	pool *pgxpool.Pool
+
+	idemOnce  sync.Once
+	idemSlots chan struct{} // see LockIdempotencyKey
 }
 
 // NewStore returns a Store over pool. The pool is the caller's to close.
