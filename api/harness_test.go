@@ -59,6 +59,9 @@ type instanceOpts struct {
 	http      *HTTPConfig
 	accessLog AccessLog
 	logger    *slog.Logger
+	// now is the server's clock for Idempotency-Key records; default
+	// time.Now.
+	now func() time.Time
 }
 
 // start runs a quotad API server on b, stopped when the test ends.
@@ -99,7 +102,7 @@ func (b *backend) start(tb testing.TB, o instanceOpts) *instance {
 	tierStore := tiers.NewStore(pool)
 	h, err := NewServer(Config{
 		Tiers: inst.cache, Store: tierStore, Limiter: limiter, Auth: auth,
-		FailureMode: o.failureMode, OpenAPI: quotad.OpenAPI, AccessLog: o.accessLog, Logger: o.logger,
+		FailureMode: o.failureMode, OpenAPI: quotad.OpenAPI, AccessLog: o.accessLog, Logger: o.logger, now: o.now,
 		Checks: map[string]Check{
 			"postgres": tierStore.Ping,
 			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },

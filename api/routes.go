@@ -12,6 +12,10 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	admin := func(h echo.HandlerFunc) echo.HandlerFunc {
 		return chain(h, auth, RequireAdmin(), oneSegmentParams)
 	}
+	// Admin POSTs and PUTs honour Idempotency-Key.
+	adminWrite := func(h echo.HandlerFunc) echo.HandlerFunc {
+		return chain(h, auth, RequireAdmin(), oneSegmentParams, s.idempotent)
+	}
 
 	// Every GET answers HEAD as well, as HTTP asks: the same handler,
 	// status and headers (Content-Length included), and net/http drops the
@@ -28,17 +32,17 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	// Admins.
 	e.GET("/v1/admin/tiers", admin(s.listTiers))
 	e.HEAD("/v1/admin/tiers", admin(s.listTiers))
-	e.POST("/v1/admin/tiers", admin(s.createTier))
+	e.POST("/v1/admin/tiers", adminWrite(s.createTier))
 	e.GET("/v1/admin/tiers/:name", admin(s.getTier))
 	e.HEAD("/v1/admin/tiers/:name", admin(s.getTier))
-	e.PUT("/v1/admin/tiers/:name", admin(s.putTier))
+	e.PUT("/v1/admin/tiers/:name", adminWrite(s.putTier))
 	e.PATCH("/v1/admin/tiers/:name", admin(s.patchTier))
 	e.DELETE("/v1/admin/tiers/:name", admin(s.deleteTier))
 	e.GET("/v1/admin/clients", admin(s.listClients))
 	e.HEAD("/v1/admin/clients", admin(s.listClients))
 	e.GET("/v1/admin/clients/:id", admin(s.getClient))
 	e.HEAD("/v1/admin/clients/:id", admin(s.getClient))
-	e.PUT("/v1/admin/clients/:id", admin(s.putClient))
+	e.PUT("/v1/admin/clients/:id", adminWrite(s.putClient))
 	e.DELETE("/v1/admin/clients/:id", admin(s.deleteClient))
 	e.GET("/v1/admin/clients/:id/quota", admin(s.clientQuota))
 	e.HEAD("/v1/admin/clients/:id/quota", admin(s.clientQuota))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -53,6 +54,11 @@ type Config struct {
 	// AccessLog selects the requests Logger gets a line for.
 	// Optional. Default value AccessLogErrors.
 	AccessLog AccessLog
+
+	// now and idemKeepFor let tests move time past an Idempotency-Key's
+	// life; defaults time.Now and 24 hours.
+	now         func() time.Time
+	idemKeepFor time.Duration
 }
 
 // server is the state handlers share.
@@ -67,6 +73,9 @@ type server struct {
 	openapi *openAPIDoc // nil without a document
 
 	storeFailures throttle // log lines about the limiter's store
+
+	now         func() time.Time // Idempotency-Key records' clock
+	idemKeepFor time.Duration    // how long an Idempotency-Key is kept
 }
 
 // NewServer returns quotad's HTTP handler.
@@ -90,7 +99,13 @@ func NewServer(cfg Config) (http.Handler, error) {
 		return nil, fmt.Errorf("api: NewServer: unknown AccessLog %d", cfg.AccessLog)
 	}
 	s := &server{cfg: cfg, log: cfg.Logger, limiter: cfg.Limiter, tiers: cfg.Tiers, store: cfg.Store, metrics: cfg.Metrics,
-		access: newAccessLogger(cfg.AccessLog)}
+		access: newAccessLogger(cfg.AccessLog), now: cfg.now, idemKeepFor: cfg.idemKeepFor}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.idemKeepFor <= 0 {
+		s.idemKeepFor = defaultIdempotencyKeepFor
+	}
 	s.metrics.observeCache(cfg.Tiers)
 	if len(cfg.OpenAPI) > 0 {
 		var err error
