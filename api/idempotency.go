@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"io"
 	"net/http"
@@ -108,7 +109,11 @@ func (s *server) idempotent(next echo.HandlerFunc) echo.HandlerFunc {
 		rec = tiers.IdempotencyRecord{Method: req.Method, Path: path, BodySHA256: sum, Status: status,
 			ContentType: h.Get(echo.HeaderContentType), Location: h.Get(echo.HeaderLocation),
 			Body: w.body.Bytes(), CreatedAt: now}
-		if err := lock.Save(ctx, rec, now.Add(-s.idemKeepFor)); err != nil {
+		// The effect has happened whether or not the client is still
+		// there, and its retry should find the record.
+		saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := lock.Save(saveCtx, rec, now.Add(-s.idemKeepFor)); err != nil {
 			s.log.ErrorContext(ctx, "idempotency key not kept", "err", err,
 				"request_id", h.Get(echo.HeaderXRequestID))
 		}
