@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -263,5 +264,43 @@ func TestIdempotency_KeysArePerActor(t *testing.T) {
 	}
 	if n := b.dbInt(t, `SELECT count(*) FROM clients WHERE id = 'c1' AND tier = 'pro'`); n != 1 {
 		t.Fatal("bob's assignment did not take effect")
+	}
+}
+
+// Keyed writes hold a pooled connection for their whole run, and their
+// handlers need another: on a pool of two, concurrent keyed writes, some
+// racing on one key, must all finish rather than take every connection
+// and wait for one.
+func TestIdempotency_SmallPoolDoesNotStall(t *testing.T) {
+	t.Parallel()
+	b := newBackend(t)
+	u, err := neturl.Parse(b.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", "2")
+	u.RawQuery = q.Encode()
+	inst := b.start(t, instanceOpts{dbURL: u.String()})
+	admin := token(t, "admin", true)
+	const n = 12
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			// Three requests per key: one takes effect, two replay.
+			r := do(t, http.MethodPut, fmt.Sprintf("%s/v1/admin/clients/c%d", inst.URL, i%4), admin,
+				map[string]string{"tier": "free"}, HeaderIdempotencyKey, fmt.Sprint("k", i%4))
+			statuses[i] = r.StatusCode
+		})
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusOK {
+			t.Errorf("request %d: status %d, want 200", i, s)
+		}
+	}
+	if got := b.dbInt(t, `SELECT count(*) FROM idempotency_keys`); got != 4 {
+		t.Fatalf("%d idempotency records, want 4", got)
 	}
 }
