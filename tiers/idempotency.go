@@ -71,7 +71,7 @@ type IdempotencyLock struct {
 // holder runs needs a connection of its own, which must not all be taken
 // by requests waiting for that very lock.
 func (s *Store) LockIdempotencyKey(ctx context.Context, actor, key string) (*IdempotencyLock, error) {
-	slots := s.idempotencySlots()
+	slots := s.idem
 	select {
 	case slots <- struct{}{}:
 	case <-ctx.Done():
@@ -98,13 +98,10 @@ func (s *Store) LockIdempotencyKey(ctx context.Context, actor, key string) (*Ide
 	return &IdempotencyLock{actor: actor, key: key, conn: conn, tx: tx, release: release}, nil
 }
 
-// idempotencySlots returns the semaphore bounding the connections that hold
-// or wait for idempotency locks.
-func (s *Store) idempotencySlots() chan struct{} {
-	s.idemOnce.Do(func() {
-		s.idemSlots = make(chan struct{}, max(1, s.pool.Config().MaxConns/2))
-	})
-	return s.idemSlots
+// newIdempotencySlots returns the semaphore bounding the connections of
+// pool that hold or wait for idempotency locks.
+func newIdempotencySlots(pool *pgxpool.Pool) chan struct{} {
+	return make(chan struct{}, max(1, pool.Config().MaxConns/2))
 }
 
 // Get returns the record of the lock's actor and key created after since;

@@ -3,7 +3,6 @@ package tiers
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,14 +16,12 @@ import (
 // nothing. The request path should read through a Cache instead.
 type Store struct {
 	pool *pgxpool.Pool
-
-	idemOnce  sync.Once
-	idemSlots chan struct{} // see LockIdempotencyKey
+	idem chan struct{} // see LockIdempotencyKey; shared by copies
 }
 
 // NewStore returns a Store over pool. The pool is the caller's to close.
 func NewStore(pool *pgxpool.Pool) *Store {
-	return &Store{pool: pool}
+	return &Store{pool: pool, idem: newIdempotencySlots(pool)}
 }
 
 // tierColumns is the select list scanTier expects, in its order.
