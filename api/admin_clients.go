@@ -74,7 +74,7 @@ func (s *server) putClient(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cl, err := s.store.AssignClient(c.Request().Context(), param(c, "id"), in.Tier, in.AnchorDay)
+	cl, err := s.as(c).AssignClient(c.Request().Context(), param(c, "id"), in.Tier, in.AnchorDay)
 	if err != nil {
 		return domainError(err)
 	}
@@ -83,7 +83,7 @@ func (s *server) putClient(c echo.Context) error {
 }
 
 func (s *server) deleteClient(c echo.Context) error {
-	removed, err := s.store.UnassignClient(c.Request().Context(), param(c, "id"))
+	removed, err := s.as(c).UnassignClient(c.Request().Context(), param(c, "id"))
 	if err != nil {
 		return domainError(err)
 	}
@@ -150,7 +150,7 @@ func (s *server) resetClientQuota(c echo.Context) error {
 	if err := s.limiter.Reset(ctx, UserKey(id), LimitOf(t, anchor)); err != nil {
 		return domainError(err)
 	}
-	if err := s.store.NotifyReset(ctx, id); err != nil {
+	if err := s.as(c).NotifyReset(ctx, id); err != nil {
 		return domainError(err)
 	}
 	return c.NoContent(http.StatusNoContent)

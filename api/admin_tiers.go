@@ -154,7 +154,7 @@ func (s *server) createTier(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	created, err := s.store.CreateTier(c.Request().Context(), t)
+	created, err := s.as(c).CreateTier(c.Request().Context(), t)
 	if err != nil {
 		return tierError(err, partOne)
 	}
@@ -178,7 +178,7 @@ func (s *server) putTier(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	stored, created, err := s.store.PutTier(c.Request().Context(), t)
+	stored, created, err := s.as(c).PutTier(c.Request().Context(), t)
 	if err != nil {
 		return tierError(err, partOne)
 	}
@@ -191,7 +191,7 @@ func (s *server) putTier(c echo.Context) error {
 }
 
 func (s *server) deleteTier(c echo.Context) error {
-	deleted, err := s.store.DeleteTier(c.Request().Context(), param(c, "name"))
+	deleted, err := s.as(c).DeleteTier(c.Request().Context(), param(c, "name"))
 	if err != nil {
 		return domainError(err)
 	}

@@ -124,7 +124,7 @@ func (s *server) patchTier(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	stored, err := s.store.PatchTier(c.Request().Context(), name, p)
+	stored, err := s.as(c).PatchTier(c.Request().Context(), name, p)
 	if err != nil {
 		return tierError(err, p.Windows == nil)
 	}

@@ -47,6 +47,8 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.GET("/v1/admin/clients/:id/quota", admin(s.clientQuota))
 	e.HEAD("/v1/admin/clients/:id/quota", admin(s.clientQuota))
 	e.DELETE("/v1/admin/clients/:id/quota", admin(s.resetClientQuota))
+	e.GET("/v1/admin/audit", admin(s.listAudit))
+	e.HEAD("/v1/admin/audit", admin(s.listAudit))
 
 	// Operations.
 	e.GET("/healthz", s.healthz)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TierPatch changes some fields of a stored tier and leaves the others as
@@ -81,14 +83,11 @@ RETURNING ` + tierColumns
 // PatchTier applies p to the tier called name in one statement and returns
 // the tier as stored. It returns ErrNotFound if there is no such tier and a
 // *ValidationError naming the fields of p that are invalid. An empty patch
-// writes nothing (the version stays, no instance is notified) and returns
-// the tier as it is.
+// changes nothing (the version stays, no instance is notified) and returns
+// the tier as it is; it is still an admin write, so it is audited.
 func (s *Store) PatchTier(ctx context.Context, name string, p TierPatch) (Tier, error) {
 	if err := p.validate(name); err != nil {
 		return Tier{}, err
-	}
-	if p.isZero() {
-		return s.GetTier(ctx, name)
 	}
 	p = p.normalized()
 	var perSeconds *int32
@@ -96,10 +95,24 @@ func (s *Store) PatchTier(ctx context.Context, name string, p TierPatch) (Tier, 
 		perSeconds = new(perColumn(*p.Per))
 	}
 	limits, pers := windowArrays(p.Windows)
-	patched, err := collectTier(s.pool.Query(ctx, sqlPatchTier, name, p.Limit, perSeconds, p.Description, p.PriceCents, p.Currency,
-		limits, pers))
+	var patched Tier
+	err := s.write(ctx, ActionTierUpdate, name, func(tx pgx.Tx) (before, after any, err error) {
+		old, err := tierForUpdate(ctx, tx, name)
+		if err == nil && old == nil {
+			err = pgx.ErrNoRows
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if p.isZero() {
+			patched = *old
+			return recordTier(old), recordTier(old), nil
+		}
+		patched, err = collectTier(tx.Query(ctx, sqlPatchTier, name, p.Limit, perSeconds, p.Description, p.PriceCents, p.Currency,
+			limits, pers))
+		return recordTier(old), recordTier(&patched), err
+	})
 	if err != nil {
-		resetIfBroken(ctx, s.pool, err)
 		return Tier{}, fmt.Errorf("tiers: patch %q: %w", name, interpretError(err))
 	}
 	return patched, nil

@@ -2,6 +2,7 @@ package tiers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,11 +13,13 @@ import (
 // Store reads and writes tiers and client assignments in Postgres. Every
 // method validates its input before touching the database and returns this
 // package's errors (ErrNotFound, *ValidationError, …), wrapped with the
-// operation. Each write is a single statement, so a failed write changes
-// nothing. The request path should read through a Cache instead.
+// operation. Each write is one transaction that also records it in the
+// audit log (see As), so a failed write changes nothing and leaves no
+// entry. The request path should read through a Cache instead.
 type Store struct {
-	pool *pgxpool.Pool
-	idem chan struct{} // see LockIdempotencyKey; shared by copies
+	pool  *pgxpool.Pool
+	audit Audit
+	idem  chan struct{} // see LockIdempotencyKey; shared by copies
 }
 
 // NewStore returns a Store over pool. The pool is the caller's to close.
@@ -34,6 +37,16 @@ const (
 	sqlListTiers = `SELECT ` + tierColumns + ` FROM tiers ORDER BY price_cents, name`
 
 	sqlGetTier = `SELECT ` + tierColumns + ` FROM tiers WHERE name = $1`
+
+	// A write reads the row it changes with this, for the audit log's
+	// before, and holds it until the write commits.
+	sqlGetTierForUpdate = sqlGetTier + ` FOR UPDATE`
+
+	// The insert trigger of migration 00004 takes this lock and then the
+	// row's; a write that locked the row first and then inserted would
+	// deadlock with a concurrent insert, so the lock comes first here too.
+	// Holding it, no insert of the name can slip in after the before read.
+	sqlLockTierName = `SELECT pg_advisory_xact_lock(hashtext('tiers'), hashtext($1))`
 
 	sqlCreateTier = `
 INSERT INTO tiers (name, limits, pers, description, price_cents, currency)
@@ -93,9 +106,12 @@ func (s *Store) CreateTier(ctx context.Context, t Tier) (Tier, error) {
 	if err := t.Validate(); err != nil {
 		return Tier{}, err
 	}
-	created, err := collectTier(s.pool.Query(ctx, sqlCreateTier, tierArgs(t)...))
+	var created Tier
+	err := s.write(ctx, ActionTierCreate, t.Name, func(tx pgx.Tx) (before, after any, err error) {
+		created, err = collectTier(tx.Query(ctx, sqlCreateTier, tierArgs(t)...))
+		return nil, recordTier(&created), err
+	})
 	if err != nil {
-		resetIfBroken(ctx, s.pool, err)
 		return Tier{}, fmt.Errorf("tiers: create %q: %w", t.Name, interpretError(err))
 	}
 	return created, nil
@@ -110,9 +126,19 @@ func (s *Store) UpdateTier(ctx context.Context, t Tier) (Tier, error) {
 	if err := t.Validate(); err != nil {
 		return Tier{}, err
 	}
-	updated, err := collectTier(s.pool.Query(ctx, sqlUpdateTier, tierArgs(t)...))
+	var updated Tier
+	err := s.write(ctx, ActionTierReplace, t.Name, func(tx pgx.Tx) (before, after any, err error) {
+		old, err := tierForUpdate(ctx, tx, t.Name)
+		if err == nil && old == nil {
+			err = pgx.ErrNoRows
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		updated, err = collectTier(tx.Query(ctx, sqlUpdateTier, tierArgs(t)...))
+		return recordTier(old), recordTier(&updated), err
+	})
 	if err != nil {
-		resetIfBroken(ctx, s.pool, err)
 		return Tier{}, fmt.Errorf("tiers: update %q: %w", t.Name, interpretError(err))
 	}
 	return updated, nil
@@ -127,15 +153,24 @@ func (s *Store) PutTier(ctx context.Context, t Tier) (Tier, bool, error) {
 		return Tier{}, false, err
 	}
 	var created bool
-	rows, err := s.pool.Query(ctx, sqlPutTier, tierArgs(t)...)
 	var stored Tier
-	if err == nil {
-		stored, err = pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (Tier, error) {
-			return scanTierWith(row, &created)
-		})
-	}
+	err := s.write(ctx, ActionTierReplace, t.Name, func(tx pgx.Tx) (before, after any, err error) {
+		old, err := tierForUpdate(ctx, tx, t.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		rows, err := tx.Query(ctx, sqlPutTier, tierArgs(t)...)
+		if err == nil {
+			stored, err = pgx.CollectExactlyOneRow(rows, func(row pgx.CollectableRow) (Tier, error) {
+				return scanTierWith(row, &created)
+			})
+		}
+		if err == nil && old == nil && !created {
+			err = errRaced
+		}
+		return recordTier(old), recordTier(&stored), err
+	})
 	if err != nil {
-		resetIfBroken(ctx, s.pool, err)
 		return Tier{}, false, fmt.Errorf("tiers: put %q: %w", t.Name, interpretError(err))
 	}
 	return stored, created, nil
@@ -150,9 +185,12 @@ func (s *Store) DeleteTier(ctx context.Context, name string) (Tier, error) {
 	if err := validName("name", name); err != nil {
 		return Tier{}, err
 	}
-	deleted, err := collectTier(s.pool.Query(ctx, sqlDeleteTier, name))
+	var deleted Tier
+	err := s.write(ctx, ActionTierDelete, name, func(tx pgx.Tx) (before, after any, err error) {
+		deleted, err = collectTier(tx.Query(ctx, sqlDeleteTier, name))
+		return recordTier(&deleted), nil, err
+	})
 	if err != nil {
-		resetIfBroken(ctx, s.pool, err)
 		return Tier{}, fmt.Errorf("tiers: delete %q: %w", name, interpretError(err))
 	}
 	return deleted, nil
@@ -233,6 +271,22 @@ func collectTier(rows pgx.Rows, err error) (Tier, error) {
 		return Tier{}, err
 	}
 	return pgx.CollectExactlyOneRow(rows, scanTier)
+}
+
+// tierForUpdate reads and locks the tier called name in tx; nil if there
+// is none.
+func tierForUpdate(ctx context.Context, tx pgx.Tx, name string) (*Tier, error) {
+	if _, err := tx.Exec(ctx, sqlLockTierName, name); err != nil {
+		return nil, err
+	}
+	t, err := collectTier(tx.Query(ctx, sqlGetTierForUpdate, name))
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return &t, nil
 }
 
 // validName returns a *ValidationError naming field unless name is a valid

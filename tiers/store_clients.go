@@ -42,13 +42,18 @@ type ClientPage struct {
 const (
 	sqlGetClient = `SELECT tier, anchor_day, version FROM clients WHERE id = $1`
 
+	sqlGetClientForUpdate = sqlGetClient + ` FOR UPDATE`
+
+	// See sqlLockTierName: the insert trigger's lock, taken first.
+	sqlLockClientID = `SELECT pg_advisory_xact_lock(hashtext('clients'), hashtext($1))`
+
 	// On an existing row the update always runs, even to the same tier, so
 	// the notification fires and every instance drops what it knew about
 	// the client: a PUT is also a way to say "re-read this client".
 	sqlAssignClient = `
 INSERT INTO clients (id, tier, anchor_day) VALUES ($1, $2, $3)
 ON CONFLICT (id) DO UPDATE SET tier = EXCLUDED.tier, anchor_day = EXCLUDED.anchor_day
-RETURNING tier, anchor_day, version`
+RETURNING tier, anchor_day, version, xmax = 0`
 
 	sqlUnassignClient = `DELETE FROM clients WHERE id = $1 RETURNING tier, anchor_day, version`
 
@@ -99,9 +104,26 @@ func (s *Store) AssignClient(ctx context.Context, id, tier string, anchorDay int
 		return Client{}, err
 	}
 	cl := Client{ID: id, Assigned: true}
-	err := s.pool.QueryRow(ctx, sqlAssignClient, id, tier, int16(anchorDayOrDefault(anchorDay))).Scan(&cl.Tier, &cl.AnchorDay, &cl.Version)
+	err := s.write(ctx, ActionClientAssign, id, func(tx pgx.Tx) (before, after any, err error) {
+		if _, err := tx.Exec(ctx, sqlLockClientID, id); err != nil {
+			return nil, nil, err
+		}
+		var old *Client
+		prev := Client{ID: id, Assigned: true}
+		switch err := tx.QueryRow(ctx, sqlGetClientForUpdate, id).Scan(&prev.Tier, &prev.AnchorDay, &prev.Version); {
+		case err == nil:
+			old = &prev
+		case !errors.Is(err, pgx.ErrNoRows):
+			return nil, nil, err
+		}
+		var created bool
+		err = tx.QueryRow(ctx, sqlAssignClient, id, tier, int16(anchorDayOrDefault(anchorDay))).Scan(&cl.Tier, &cl.AnchorDay, &cl.Version, &created)
+		if err == nil && old == nil && !created {
+			err = errRaced
+		}
+		return recordClient(old), recordClient(&cl), err
+	})
 	if err != nil {
-		resetIfBroken(ctx, s.pool, err)
 		return Client{}, fmt.Errorf("tiers: assign client %q to %q: %w", id, tier, interpretError(err))
 	}
 	return cl, nil
@@ -116,12 +138,16 @@ func (s *Store) UnassignClient(ctx context.Context, id string) (Client, error) {
 		return Client{}, err
 	}
 	cl := Client{ID: id, Assigned: true}
-	err := s.pool.QueryRow(ctx, sqlUnassignClient, id).Scan(&cl.Tier, &cl.AnchorDay, &cl.Version)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return unassigned(id), nil
-	case err != nil:
-		resetIfBroken(ctx, s.pool, err)
+	err := s.write(ctx, ActionClientUnassign, id, func(tx pgx.Tx) (before, after any, err error) {
+		err = tx.QueryRow(ctx, sqlUnassignClient, id).Scan(&cl.Tier, &cl.AnchorDay, &cl.Version)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// Nothing to remove: still a successful write, recorded as such.
+			cl = unassigned(id)
+			return nil, nil, nil
+		}
+		return recordClient(&cl), nil, err
+	})
+	if err != nil {
 		return Client{}, fmt.Errorf("tiers: unassign client %q: %w", id, interpretError(err))
 	}
 	return cl, nil
@@ -179,7 +205,9 @@ func (s *Store) ListClients(ctx context.Context, p ListClientsParams) (ClientPag
 // NotifyReset tells every instance's Cache that the client's quota was
 // reset, so each drops what it knows locally about the client being over
 // its limit (the Cache passes a Change of Kind ChangeReset to OnChange).
-// Resetting the counter itself is the limiter's business, not this one's.
+// Resetting the counter itself is the limiter's business, not this one's;
+// call NotifyReset once it is done, since it records the reset in the
+// audit log (before and after null: the counters live in the limiter).
 func (s *Store) NotifyReset(ctx context.Context, clientID string) error {
 	if err := ValidClientID(clientID); err != nil {
 		return err
@@ -188,8 +216,11 @@ func (s *Store) NotifyReset(ctx context.Context, clientID string) error {
 	if err != nil {
 		return fmt.Errorf("tiers: notify reset %q: %w", clientID, err)
 	}
-	if _, err := s.pool.Exec(ctx, sqlNotify, channel, string(payload)); err != nil {
-		resetIfBroken(ctx, s.pool, err)
+	err = s.write(ctx, ActionClientQuotaReset, clientID, func(tx pgx.Tx) (before, after any, err error) {
+		_, err = tx.Exec(ctx, sqlNotify, channel, string(payload))
+		return nil, nil, err
+	})
+	if err != nil {
 		return fmt.Errorf("tiers: notify reset %q: %w", clientID, interpretError(err))
 	}
 	return nil
