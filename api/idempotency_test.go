@@ -72,6 +72,9 @@ func TestIdempotency_PostTierReplays(t *testing.T) {
 	if n := b.dbInt(t, `SELECT count(*) FROM tiers WHERE name = 'pro'`); n != 1 {
 		t.Fatalf("%d tiers pro, want 1", n)
 	}
+	if n := b.dbInt(t, `SELECT count(*) FROM audit_log WHERE action = 'tier.create' AND target = 'pro'`); n != 1 {
+		t.Fatalf("%d audit rows for creating pro, want 1: a replay changes nothing", n)
+	}
 	// Without the key the same request is a new one, and the tier exists.
 	mustStatus(t, do(t, http.MethodPost, inst.URL+"/v1/admin/tiers", admin, body), http.StatusConflict)
 	// Another key is another request too.
