@@ -172,17 +172,22 @@ func (l Limit) anchor() int { return max(l.AnchorDay, 1) }
 // store decides with its single-window scripts.
 func (l Limit) simple() bool { return len(l.Windows) == 1 && l.Windows[0].Per != Month }
 
-// sameLimit reports whether a and b are the same quota. Limits resolved
-// from one plan share their Windows slice, which is checked first.
+// sameLimit reports whether a and b are the same quota.
 func sameLimit(a, b Limit) bool {
-	if a.Name != b.Name || a.anchor() != b.anchor() || len(a.Windows) != len(b.Windows) {
+	return a.Name == b.Name && a.anchor() == b.anchor() && sameWindows(a.Windows, b.Windows)
+}
+
+// sameWindows reports whether a and b are the same windows. Limits resolved
+// from one plan share their Windows slice, which is checked first.
+func sameWindows(a, b []Window) bool {
+	if len(a) != len(b) {
 		return false
 	}
-	if len(a.Windows) == 0 || &a.Windows[0] == &b.Windows[0] {
+	if len(a) == 0 || &a[0] == &b[0] {
 		return true
 	}
-	for i, w := range a.Windows {
-		if b.Windows[i] != w {
+	for i, w := range a {
+		if b[i] != w {
 			return false
 		}
 	}

@@ -70,22 +70,6 @@ func (s *redisStore) planWire(groups []planGroup) (keys []string, args []any) {
 	return keys, args
 }
 
-// sameWindows reports whether a and b are the same windows.
-func sameWindows(a, b []Window) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	if len(a) == 0 || &a[0] == &b[0] {
-		return true
-	}
-	for i, w := range a {
-		if b[i] != w {
-			return false
-		}
-	}
-	return true
-}
-
 // planReplies splits planScript's reply into each group's window counts,
 // checking its length.
 func planReplies(ints []int64, groups []planGroup) (sec, usec int64, err error) {
