@@ -147,7 +147,7 @@ func BenchmarkLimiter_AllowIdentities(b *testing.B) {
 	l := mustLimiter(b, s, limiterConfig{Timeout: time.Second})
 	plans := map[string]Limit{
 		"windows=1": {Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}},
-		"windows=3": {Windows: []Window{{MaxRequests, time.Hour}, {MaxRequests, 24 * time.Hour}, {MaxRequests, Month}}},
+		"windows=3": {Windows: []Window{{Requests: MaxRequests, Per: time.Hour}, {Requests: MaxRequests, Per: 24 * time.Hour}, {Requests: MaxRequests, Per: Month}}},
 	}
 	for _, name := range []string{"windows=1", "windows=3"} {
 		lim := plans[name]

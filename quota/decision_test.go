@@ -13,7 +13,7 @@ func TestDecide_BindingWindow(t *testing.T) {
 	// 2024-03-10 12:00:00 UTC: the minute ends in 60 s, the hour in 1 h,
 	// the day in 12 h, the month (from the 1st) in 21.5 days.
 	now := time.Date(2024, 3, 10, 12, 0, 0, 0, time.UTC).Unix()
-	l := Limit{Windows: []Window{{10, time.Minute}, {10, time.Hour}, {20, 24 * time.Hour}, {30, Month}}}
+	l := Limit{Windows: []Window{{Requests: 10, Per: time.Minute}, {Requests: 10, Per: time.Hour}, {Requests: 20, Per: 24 * time.Hour}, {Requests: 30, Per: Month}}}
 	for _, tc := range []struct {
 		name    string
 		counts  [MaxWindows]int64
@@ -44,7 +44,7 @@ func TestDecide_BindingWindow(t *testing.T) {
 	}
 	// Windows in any order: an hour with 5 left binds before a minute
 	// with 8, though the minute resets first.
-	mixed := Limit{Windows: []Window{{10, time.Hour}, {20, time.Minute}}}
+	mixed := Limit{Windows: []Window{{Requests: 10, Per: time.Hour}, {Requests: 20, Per: time.Minute}}}
 	counts := [MaxWindows]int64{4, 11}
 	if d := decide(mixed, &counts, 1, now, 0); d.Binding != 0 || d.Remaining != 5 {
 		t.Errorf("hour then minute: binding %d remaining %d, want the hour's 5", d.Binding, d.Remaining)

@@ -75,7 +75,7 @@ func TestSetHeaders_ValuesStayApart(t *testing.T) {
 // month window's seconds; X-RateLimit-* describe the binding window.
 func TestSetHeaders_SeveralWindows(t *testing.T) {
 	t.Parallel()
-	l := Limit{Name: "pro", Windows: []Window{{20, time.Second}, {6000, time.Hour}, {5, Month}}, AnchorDay: 3}
+	l := Limit{Name: "pro", Windows: []Window{{Requests: 20, Per: time.Second}, {Requests: 6000, Per: time.Hour}, {Requests: 5, Per: Month}}, AnchorDay: 3}
 	now := time.Date(2024, 2, 10, 12, 0, 0, 500_000_000, time.UTC)
 	counts := [MaxWindows]int64{0, 100, 4}
 	for _, tc := range []struct {

@@ -98,7 +98,7 @@ func checkRefusalHeaders(tb testing.TB, arrival time.Time, d Decision) {
 func TestLimiter_HogCachePlans(t *testing.T) {
 	t.Parallel()
 	l, cs, clock := newCountingLimiter(t, limiterConfig{})
-	lim := Limit{Name: "p", Windows: []Window{{5, time.Minute}, {6, time.Hour}}}
+	lim := Limit{Name: "p", Windows: []Window{{Requests: 5, Per: time.Minute}, {Requests: 6, Per: time.Hour}}}
 	ctx := context.Background()
 	if d, err := l.AllowN(ctx, "k", lim, 4); err != nil || !d.Allowed {
 		t.Fatalf("cost 4: %+v %v", d, err)

@@ -40,6 +40,10 @@ type Window struct {
 	Requests int64
 	// Per is the window's length: whole seconds, 1s … MaxPer, or Month.
 	Per time.Duration
+	// Soft, on a Month window only, admits requests past Requests and
+	// counts what goes past as overage (see Decision.Overage); the other
+	// windows still refuse.
+	Soft bool
 }
 
 // Limit is a quota of one to MaxWindows windows, such as a plan's burst
@@ -55,19 +59,23 @@ type Limit struct {
 	// AnchorDay is the day of the month, 1 … 28, on which Month windows
 	// start: a subscription's billing day. 0 means 1.
 	AnchorDay int
+	// Meter counts the key's admitted, refused and overage requests per
+	// UTC day, and notes when a Month window first reaches 80 % and 100 %
+	// of its Requests, for Limiter.ReadUsage. It needs the Redis store.
+	Meter bool
 }
 
 // PerSecond returns a Limit of n requests per second.
-func PerSecond(n int64) Limit { return Limit{Windows: []Window{{n, time.Second}}} }
+func PerSecond(n int64) Limit { return Limit{Windows: []Window{{Requests: n, Per: time.Second}}} }
 
 // PerMinute returns a Limit of n requests per minute.
-func PerMinute(n int64) Limit { return Limit{Windows: []Window{{n, time.Minute}}} }
+func PerMinute(n int64) Limit { return Limit{Windows: []Window{{Requests: n, Per: time.Minute}}} }
 
 // PerHour returns a Limit of n requests per hour.
-func PerHour(n int64) Limit { return Limit{Windows: []Window{{n, time.Hour}}} }
+func PerHour(n int64) Limit { return Limit{Windows: []Window{{Requests: n, Per: time.Hour}}} }
 
 // PerMonth returns a Limit of n requests per calendar month.
-func PerMonth(n int64) Limit { return Limit{Windows: []Window{{n, Month}}} }
+func PerMonth(n int64) Limit { return Limit{Windows: []Window{{Requests: n, Per: Month}}} }
 
 // Validate reports whether l can be enforced. Windows are whole seconds
 // because the store's clock (Redis TIME) aligns them on second boundaries.
@@ -82,6 +90,8 @@ func (l Limit) Validate() error {
 		switch {
 		case w.Requests < 1 || w.Requests > MaxRequests:
 			return fmt.Errorf("%w: window %d: requests %d not in 1…%d", ErrInvalidLimit, i, w.Requests, MaxRequests)
+		case w.Soft && w.Per != Month:
+			return fmt.Errorf("%w: window %d: only a month window may be soft", ErrInvalidLimit, i)
 		case w.Per == Month:
 		case w.Per < time.Second || w.Per > MaxPer:
 			return fmt.Errorf("%w: window %d: per %v not in 1s…%v", ErrInvalidLimit, i, w.Per, MaxPer)
@@ -170,11 +180,13 @@ func (l Limit) anchor() int { return max(l.AnchorDay, 1) }
 
 // simple reports whether l is one window of whole seconds, which the Redis
 // store decides with its single-window scripts.
-func (l Limit) simple() bool { return len(l.Windows) == 1 && l.Windows[0].Per != Month }
+func (l Limit) simple() bool {
+	return len(l.Windows) == 1 && l.Windows[0].Per != Month && !l.Meter
+}
 
 // sameLimit reports whether a and b are the same quota.
 func sameLimit(a, b Limit) bool {
-	return a.Name == b.Name && a.anchor() == b.anchor() && sameWindows(a.Windows, b.Windows)
+	return a.Name == b.Name && a.anchor() == b.anchor() && a.Meter == b.Meter && sameWindows(a.Windows, b.Windows)
 }
 
 // sameWindows reports whether a and b are the same windows. Limits resolved

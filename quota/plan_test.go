@@ -14,7 +14,7 @@ import (
 
 // threeWindows is a plan of a burst rate, a daily and a monthly quota.
 func threeWindows(burst, day, month int64) Limit {
-	return Limit{Name: "pro", Windows: []Window{{burst, time.Hour}, {day, 24 * time.Hour}, {month, Month}}}
+	return Limit{Name: "pro", Windows: []Window{{Requests: burst, Per: time.Hour}, {Requests: day, Per: 24 * time.Hour}, {Requests: month, Per: Month}}}
 }
 
 // TestStore_PlanContract holds every store to the promises of plans: all
@@ -96,7 +96,7 @@ func planAllOrNothing(t *testing.T, h storeHarness) {
 
 func planCosts(t *testing.T, h storeHarness) {
 	s, _ := h.new(t)
-	l := Limit{Name: "c", Windows: []Window{{10, time.Hour}, {12, 24 * time.Hour}}}
+	l := Limit{Name: "c", Windows: []Window{{Requests: 10, Per: time.Hour}, {Requests: 12, Per: 24 * time.Hour}}}
 	if d := allowN(t, s, "k", l, 4); !d.Allowed {
 		t.Fatalf("cost 4 refused: %+v", d)
 	} else {
@@ -128,11 +128,11 @@ func planCosts(t *testing.T, h storeHarness) {
 
 func planGrowing(t *testing.T, h storeHarness) {
 	s, _ := h.new(t)
-	one := Limit{Name: "g", Windows: []Window{{5, time.Hour}}}
+	one := Limit{Name: "g", Windows: []Window{{Requests: 5, Per: time.Hour}}}
 	for range 3 {
 		allowN(t, s, "k", one, 1)
 	}
-	three := Limit{Name: "g", Windows: []Window{{10, time.Minute}, {5, time.Hour}, {100, Month}}}
+	three := Limit{Name: "g", Windows: []Window{{Requests: 10, Per: time.Minute}, {Requests: 5, Per: time.Hour}, {Requests: 100, Per: Month}}}
 	d := allowN(t, s, "k", three, 1)
 	if !d.Allowed {
 		t.Fatalf("first request under three windows refused: %+v", d)
@@ -147,7 +147,7 @@ func planGrowing(t *testing.T, h storeHarness) {
 
 func planMonth(t *testing.T, h storeHarness) {
 	s, advance := h.new(t)
-	l := Limit{Name: "m", Windows: []Window{{3, Month}}, AnchorDay: 15}
+	l := Limit{Name: "m", Windows: []Window{{Requests: 3, Per: Month}}, AnchorDay: 15}
 	d := allowN(t, s, "k", l, 2)
 	if !d.Allowed {
 		t.Fatalf("cost 2 refused: %+v", d)
@@ -248,9 +248,9 @@ return out`)
 // request was decided as the memory store decides them one by one.
 func TestRedisStore_PlanBatchEqualsOneByOne(t *testing.T) {
 	t.Parallel()
-	hot := Limit{Name: "b", Windows: []Window{{5, time.Hour}, {7, 24 * time.Hour}, {50, Month}}, AnchorDay: 3}
-	cold := Limit{Name: "c", Windows: []Window{{3, time.Hour}, {4, 24 * time.Hour}, {9, Month}}}
-	other := Limit{Windows: []Window{{MaxRequests, MaxPer}}}
+	hot := Limit{Name: "b", Windows: []Window{{Requests: 5, Per: time.Hour}, {Requests: 7, Per: 24 * time.Hour}, {Requests: 50, Per: Month}}, AnchorDay: 3}
+	cold := Limit{Name: "c", Windows: []Window{{Requests: 3, Per: time.Hour}, {Requests: 4, Per: 24 * time.Hour}, {Requests: 9, Per: Month}}}
+	other := Limit{Windows: []Window{{Requests: MaxRequests, Per: MaxPer}}}
 	costs := []int64{3, 3, 1, 2, 1, 1, 1}
 	for _, single := range []bool{true, false} {
 		s, _ := newTestRedisStore(t)
@@ -339,7 +339,7 @@ func TestLimiter_PlanExactAcrossInstances(t *testing.T) {
 		}
 		stores = append(stores, s)
 	}
-	l := Limit{Name: "x", Windows: []Window{{400, time.Hour}, {301, 24 * time.Hour}, {500, Month}}, AnchorDay: 9}
+	l := Limit{Name: "x", Windows: []Window{{Requests: 400, Per: time.Hour}, {Requests: 301, Per: 24 * time.Hour}, {Requests: 500, Per: Month}}, AnchorDay: 9}
 	checkPlanRace(t, stores, client, s1, l, 64, 20)
 }
 
@@ -414,7 +414,7 @@ func TestRedisStore_ClusterPlan(t *testing.T) {
 		first = s
 		stores = append(stores, s)
 	}
-	l := Limit{Name: "x", Windows: []Window{{400, time.Hour}, {151, 24 * time.Hour}, {300, Month}}}
+	l := Limit{Name: "x", Windows: []Window{{Requests: 400, Per: time.Hour}, {Requests: 151, Per: 24 * time.Hour}, {Requests: 300, Per: Month}}}
 	checkPlanRace(t, stores, cluster.Client(t), first, l, 32, 10)
 }
 
@@ -424,7 +424,7 @@ func TestRedisStore_ClusterPlan(t *testing.T) {
 func TestRedisStore_PlanKeysExpireAtWindowEnd(t *testing.T) {
 	t.Parallel()
 	s, client := newTestRedisStore(t)
-	l := Limit{Name: "e", Windows: []Window{{2, time.Hour}, {5, 24 * time.Hour}, {9, Month}}, AnchorDay: 20}
+	l := Limit{Name: "e", Windows: []Window{{Requests: 2, Per: time.Hour}, {Requests: 5, Per: 24 * time.Hour}, {Requests: 9, Per: Month}}, AnchorDay: 20}
 	ctx := context.Background()
 	check := func(key string, d Decision) {
 		t.Helper()

@@ -363,7 +363,7 @@ func hungLimiter(tb testing.TB) (*Limiter, *testenv.Proxy) {
 // built in one allocation.
 func TestRedisStore_AppendWindowKeys(t *testing.T) {
 	s := &redisStore{prefix: "quota"}
-	ws := []Window{{1, time.Second}, {1, 24 * time.Hour}, {1, Month}}
+	ws := []Window{{Requests: 1, Per: time.Second}, {Requests: 1, Per: 24 * time.Hour}, {Requests: 1, Per: Month}}
 	got := s.appendWindowKeys(nil, "u:alice", ws)
 	for i, w := range ws {
 		if got[i] != s.windowKey("u:alice", w) {
