@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -164,22 +163,16 @@ func TestDispatcher_SeveralInstancesShareTheOutbox(t *testing.T) {
 		evs = append(evs, testEvent(c, 80, time.Now()), testEvent(c, 100, time.Now()))
 	}
 	enqueue(t, pool, evs...)
-	var chans []<-chan string
+	attempts := make(chan string, 1000)
 	for range 3 {
-		_, a := startDispatcher(t, pool, Config{URL: rc.URL, Secret: testSecret}, nil)
-		chans = append(chans, a)
-	}
-	merged := make(chan string, len(evs))
-	var wg sync.WaitGroup
-	for _, c := range chans {
-		wg.Go(func() {
-			for range c {
-				merged <- ""
-			}
-		})
+		d, err := NewDispatcher(pool, Config{URL: rc.URL, Secret: testSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, d, nil, attempts)
 	}
 	for range evs {
-		next(t, merged)
+		next(t, attempts)
 	}
 	perID := map[string]int{}
 	for _, d := range rc.deliveries() {

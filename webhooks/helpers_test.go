@@ -135,16 +135,19 @@ func startDispatcher(tb testing.TB, pool *pgxpool.Pool, cfg Config, clk *clock) 
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return d, run(tb, d, clk)
+	attempts := make(chan string, 1000)
+	run(tb, d, clk, attempts)
+	return d, attempts
 }
 
-func run(tb testing.TB, d *Dispatcher, clk *clock) <-chan string {
+// run runs d until the test ends, as startDispatcher does, sending each
+// stored attempt's event id to attempts.
+func run(tb testing.TB, d *Dispatcher, clk *clock, attempts chan<- string) {
 	tb.Helper()
 	if clk != nil {
 		d.now = clk.Now
 	}
 	d.poll = 10 * time.Millisecond
-	attempts := make(chan string, 1000)
 	d.attempted = func(id string) { attempts <- id }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -155,7 +158,6 @@ func run(tb testing.TB, d *Dispatcher, clk *clock) <-chan string {
 			tb.Errorf("Run: %v", err)
 		}
 	})
-	return attempts
 }
 
 // next waits for the next stored attempt and returns its event id.
