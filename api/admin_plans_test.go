@@ -58,7 +58,7 @@ func TestAdmin_TierWindows(t *testing.T) {
 	// Both forms at once, agreeing; per "month" in the Part 1 form.
 	mustStatus(t, do(t, http.MethodPut, inst.URL+"/v1/admin/tiers/classic", admin,
 		`{"limit":5,"per":"month","limits":[{"limit":5,"per":"month"},{"limit":1,"per":1}]}`), http.StatusOK).decode(t, &got)
-	if w := (TierView{Name: "classic", Limit: 5, Per: month, Limits: []WindowView{{5, month}, {1, secs(1)}}, Currency: "USD"}); !sameTier(got, w) {
+	if w := (TierView{Name: "classic", Limit: 5, Per: month, Limits: []WindowView{{Limit: 5, Per: month}, {Limit: 1, Per: secs(1)}}, Currency: "USD"}); !sameTier(got, w) {
 		t.Errorf("PUT with limits gave %+v, want %+v", got, w)
 	}
 	mustStatus(t, do(t, http.MethodPut, inst.URL+"/v1/admin/tiers/classic", admin, `{"limit":7,"per":"month"}`), http.StatusOK).decode(t, &got)

@@ -23,6 +23,9 @@ type tierInput struct {
 	Description *string         `json:"description"`
 	PriceCents  *int64          `json:"price_cents"`
 	Currency    *string         `json:"currency"`
+	// OveragePriceMicros is the price of a request past a soft month
+	// window, in millionths of the currency unit; left out, 0.
+	OveragePriceMicros *int64 `json:"overage_price_micros"`
 }
 
 // windowsInput reads the windows of a body: limits if given, else the Part
@@ -89,6 +92,9 @@ func (in tierInput) tier(name string) (t tiers.Tier, partOne bool, bad map[strin
 	}
 	if in.Currency != nil {
 		t.Currency = *in.Currency
+	}
+	if in.OveragePriceMicros != nil {
+		t.OveragePriceMicros = *in.OveragePriceMicros
 	}
 	return t, partOne, nil, nil
 }

@@ -46,6 +46,8 @@ type tierPatch struct {
 	Description member[string]          `json:"description"`
 	PriceCents  member[int64]           `json:"price_cents"`
 	Currency    member[string]          `json:"currency"`
+	// OveragePriceMicros null is 0, as a price_cents null is.
+	OveragePriceMicros member[int64] `json:"overage_price_micros"`
 }
 
 // decodeTierPatch reads a merge patch of the tier pathName strictly, as
@@ -104,6 +106,7 @@ func decodeTierPatch(c echo.Context, limit int64, pathName string) (tiers.TierPa
 	p.Description = reset(in.Description)
 	p.PriceCents = reset(in.PriceCents)
 	p.Currency = reset(in.Currency)
+	p.OveragePriceMicros = reset(in.OveragePriceMicros)
 	return p, nil
 }
 

@@ -108,19 +108,20 @@ func (s *server) ownQuota(c echo.Context) error {
 // TierView is the JSON form of a tier: its windows as limits, and the
 // first of them as limit and per too, for Part 1 clients.
 type TierView struct {
-	Name        string       `json:"name"`
-	Limit       int64        `json:"limit"`
-	Per         Per          `json:"per"`
-	Limits      []WindowView `json:"limits"`
-	Description string       `json:"description"`
-	PriceCents  int64        `json:"price_cents"`
-	Currency    string       `json:"currency"`
+	Name               string       `json:"name"`
+	Limit              int64        `json:"limit"`
+	Per                Per          `json:"per"`
+	Limits             []WindowView `json:"limits"`
+	Description        string       `json:"description"`
+	PriceCents         int64        `json:"price_cents"`
+	Currency           string       `json:"currency"`
+	OveragePriceMicros int64        `json:"overage_price_micros"`
 }
 
 func tierView(t tiers.Tier) TierView {
 	first := t.First()
 	return TierView{Name: t.Name, Limit: first.Limit, Per: perOf(first.Per), Limits: windowViews(t.Windows),
-		Description: t.Description, PriceCents: t.PriceCents, Currency: t.Currency}
+		Description: t.Description, PriceCents: t.PriceCents, Currency: t.Currency, OveragePriceMicros: t.OveragePriceMicros}
 }
 
 func tierViews(ts []tiers.Tier) []TierView {

@@ -26,7 +26,7 @@ var fuzzPatchBase = tiers.Tier{Name: "t", Windows: []tiers.Window{{Limit: 1000, 
 	Description: "base", PriceCents: 1999, Currency: "EUR"}
 
 // fuzzWindowField matches the names of window fields a 422 may give.
-var fuzzWindowField = regexp.MustCompile(`^limits\[[0-9]+\](\.(limit|per))?$`)
+var fuzzWindowField = regexp.MustCompile(`^limits\[[0-9]+\](\.(limit|per|soft))?$`)
 
 // fuzzCheckWindows fails unless every window of v is in range and v's
 // limit and per are its first window's.
@@ -44,6 +44,9 @@ func fuzzCheckWindows(t *testing.T, v TierView) {
 		}
 		if w.Limit < 1 || w.Limit > tiers.MaxLimit {
 			t.Fatalf("answered an out-of-range limit in %+v", v)
+		}
+		if w.Soft && !w.Per.Month {
+			t.Fatalf("answered a soft window that is not a month in %+v", v)
 		}
 	}
 	if months > 1 {
@@ -194,11 +197,16 @@ func FuzzDecodeTier(f *testing.F) {
 		{"application/json", `{"name":"w","limits":{"limit":1,"per":1}}`},
 		{"application/json", `{"name":"w","limits":[]}`},
 		{"application/json", `{"name":"w","limits":null,"limit":1,"per":1}`},
+		{"application/json", `{"name":"s","limits":[{"limit":20,"per":1},{"limit":1000000,"per":"month","soft":true}],"overage_price_micros":1500}`},
+		{"application/json", `{"name":"s","limits":[{"limit":20,"per":1,"soft":true}]}`},
+		{"application/json", `{"name":"s","limits":[{"limit":1,"per":"month","soft":"yes"}]}`},
+		{"application/json", `{"name":"s","limit":1,"per":1,"overage_price_micros":1000000000001}`},
 	} {
 		f.Add(s.ct, []byte(s.body))
 	}
 	app, small := fuzzDecodeApp(DefaultBodyLimit), fuzzDecodeApp(fuzzSmallBodyLimit)
-	fields := map[string]bool{"name": true, "limits": true, "limit": true, "per": true, "description": true, "price_cents": true, "currency": true}
+	fields := map[string]bool{"name": true, "limits": true, "limit": true, "per": true, "description": true, "price_cents": true, "currency": true,
+		"overage_price_micros": true}
 
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		rec := fuzzServe(app, http.MethodPost, "/tiers", contentType, body)
@@ -232,7 +240,7 @@ func FuzzDecodeTier(f *testing.F) {
 			t.Fatalf("body %q decoded as %+v, leniently as %+v", body, got, lenient)
 		}
 		fuzzCheckWindows(t, got)
-		if got.PriceCents < 0 || got.PriceCents > 1_000_000_000_000 {
+		if got.PriceCents < 0 || got.PriceCents > 1_000_000_000_000 || got.OveragePriceMicros < 0 || got.OveragePriceMicros > 1_000_000_000_000 {
 			t.Fatalf("201 for an out-of-range tier %+v", got)
 		}
 	})
@@ -335,12 +343,18 @@ func FuzzDecodeTierPatch(f *testing.F) {
 		{"application/merge-patch+json", `{"per":"week"}`},
 		{"application/merge-patch+json", `{"limits":[{"limit":1,"per":2,"x":3}]}`},
 		{"application/merge-patch+json", `{"limits":[]}`},
+		{"application/merge-patch+json", `{"limits":[{"limit":5,"per":"month","soft":true}],"overage_price_micros":7}`},
+		{"application/merge-patch+json", `{"limits":[{"limit":5,"per":60,"soft":true}]}`},
+		{"application/merge-patch+json", `{"overage_price_micros":null}`},
+		{"application/merge-patch+json", `{"overage_price_micros":-1}`},
 	} {
 		f.Add(s.ct, []byte(s.body))
 	}
 	app, small := fuzzDecodeApp(DefaultBodyLimit), fuzzDecodeApp(fuzzSmallBodyLimit)
-	fields := map[string]bool{"name": true, "limits": true, "limit": true, "per": true, "description": true, "price_cents": true, "currency": true}
-	defaults := map[string]json.RawMessage{"description": json.RawMessage(`""`), "price_cents": json.RawMessage(`0`), "currency": json.RawMessage(`"USD"`)}
+	fields := map[string]bool{"name": true, "limits": true, "limit": true, "per": true, "description": true, "price_cents": true, "currency": true,
+		"overage_price_micros": true}
+	defaults := map[string]json.RawMessage{"description": json.RawMessage(`""`), "price_cents": json.RawMessage(`0`), "currency": json.RawMessage(`"USD"`),
+		"overage_price_micros": json.RawMessage(`0`)}
 
 	f.Fuzz(func(t *testing.T, contentType string, body []byte) {
 		rec := fuzzServe(app, http.MethodPatch, "/tiers/t", contentType, body)

@@ -45,7 +45,7 @@ func (c *windowCache) of(t tiers.Tier) []quota.Window {
 		if per == tiers.Month {
 			per = quota.Month
 		}
-		ws[i] = quota.Window{Requests: w.Limit, Per: per}
+		ws[i] = quota.Window{Requests: w.Limit, Per: per, Soft: w.Soft}
 	}
 	c.m.Store(t.Name, &windowEntry{from: &t.Windows[0], n: len(t.Windows), ws: ws})
 	return ws

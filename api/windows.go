@@ -50,16 +50,19 @@ func (p *Per) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// WindowView is the JSON form of one window of a tier.
+// WindowView is the JSON form of one window of a tier. Soft is written
+// only when true, so a tier without a soft window reads as it did before
+// soft windows existed.
 type WindowView struct {
 	Limit int64 `json:"limit"`
 	Per   Per   `json:"per"`
+	Soft  bool  `json:"soft,omitempty"`
 }
 
 func windowViews(ws []tiers.Window) []WindowView {
 	out := make([]WindowView, len(ws))
 	for i, w := range ws {
-		out[i] = WindowView{Limit: w.Limit, Per: perOf(w.Per)}
+		out[i] = WindowView{Limit: w.Limit, Per: perOf(w.Per), Soft: w.Soft}
 	}
 	return out
 }
@@ -70,6 +73,7 @@ const (
 	msgPerType    = `must be a whole number of seconds or "month"`
 	msgLimitsType = "must be an array of 1 to 4 windows, each {\"limit\": …, \"per\": …}"
 	msgWindowType = `must be an object {"limit": …, "per": …}`
+	msgSoftType   = "must be true or false"
 )
 
 // absent reports a member left out, or null.
@@ -106,7 +110,8 @@ func parsePer(raw []byte) (time.Duration, bool) {
 
 // parseWindows reads limits, an array of windows. Type errors are added to
 // bad under the window's field name (limits[1].per); a window with a
-// member other than limit and per, or one twice, is an error (400).
+// member other than limit, per and soft, or one twice, is an error (400).
+// soft left out or null is false.
 func parseWindows(raw json.RawMessage, bad map[string]string) ([]tiers.Window, error) {
 	var elems []json.RawMessage
 	if err := json.Unmarshal(raw, &elems); err != nil || elems == nil {
@@ -143,14 +148,19 @@ func parseWindows(raw json.RawMessage, bad map[string]string) ([]tiers.Window, e
 				bad[field+".per"] = msgPerType
 			}
 		}
+		if s := members["soft"]; !absent(s) {
+			if err := json.Unmarshal(s, &ws[i].Soft); err != nil {
+				bad[field+".soft"] = msgSoftType
+			}
+		}
 	}
 	return ws, nil
 }
 
 // windowMembers returns the members of the window object field. It
 // reports whether raw is an object at all, and as an error a member other
-// than limit and per (names are exact: "LIMIT" is not limit) or one given
-// twice, named as in `unknown field "limits[0].burst"`.
+// than limit, per and soft (names are exact: "LIMIT" is not limit) or one
+// given twice, named as in `unknown field "limits[0].burst"`.
 func windowMembers(raw json.RawMessage, field string) (map[string]json.RawMessage, bool, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -166,7 +176,7 @@ func windowMembers(raw json.RawMessage, field string) (map[string]json.RawMessag
 		switch _, seen := members[key]; {
 		case seen:
 			return nil, true, fmt.Errorf("duplicate field %q", field+"."+key)
-		case key != "limit" && key != "per":
+		case key != "limit" && key != "per" && key != "soft":
 			return nil, true, fmt.Errorf("unknown field %q", field+"."+key)
 		}
 		var value json.RawMessage

@@ -174,19 +174,21 @@ func (s *Store) ListAudit(ctx context.Context, p AuditParams) (AuditPage, error)
 
 // tierRecord is a tier as the audit log shows it.
 type tierRecord struct {
-	Name        string         `json:"name"`
-	Windows     []windowRecord `json:"windows"`
-	Description string         `json:"description"`
-	PriceCents  int64          `json:"price_cents"`
-	Currency    string         `json:"currency"`
-	Version     int64          `json:"version"`
+	Name               string         `json:"name"`
+	Windows            []windowRecord `json:"windows"`
+	Description        string         `json:"description"`
+	PriceCents         int64          `json:"price_cents"`
+	Currency           string         `json:"currency"`
+	OveragePriceMicros int64          `json:"overage_price_micros"`
+	Version            int64          `json:"version"`
 }
 
 // windowRecord is a window as the audit log shows it: per in seconds, or
-// "month".
+// "month", and soft only on a soft month window, as the admin API shows it.
 type windowRecord struct {
 	Limit int64 `json:"limit"`
 	Per   any   `json:"per"`
+	Soft  bool  `json:"soft,omitempty"`
 }
 
 // clientRecord is an assignment as the audit log shows it.
@@ -204,13 +206,13 @@ func recordTier(t *Tier) *tierRecord {
 	}
 	ws := make([]windowRecord, len(t.Windows))
 	for i, w := range t.Windows {
-		ws[i] = windowRecord{Limit: w.Limit, Per: int64(w.Per / time.Second)}
+		ws[i] = windowRecord{Limit: w.Limit, Per: int64(w.Per / time.Second), Soft: w.Soft}
 		if w.Per == Month {
 			ws[i].Per = "month"
 		}
 	}
 	return &tierRecord{Name: t.Name, Windows: ws, Description: t.Description, PriceCents: t.PriceCents,
-		Currency: t.Currency, Version: t.Version}
+		Currency: t.Currency, OveragePriceMicros: t.OveragePriceMicros, Version: t.Version}
 }
 
 // recordClient returns c as the audit log shows it; nil for nil.

@@ -58,7 +58,8 @@ func TestAudit_EachWriteRecordsOneRow(t *testing.T) {
 	ctx := context.Background()
 	s := base.As(Audit{Actor: "ops@example", RequestID: "req-1"})
 
-	pro := Tier{Name: "pro", Windows: []Window{{Limit: 10, Per: time.Minute}, {Limit: 1000, Per: Month}}, PriceCents: 4900}
+	pro := Tier{Name: "pro", Windows: []Window{{Limit: 10, Per: time.Minute}, {Limit: 1000, Per: Month, Soft: true}}, PriceCents: 4900,
+		OveragePriceMicros: 1500}
 	created, err := s.CreateTier(ctx, pro)
 	if err != nil {
 		t.Fatal(err)
@@ -120,10 +121,15 @@ func TestAudit_EachWriteRecordsOneRow(t *testing.T) {
 				g.Before, g.After, w.action, w.target, w.before, w.after)
 		}
 	}
-	// The windows are spelled out, a month as "month".
-	if !jsonEqual(t, got[0].After, `{"name":"pro","windows":[{"limit":10,"per":60},{"limit":1000,"per":"month"}],
-		"description":"","price_cents":4900,"currency":"USD","version":`+strconv.FormatInt(created.Version, 10)+`}`) {
+	// The windows are spelled out, a month as "month", soft only where it
+	// is true.
+	if !jsonEqual(t, got[0].After, `{"name":"pro","windows":[{"limit":10,"per":60},{"limit":1000,"per":"month","soft":true}],
+		"description":"","price_cents":4900,"currency":"USD","overage_price_micros":1500,"version":`+strconv.FormatInt(created.Version, 10)+`}`) {
 		t.Errorf("create after = %s", got[0].After)
+	}
+	if !jsonEqual(t, got[1].After, `{"name":"pro","windows":[{"limit":20,"per":60}],
+		"description":"Teams.","price_cents":0,"currency":"USD","overage_price_micros":0,"version":`+strconv.FormatInt(replaced.Version, 10)+`}`) {
+		t.Errorf("replace after = %s", got[1].After)
 	}
 }
 

@@ -151,6 +151,10 @@ func constraintError(constraint string) error {
 		// The window lengths: out of range, or two the same (a patch of
 		// per alone can meet a stored window only here).
 		field, msg = "limits", "must hold windows of valid and distinct pers"
+	case "soft_month":
+		// Soft without a month window: the JSON index of the window is
+		// not in the constraint.
+		field, msg = "limits", "only a month window may be soft"
 	}
 	var v ValidationError
 	v.add(field, msg)

@@ -16,8 +16,10 @@ import (
 // free, &"" Currency to DefaultCurrency.
 //
 // Windows, if not nil, replaces every window (a merge patch replaces
-// arrays whole); Limit and Per then change the first window of the result,
-// the one Part 1 readers see as the tier's limit and per.
+// arrays whole), Soft included; Limit and Per then change the first window
+// of the result, the one Part 1 readers see as the tier's limit and per,
+// and keep its Soft. Per cannot turn a soft month window into another
+// length: that change goes through Windows.
 //
 // For example {PriceCents: &p} with p = 4999 reprices a tier and keeps its
 // windows, description and currency.
@@ -28,12 +30,14 @@ type TierPatch struct {
 	Description *string
 	PriceCents  *int64
 	Currency    *string
+	// OveragePriceMicros reprices overage; &0 makes it free.
+	OveragePriceMicros *int64
 }
 
 // isZero reports whether p changes nothing.
 func (p TierPatch) isZero() bool {
 	return p.Windows == nil && p.Limit == nil && p.Per == nil && p.Description == nil &&
-		p.PriceCents == nil && p.Currency == nil
+		p.PriceCents == nil && p.Currency == nil && p.OveragePriceMicros == nil
 }
 
 // Apply returns t with p's fields set and defaults filled in: what
@@ -60,6 +64,9 @@ func (p TierPatch) Apply(t Tier) Tier {
 	if p.Currency != nil {
 		t.Currency = *p.Currency
 	}
+	if p.OveragePriceMicros != nil {
+		t.OveragePriceMicros = *p.OveragePriceMicros
+	}
 	return t.normalized()
 }
 
@@ -69,14 +76,16 @@ func (p TierPatch) Apply(t Tier) Tier {
 // waits for the first, then applies its COALESCE to the row the first
 // wrote (READ COMMITTED re-reads an updated row before updating it).
 // NULL never means "reset": a reset arrives as the field's default value.
-// The windows are $7/$8 (all of them) if given, else the stored ones, with
-// the first window's limit and per then replaced by $2/$3 if given.
+// The windows are $7/$8/$9 (all of them, soft_month with them) if given,
+// else the stored ones, with the first window's limit and per then
+// replaced by $2/$3 if given.
 const sqlPatchTier = `
 UPDATE tiers
 SET limits = ARRAY[COALESCE($2::bigint, (COALESCE($7::bigint[], limits))[1])] || (COALESCE($7::bigint[], limits))[2:],
     pers = ARRAY[COALESCE($3::integer, (COALESCE($8::integer[], pers))[1])] || (COALESCE($8::integer[], pers))[2:],
+    soft_month = COALESCE($9::boolean, soft_month),
     description = COALESCE($4, description), price_cents = COALESCE($5, price_cents),
-    currency = COALESCE($6, currency)
+    currency = COALESCE($6, currency), overage_price_micros = COALESCE($10, overage_price_micros)
 WHERE name = $1
 RETURNING ` + tierColumns
 
@@ -95,6 +104,10 @@ func (s *Store) PatchTier(ctx context.Context, name string, p TierPatch) (Tier, 
 		perSeconds = new(perColumn(*p.Per))
 	}
 	limits, pers := windowArrays(p.Windows)
+	var soft *bool
+	if p.Windows != nil {
+		soft = new(softMonth(p.Windows))
+	}
 	var patched Tier
 	err := s.write(ctx, ActionTierUpdate, name, func(tx pgx.Tx) (before, after any, err error) {
 		old, err := tierForUpdate(ctx, tx, name)
@@ -104,12 +117,15 @@ func (s *Store) PatchTier(ctx context.Context, name string, p TierPatch) (Tier, 
 		if err != nil {
 			return nil, nil, err
 		}
+		if err := p.keepsSoftMonth(*old); err != nil {
+			return nil, nil, err
+		}
 		if p.isZero() {
 			patched = *old
 			return recordTier(old), recordTier(old), nil
 		}
 		patched, err = collectTier(tx.Query(ctx, sqlPatchTier, name, p.Limit, perSeconds, p.Description, p.PriceCents, p.Currency,
-			limits, pers))
+			limits, pers, soft, p.OveragePriceMicros))
 		return recordTier(old), recordTier(&patched), err
 	})
 	if err != nil {
@@ -126,6 +142,19 @@ func (s *Store) PatchTier(ctx context.Context, name string, p TierPatch) (Tier, 
 // the database, whose constraint reports it as limits.
 func (p TierPatch) validate(name string) error {
 	return p.Apply(Tier{Name: name, Windows: []Window{{Limit: 1, Per: time.Second}}}).Validate()
+}
+
+// keepsSoftMonth refuses a Per alone that would make old's first window,
+// a soft month, some other length. Only the stored tier shows it, and the
+// database's own check would name limits rather than the per the body set.
+func (p TierPatch) keepsSoftMonth(old Tier) error {
+	first := old.First()
+	if p.Windows != nil || p.Per == nil || *p.Per == Month || first.Per != Month || !first.Soft {
+		return nil
+	}
+	var v ValidationError
+	v.add("per", `must stay "month" while the month window is soft; give limits to change both`)
+	return &v
 }
 
 // normalized spells a reset of Currency as the default the database

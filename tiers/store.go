@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,10 +29,11 @@ func NewStore(pool *pgxpool.Pool) *Store {
 }
 
 // tierColumns is the select list scanTier expects, in its order.
-// The windows are the arrays limits and pers (0 is Month); the Part 1
-// columns "limit" and per_seconds are kept equal to the first window by the
-// database (migration 00006) and not read here.
-const tierColumns = `name, limits, pers, description, price_cents, currency, version`
+// The windows are the arrays limits and pers (0 is Month), and soft_month
+// is the Soft of the month window; the Part 1 columns "limit" and
+// per_seconds are kept equal to the first window by the database
+// (migration 00006) and not read here.
+const tierColumns = `name, limits, pers, soft_month, description, price_cents, currency, overage_price_micros, version`
 
 const (
 	sqlListTiers = `SELECT ` + tierColumns + ` FROM tiers ORDER BY price_cents, name`
@@ -49,24 +51,26 @@ const (
 	sqlLockTierName = `SELECT pg_advisory_xact_lock(hashtext('tiers'), hashtext($1))`
 
 	sqlCreateTier = `
-INSERT INTO tiers (name, limits, pers, description, price_cents, currency)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO tiers (name, limits, pers, description, price_cents, currency, soft_month, overage_price_micros)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING ` + tierColumns
 
 	sqlUpdateTier = `
 UPDATE tiers
-SET limits = $2, pers = $3, description = $4, price_cents = $5, currency = $6
+SET limits = $2, pers = $3, description = $4, price_cents = $5, currency = $6,
+    soft_month = $7, overage_price_micros = $8
 WHERE name = $1
 RETURNING ` + tierColumns
 
 	// xmax is 0 only on a row version this statement inserted, so the last
 	// column says whether the tier was created rather than replaced.
 	sqlPutTier = `
-INSERT INTO tiers (name, limits, pers, description, price_cents, currency)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO tiers (name, limits, pers, description, price_cents, currency, soft_month, overage_price_micros)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 ON CONFLICT (name) DO UPDATE
 SET limits = EXCLUDED.limits, pers = EXCLUDED.pers, description = EXCLUDED.description,
-    price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency
+    price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency,
+    soft_month = EXCLUDED.soft_month, overage_price_micros = EXCLUDED.overage_price_micros
 RETURNING ` + tierColumns + `, xmax = 0`
 
 	sqlDeleteTier = `DELETE FROM tiers WHERE name = $1 RETURNING ` + tierColumns
@@ -209,7 +213,13 @@ func (s *Store) Ping(ctx context.Context) error {
 // sqlUpdateTier's parameters.
 func tierArgs(t Tier) []any {
 	limits, pers := windowArrays(t.Windows)
-	return []any{t.Name, limits, pers, t.Description, t.PriceCents, t.Currency}
+	return []any{t.Name, limits, pers, t.Description, t.PriceCents, t.Currency, softMonth(t.Windows), t.OveragePriceMicros}
+}
+
+// softMonth returns the column soft_month of windows: whether the month
+// window is soft. Validate has refused Soft on any other window.
+func softMonth(ws []Window) bool {
+	return slices.ContainsFunc(ws, func(w Window) bool { return w.Per == Month && w.Soft })
 }
 
 // windowArrays returns windows as the columns limits and pers store them;
@@ -251,7 +261,9 @@ func scanTierWith(row pgx.CollectableRow, more ...any) (Tier, error) {
 	var t Tier
 	var limits []int64
 	var pers []int32
-	err := row.Scan(append([]any{&t.Name, &limits, &pers, &t.Description, &t.PriceCents, &t.Currency, &t.Version}, more...)...)
+	var soft bool
+	err := row.Scan(append([]any{&t.Name, &limits, &pers, &soft, &t.Description, &t.PriceCents, &t.Currency,
+		&t.OveragePriceMicros, &t.Version}, more...)...)
 	if err == nil && len(limits) != len(pers) {
 		err = fmt.Errorf("tier %q has %d limits and %d pers", t.Name, len(limits), len(pers))
 	}
@@ -261,6 +273,7 @@ func scanTierWith(row pgx.CollectableRow, more ...any) (Tier, error) {
 	t.Windows = make([]Window, len(limits))
 	for i := range limits {
 		t.Windows[i] = Window{Limit: limits[i], Per: perOfColumn(pers[i])}
+		t.Windows[i].Soft = soft && t.Windows[i].Per == Month
 	}
 	return t, nil
 }

@@ -27,14 +27,14 @@ func TestStore_PatchTier(t *testing.T) {
 		{"price only", TierPatch{PriceCents: new(int64(4999))}, Tier{Name: "pro", Windows: one(1000, time.Minute), Description: "Teams.", PriceCents: 4999, Currency: "EUR"}},
 		{"limit and per", TierPatch{Limit: new(int64(5)), Per: new(time.Hour)}, Tier{Name: "pro", Windows: one(5, time.Hour), Description: "Teams.", PriceCents: 4999, Currency: "EUR"}},
 		{"resets to defaults", TierPatch{Description: new(""), PriceCents: new(int64(0)), Currency: new("")}, Tier{Name: "pro", Windows: one(5, time.Hour), Currency: DefaultCurrency}},
-		{"windows replaced", TierPatch{Windows: []Window{{20, time.Second}, {6000, time.Hour}, {1_000_000, Month}}},
-			Tier{Name: "pro", Windows: []Window{{20, time.Second}, {6000, time.Hour}, {1_000_000, Month}}, Currency: DefaultCurrency}},
+		{"windows replaced", TierPatch{Windows: []Window{{Limit: 20, Per: time.Second}, {Limit: 6000, Per: time.Hour}, {Limit: 1_000_000, Per: Month}}},
+			Tier{Name: "pro", Windows: []Window{{Limit: 20, Per: time.Second}, {Limit: 6000, Per: time.Hour}, {Limit: 1_000_000, Per: Month}}, Currency: DefaultCurrency}},
 		{"limit alone patches the first window", TierPatch{Limit: new(int64(30))},
-			Tier{Name: "pro", Windows: []Window{{30, time.Second}, {6000, time.Hour}, {1_000_000, Month}}, Currency: DefaultCurrency}},
+			Tier{Name: "pro", Windows: []Window{{Limit: 30, Per: time.Second}, {Limit: 6000, Per: time.Hour}, {Limit: 1_000_000, Per: Month}}, Currency: DefaultCurrency}},
 		{"per alone patches the first window", TierPatch{Per: new(2 * time.Second)},
-			Tier{Name: "pro", Windows: []Window{{30, 2 * time.Second}, {6000, time.Hour}, {1_000_000, Month}}, Currency: DefaultCurrency}},
-		{"windows then limit", TierPatch{Windows: []Window{{7, Month}, {1, time.Second}}, Limit: new(int64(8))},
-			Tier{Name: "pro", Windows: []Window{{8, Month}, {1, time.Second}}, Currency: DefaultCurrency}},
+			Tier{Name: "pro", Windows: []Window{{Limit: 30, Per: 2 * time.Second}, {Limit: 6000, Per: time.Hour}, {Limit: 1_000_000, Per: Month}}, Currency: DefaultCurrency}},
+		{"windows then limit", TierPatch{Windows: []Window{{Limit: 7, Per: Month}, {Limit: 1, Per: time.Second}}, Limit: new(int64(8))},
+			Tier{Name: "pro", Windows: []Window{{Limit: 8, Per: Month}, {Limit: 1, Per: time.Second}}, Currency: DefaultCurrency}},
 	}
 	version := pro.Version
 	for _, s := range steps {

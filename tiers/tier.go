@@ -35,6 +35,12 @@ const (
 	// numbers as doubles (JavaScript, jq) rounds: 9,007 prices at the
 	// bound still add up exactly.
 	MaxPriceCents = 1_000_000_000_000
+	// MaxOveragePriceMicros is the highest price of one request of
+	// overage, in millionths of the currency's major unit: 10^12 is
+	// $1,000,000 a request. Like MaxPriceCents, higher is a typo, and the
+	// bound keeps the number exact in a reader that parses JSON numbers
+	// as doubles.
+	MaxOveragePriceMicros = 1_000_000_000_000
 )
 
 // Month as a Window's Per means a calendar month on the client's anchor day.
@@ -50,6 +56,10 @@ type Window struct {
 	// Per is the window length, whole seconds from 1 s to MaxPer, or Month:
 	// a calendar month in UTC from the client's anchor day (Client.AnchorDay).
 	Per time.Duration
+	// Soft, on a Month window only, admits requests past Limit and counts
+	// them as overage, billed at Tier.OveragePriceMicros; the tier's
+	// shorter windows still refuse. The limiter enforces it.
+	Soft bool
 }
 
 // Tier is a plan: requests admitted per window, for 1 to MaxWindows windows.
@@ -76,6 +86,10 @@ type Tier struct {
 	// Currency is an ISO 4217 code such as "USD" or "EUR"; empty means
 	// DefaultCurrency.
 	Currency string
+	// OveragePriceMicros is the price of one request past a soft month
+	// window's limit, in millionths of Currency's major unit (1500 with
+	// "USD" is $1.50 per thousand requests), 0 … MaxOveragePriceMicros.
+	OveragePriceMicros int64
 	// Version is the row's change version, set by the database on every
 	// write and greater than any version the tier had before; it orders
 	// changes (see Cache). Ignored on input; zero for a tier never stored.
@@ -84,8 +98,8 @@ type Tier struct {
 
 // Validate reports every invalid field of t at once, as a *ValidationError
 // keyed by the JSON field names (name, limits, limits[i].limit,
-// limits[i].per, description, price_cents, currency), so a client can fix
-// all of them in one round.
+// limits[i].per, limits[i].soft, description, price_cents, currency,
+// overage_price_micros), so a client can fix all of them in one round.
 func (t Tier) Validate() error {
 	var v ValidationError
 	if msg := nameProblem(t.Name); msg != "" {
@@ -100,6 +114,9 @@ func (t Tier) Validate() error {
 	}
 	if t.Currency != "" && !isCurrencyCode(t.Currency) {
 		v.add("currency", "must be a three-letter ISO 4217 code such as USD")
+	}
+	if t.OveragePriceMicros < 0 || t.OveragePriceMicros > MaxOveragePriceMicros {
+		v.add("overage_price_micros", "must be between 0 and 1000000000000")
 	}
 	return v.orNil()
 }
@@ -126,6 +143,9 @@ func validateWindows(v *ValidationError, ws []Window) {
 		case slices.ContainsFunc(ws[:i], func(o Window) bool { return o.Per == w.Per }):
 			v.add(field, "must differ from the per of every other window")
 		}
+		if w.Soft && w.Per != Month {
+			v.add(fmt.Sprintf("limits[%d].soft", i), "only a month window may be soft")
+		}
 	}
 }
 
@@ -142,7 +162,8 @@ func (t Tier) First() Window {
 // and Version included.
 func (t Tier) Equal(u Tier) bool {
 	return t.Name == u.Name && slices.Equal(t.Windows, u.Windows) && t.Description == u.Description &&
-		t.PriceCents == u.PriceCents && t.Currency == u.Currency && t.Version == u.Version
+		t.PriceCents == u.PriceCents && t.Currency == u.Currency && t.OveragePriceMicros == u.OveragePriceMicros &&
+		t.Version == u.Version
 }
 
 // normalized fills the fields that have a documented default, so the

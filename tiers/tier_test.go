@@ -27,9 +27,9 @@ func TestTier_Validate(t *testing.T) {
 		{"min bounds", func(t *Tier) { t.Windows, t.PriceCents = one(1, time.Second), 0 }, nil},
 		{"month", func(t *Tier) { t.Windows = one(1, Month) }, nil},
 		{"four windows", func(t *Tier) {
-			t.Windows = []Window{{20, time.Second}, {600, time.Minute}, {6000, time.Hour}, {1_000_000, Month}}
+			t.Windows = []Window{{Limit: 20, Per: time.Second}, {Limit: 600, Per: time.Minute}, {Limit: 6000, Per: time.Hour}, {Limit: 1_000_000, Per: Month}}
 		}, nil},
-		{"month first", func(t *Tier) { t.Windows = []Window{{1_000_000, Month}, {20, time.Second}} }, nil},
+		{"month first", func(t *Tier) { t.Windows = []Window{{Limit: 1_000_000, Per: Month}, {Limit: 20, Per: time.Second}} }, nil},
 		{"empty currency means default", func(t *Tier) { t.Currency = "" }, nil},
 		{"description with newlines", func(t *Tier) { t.Description = "a\nb\tc" }, nil},
 		{"1000-rune description", func(t *Tier) { t.Description = strings.Repeat("é", 1000) }, nil},
@@ -45,11 +45,15 @@ func TestTier_Validate(t *testing.T) {
 		{"negative per other than month", func(t *Tier) { t.Windows[0].Per = -time.Second }, []string{"limits[0].per"}},
 		{"no windows", func(t *Tier) { t.Windows = nil }, []string{"limits"}},
 		{"five windows", func(t *Tier) {
-			t.Windows = []Window{{1, time.Second}, {2, 2 * time.Second}, {3, 3 * time.Second}, {4, 4 * time.Second}, {5, Month}}
+			t.Windows = []Window{{Limit: 1, Per: time.Second}, {Limit: 2, Per: 2 * time.Second}, {Limit: 3, Per: 3 * time.Second}, {Limit: 4, Per: 4 * time.Second}, {Limit: 5, Per: Month}}
 		}, []string{"limits"}},
-		{"duplicate per", func(t *Tier) { t.Windows = []Window{{1, time.Hour}, {2, time.Minute}, {3, time.Hour}} }, []string{"limits[2].per"}},
-		{"two months", func(t *Tier) { t.Windows = []Window{{1, Month}, {2, time.Minute}, {3, Month}} }, []string{"limits[2].per"}},
-		{"bad second window", func(t *Tier) { t.Windows = []Window{{1, time.Hour}, {0, 0}} }, []string{"limits[1].limit", "limits[1].per"}},
+		{"duplicate per", func(t *Tier) {
+			t.Windows = []Window{{Limit: 1, Per: time.Hour}, {Limit: 2, Per: time.Minute}, {Limit: 3, Per: time.Hour}}
+		}, []string{"limits[2].per"}},
+		{"two months", func(t *Tier) {
+			t.Windows = []Window{{Limit: 1, Per: Month}, {Limit: 2, Per: time.Minute}, {Limit: 3, Per: Month}}
+		}, []string{"limits[2].per"}},
+		{"bad second window", func(t *Tier) { t.Windows = []Window{{Limit: 1, Per: time.Hour}, {Limit: 0, Per: 0}} }, []string{"limits[1].limit", "limits[1].per"}},
 		{"long description", func(t *Tier) { t.Description = strings.Repeat("a", 1001) }, []string{"description"}},
 		{"NUL in description", func(t *Tier) { t.Description = "a\x00b" }, []string{"description"}},
 		{"invalid UTF-8 description", func(t *Tier) { t.Description = "\xff" }, []string{"description"}},
@@ -57,10 +61,27 @@ func TestTier_Validate(t *testing.T) {
 		{"highest price", func(t *Tier) { t.PriceCents = MaxPriceCents }, nil},
 		{"price above the bound", func(t *Tier) { t.PriceCents = MaxPriceCents + 1 }, []string{"price_cents"}},
 		{"largest int64 price", func(t *Tier) { t.PriceCents = math.MaxInt64 }, []string{"price_cents"}},
+		{"soft month", func(t *Tier) { t.Windows = []Window{{Limit: 1_000_000, Per: Month, Soft: true}} }, nil},
+		{"soft month after a burst window", func(t *Tier) {
+			t.Windows = []Window{{Limit: 20, Per: time.Second}, {Limit: 1_000_000, Per: Month, Soft: true}}
+		}, nil},
+		{"soft window of seconds", func(t *Tier) { t.Windows[0].Soft = true }, []string{"limits[0].soft"}},
+		{"soft window of a year", func(t *Tier) {
+			t.Windows = []Window{{Limit: 1_000_000, Per: Month}, {Limit: 5, Per: MaxPer, Soft: true}}
+		}, []string{"limits[1].soft"}},
+		{"soft window of a bad per", func(t *Tier) { t.Windows[0].Per, t.Windows[0].Soft = 0, true },
+			[]string{"limits[0].per", "limits[0].soft"}},
+		{"highest overage price", func(t *Tier) { t.OveragePriceMicros = MaxOveragePriceMicros }, nil},
+		{"overage price without a soft window", func(t *Tier) { t.OveragePriceMicros = 1500 }, nil},
+		{"negative overage price", func(t *Tier) { t.OveragePriceMicros = -1 }, []string{"overage_price_micros"}},
+		{"overage price above the bound", func(t *Tier) { t.OveragePriceMicros = MaxOveragePriceMicros + 1 }, []string{"overage_price_micros"}},
+		{"largest int64 overage price", func(t *Tier) { t.OveragePriceMicros = math.MaxInt64 }, []string{"overage_price_micros"}},
 		{"lower-case currency", func(t *Tier) { t.Currency = "usd" }, []string{"currency"}},
 		{"long currency", func(t *Tier) { t.Currency = "EURO" }, []string{"currency"}},
 		{"everything wrong", func(t *Tier) { *t = Tier{Name: "X", PriceCents: -5, Currency: "x"} },
 			[]string{"name", "limits", "price_cents", "currency"}},
+		{"every new field wrong", func(t *Tier) { t.Windows[0].Soft, t.OveragePriceMicros = true, -1 },
+			[]string{"limits[0].soft", "overage_price_micros"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 // threeWindows is a tier of every kind of window: seconds, hours, a month.
 func threeWindows(name string) Tier {
-	return Tier{Name: name, Windows: []Window{{20, time.Second}, {6000, time.Hour}, {1_000_000, Month}},
+	return Tier{Name: name, Windows: []Window{{Limit: 20, Per: time.Second}, {Limit: 6000, Per: time.Hour}, {Limit: 1_000_000, Per: Month}},
 		Description: "Three windows.", PriceCents: 4900, Currency: "EUR"}
 }
 
@@ -159,7 +159,7 @@ func TestStore_WindowsAndAnchorDayRoundTrip(t *testing.T) {
 	}
 
 	// The Part 1 columns follow the first window, a month as 31 days.
-	month := TierPatch{Windows: []Window{{1_000_000, Month}, {20, time.Second}}}
+	month := TierPatch{Windows: []Window{{Limit: 1_000_000, Per: Month}, {Limit: 20, Per: time.Second}}}
 	patched, err := store.PatchTier(ctx, "metered", month)
 	if err != nil {
 		t.Fatal(err)
