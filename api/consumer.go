@@ -50,6 +50,10 @@ type QuotaWindow struct {
 	Remaining  int64  `json:"remaining"`
 	Reset      int64  `json:"reset"`
 	ResetAfter int64  `json:"reset_after"`
+	// Soft marks a soft month window, which admits past its limit.
+	Soft bool `json:"soft,omitempty"`
+	// Overage is how far a soft window is past its limit; absent within it.
+	Overage int64 `json:"overage,omitempty"`
 }
 
 func quotaView(id string, anonymous bool, d quota.Decision) QuotaView {
@@ -57,7 +61,10 @@ func quotaView(id string, anonymous bool, d quota.Decision) QuotaView {
 	for i, w := range d.Limit.Windows {
 		st := d.Window(i)
 		ws[i] = QuotaWindow{Policy: d.Limit.Policy(i), Limit: w.Requests, Per: quotaPer(w.Per),
-			Remaining: st.Remaining, Reset: st.Reset.Unix(), ResetAfter: ceilSeconds(st.ResetAfter)}
+			Remaining: st.Remaining, Reset: st.Reset.Unix(), ResetAfter: ceilSeconds(st.ResetAfter), Soft: w.Soft}
+		if w.Soft {
+			ws[i].Overage = d.Overage
+		}
 	}
 	b := ws[d.Binding]
 	return QuotaView{ID: id, Anonymous: anonymous, Tier: d.Limit.Name, Limit: b.Limit, Per: b.Per,

@@ -50,11 +50,13 @@ func UserKey(clientID string) string { return userPrefix + clientID }
 
 // identify returns the caller's limiter key, tier and the Limit it
 // enforces: the token's subject and its assigned tier on its anchor day,
-// or the client IP and the anonymous tier.
+// metered, or the client IP and the anonymous tier.
 func (s *server) identify(c echo.Context) (key string, t tiers.Tier, lim quota.Limit, err error) {
 	if p, ok := principalFrom(c); ok {
 		t, anchor, err := s.tiers.PlanFor(c.Request().Context(), p.ClientID)
-		return p.key, t, LimitOf(t, anchor), err
+		lim = LimitOf(t, anchor)
+		lim.Meter = true // clients' usage is billed; anonymous callers' is not
+		return p.key, t, lim, err
 	}
 	key, err = s.cfg.IP.Key(c.Request())
 	if err != nil {

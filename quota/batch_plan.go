@@ -64,10 +64,11 @@ func (g *group) givePlan(pg planGroup, after []int64, sec, usec int64, err error
 }
 
 // settlePlan hands each call of a plan group its share of the group's
-// planScript reply in a pipeline.
+// planScript reply in a pipeline. The reply carries its own error: a group
+// that ran has its answer even when another group of the batch failed.
 func (g *group) settlePlan(batchErr error) {
 	pg := g.planGroup()
-	if batchErr != nil || g.cmd == nil {
+	if g.cmd == nil {
 		g.givePlan(pg, nil, 0, 0, cmp.Or(batchErr, errors.New("quota: no script call was sent")))
 		return
 	}

@@ -55,8 +55,10 @@ func (b *batcher) flush(batch []*call) {
 	}
 	err := b.pipeline(ctx, groups, false)
 	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// Redis lost its script cache (a restart): EVAL loads it again.
-		err = b.pipeline(ctx, groups, true)
+		// A server lacks the script (a restart, or a Cluster master that
+		// has not run it yet): EVAL loads it, for the calls it refused
+		// only, since the others ran and must not count twice.
+		err = b.pipeline(ctx, slices.DeleteFunc(slices.Clone(groups), ran), true)
 	}
 	for _, g := range groups {
 		if g.plan {
@@ -65,6 +67,16 @@ func (b *batcher) flush(batch []*call) {
 		}
 		g.settle(b.store, err)
 	}
+}
+
+// ran reports whether g's script call ran, or failed for another reason
+// than a missing script.
+func ran(g *group) bool {
+	cmd := g.cmd
+	if !g.plan {
+		cmd = g.call.cmd
+	}
+	return cmd == nil || !redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT")
 }
 
 // pipeline sends one script call per group.

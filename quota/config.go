@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -89,14 +90,19 @@ func NewInMemory() *Limiter {
 	return l
 }
 
-// Close closes the Redis client the Limiter made for itself (see
-// NewWithConfig), if any; a client it was given is left open. The Limiter
-// must not be used after Close.
+// Close sends the metered refusals it answered from memory (see
+// Limit.Meter) and closes the Redis client the Limiter made for itself
+// (see NewWithConfig), if any; a client it was given is left open. The
+// Limiter must not be used after Close.
 func (l *Limiter) Close() error {
-	if l.own == nil {
-		return nil
+	var err error
+	if l.meter != nil {
+		err = l.meter.close(context.Background())
 	}
-	return l.own.Close()
+	if l.own == nil {
+		return err
+	}
+	return errors.Join(err, l.own.Close())
 }
 
 // limiterClient returns rdb if the Limiter may use it as is, or else a new

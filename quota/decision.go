@@ -32,6 +32,9 @@ type Decision struct {
 	RetryAfter time.Duration
 	// Binding is the index in Limit.Windows of the binding window.
 	Binding int
+	// Overage is how far the Limit's soft month window is past its
+	// Requests, this request included; 0 while it is within them.
+	Overage int64
 
 	// windows holds every window's state when the Limit has several; nil
 	// for one window, whose state is the fields above, so that the
@@ -100,7 +103,7 @@ func judge(l Limit, counts *[MaxWindows]int64, n int64, consume bool, sec, usec 
 	d := Decision{Limit: l, Allowed: true}
 	var ws [MaxWindows]WindowState
 	for i, w := range l.Windows {
-		if counts[i]+n > w.Requests {
+		if counts[i]+n > w.Requests && !w.Soft {
 			d.Allowed = false
 			ws[i].Refused = true
 		}
@@ -113,6 +116,9 @@ func judge(l Limit, counts *[MaxWindows]int64, n int64, consume bool, sec, usec 
 		_, end := w.bounds(sec, anchor)
 		st := &ws[i]
 		st.Remaining = max(w.Requests-counts[i], 0)
+		if w.Soft {
+			d.Overage = max(counts[i]-w.Requests, 0)
+		}
 		st.Reset = time.Unix(end, 0)
 		st.ResetAfter = max(time.Duration(end-sec)*time.Second-time.Duration(usec)*time.Microsecond, 0)
 		if i > 0 && binds(d.Allowed, st, &ws[d.Binding]) {

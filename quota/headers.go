@@ -24,6 +24,10 @@ const (
 	// HeaderDegraded marks a response admitted without a decision because
 	// the store failed under FailOpen: "1".
 	HeaderDegraded = "X-RateLimit-Degraded"
+	// HeaderOverage is X-Quota-Overage, on a response admitted past a soft
+	// month window's limit: how far past it the window is
+	// (Decision.Overage).
+	HeaderOverage = "X-Quota-Overage"
 )
 
 // Canonical forms of the header names, for writing the header map
@@ -35,6 +39,7 @@ const (
 	canonPolicy     = "Ratelimit-Policy"
 	canonRateLimit  = "Ratelimit"
 	canonRetryAfter = "Retry-After"
+	canonOverage    = "X-Quota-Overage"
 )
 
 // HeaderStyle selects which rate-limit headers the middleware writes.
@@ -53,7 +58,8 @@ const (
 )
 
 // SetHeaders writes d to h in the given style. A refusal also gets
-// Retry-After. Seconds are rounded up, so a client that waits them out
+// Retry-After, and a request in overage X-Quota-Overage unless the style
+// is HeadersNone. Seconds are rounded up, so a client that waits them out
 // lands in the next window rather than just before it.
 func SetHeaders(h http.Header, d Decision, style HeaderStyle) {
 	// Every value is appended to one buffer and the header map gets
@@ -62,8 +68,8 @@ func SetHeaders(h http.Header, d Decision, style HeaderStyle) {
 	// many headers it gets, where Header.Set would allocate for each.
 	var buf [512]byte
 	b := buf[:0]
-	var keys [6]string
-	var ends [6]int
+	var keys [7]string
+	var ends [7]int
 	n := 0
 	end := func(key string) {
 		keys[n], ends[n] = key, len(b)
@@ -105,6 +111,10 @@ func SetHeaders(h http.Header, d Decision, style HeaderStyle) {
 	if !d.Allowed {
 		b = strconv.AppendInt(b, max(ceilSeconds(d.RetryAfter), 1), 10)
 		end(canonRetryAfter)
+	}
+	if d.Overage > 0 && style != HeadersNone {
+		b = strconv.AppendInt(b, d.Overage, 10)
+		end(canonOverage)
 	}
 	if n == 0 {
 		return

@@ -165,6 +165,14 @@ func (w Window) seconds() int64 {
 	return int64(w.Per / time.Second)
 }
 
+// wireSeconds is seconds as planScript takes it: -1 for a soft month.
+func (w Window) wireSeconds() int64 {
+	if w.Soft {
+		return -1
+	}
+	return w.seconds()
+}
+
 // bounds returns the window containing Unix second sec: its start and end.
 func (w Window) bounds(sec int64, anchor int) (start, end int64) {
 	if w.Per == Month {

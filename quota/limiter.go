@@ -71,6 +71,7 @@ type Limiter struct {
 	store     store
 	deadlines deadlines // holds the Timeout
 	hogs      *hogCache // nil when disabled
+	meter     *hogMeter // nil unless the store meters
 	breaker   *breaker
 	now       func() time.Time
 	// epoch starts the monotonic clock of answered.
@@ -119,6 +120,9 @@ func newLimiter(store store, cfg limiterConfig) (*Limiter, error) {
 	if cfg.HogCacheSize > 0 {
 		l.hogs = newHogCache(cfg.HogCacheSize)
 	}
+	if s, ok := store.(*redisStore); ok {
+		l.meter = newHogMeter(s)
+	}
 	return l, nil
 }
 
@@ -149,6 +153,9 @@ func (l *Limiter) AllowN(ctx context.Context, key string, lim Limit, n int64) (D
 	if l.hogs != nil {
 		now = l.now()
 		if d, ok := l.hogs.get(key, lim, n, now); ok {
+			if lim.Meter && l.meter != nil {
+				l.meter.add(key, n)
+			}
 			return d, nil
 		}
 	}

@@ -154,28 +154,43 @@ return n .. ' ' .. t[1] .. ' ' .. t[2]
 `)
 
 // planScript decides requests under Limits of several windows, or of a
-// Month window, or of a cost other than one: all-or-nothing across the
-// windows, in one atomic step. It serves one decision or a whole batch.
+// Month window, or of a cost other than one, or metered: all-or-nothing
+// across the windows, in one atomic step. It serves one decision or a
+// whole batch.
 //
 // ARGV holds runs of groups that share one Limit's windows: the number of
-// windows w, then each window's length in seconds (0 for a month) and
-// limit, then the number of groups, then for each group its anchor day and
-// either a positive number of requests of cost 1, or minus the number of
-// requests followed by each one's cost. Each group has w keys in KEYS, one
-// per window, in order, all with the same hash tag, so a group alone is
-// Cluster-safe; a batch of many groups goes only to a single server, as
-// allowManyScript does.
+// windows w (negative when the run is metered), then each window's length
+// in seconds (0 for a month, -1 for a soft month) and limit, then the
+// number of groups, then for each group its anchor day and either a
+// positive number of requests of cost 1, or minus the number of requests
+// followed by each one's cost. Each group has w keys in KEYS, one per
+// window, in order, and a metered group one more, its usage key; all of a
+// group's keys have the same hash tag, so a group alone is Cluster-safe; a
+// batch of many groups goes only to a single server, as allowManyScript
+// does.
 //
 // Each window is counted as in allowScript (a hash field named after the
 // window's start, the key expiring at the window's end), and month windows
 // come from month (luaMonth) on Redis TIME. Field names are made once per
 // run (per batch for a month, per anchor day) and a group's cost reaches
 // HINCRBY as the string it came as: a Lua number handed to redis.call is
-// formatted anew on every call. A group adds its whole cost to
-// every window, then works out which of its requests fit, in order: a
-// request fits only if every window has its cost left after the requests
-// before it. What did not fit is taken back from every window at once, so
-// a refused request counts nowhere, and nobody sees the difference.
+// formatted anew on every call. A group adds its whole cost to every
+// window, then works out which of its requests fit, in order: a request
+// fits only if every window but a soft one has its cost left after the
+// requests before it. What did not fit is taken back from every window at
+// once, so a refused request counts nowhere, and nobody sees the
+// difference. A soft month window keeps counting past its limit; what an
+// admitted request adds past it is overage.
+//
+// A metered group then counts, in its usage hash and in the same atomic
+// step, what was admitted, refused and overage on Redis's UTC day (fields
+// "<day>a", "<day>r", "<day>o", day = days since the epoch), and notes the
+// first time a month window's count reaches 80 % and 100 % of its limit
+// (field "t<percent>:<window start>" = "<count> <limit> <window end>
+// <now>", written once). The hash names its incarnation in field "e" (the
+// TIME it was made), so a reader can tell counts lost with Redis from
+// counts copied before, and it expires four days after the day it was last
+// counted in, which leaves a reader (Limiter.ReadUsage) days to copy it.
 //
 // The reply is, for each group and window in order, the window's count
 // just after the whole cost was added, then Redis TIME's Unix seconds and
@@ -184,15 +199,20 @@ return n .. ' ' .. t[1] .. ' ' .. t[2]
 var planScript = redis.NewScript(luaMonth + `
 local t = redis.call('TIME')
 local now = t[1] + 0
+local day = math.floor(now / 86400)
+local dayf = tostring(day)
 local months = {}
 local out = {}
-local i = 0
+local i, k = 0, 0
 local a = 1
 while a <= #ARGV do
   local w = ARGV[a] + 0
-  local limits, starts, fields, ends = {}, {}, {}, {}
+  local metered = w < 0
+  if metered then w = -w end
+  local limits, pers, starts, fields, ends = {}, {}, {}, {}, {}
   for x = 1, w do
     local per = ARGV[a + 2 * x - 1] + 0
+    pers[x] = per
     limits[x] = ARGV[a + 2 * x] + 0
     if per > 0 then
       starts[x] = now - now % per
@@ -220,21 +240,20 @@ while a <= #ARGV do
       end
       ts = tostring(total)
     end
-    local month_field
+    local m
     local admitted = total
     for x = 1, w do
       local f, e = fields[x], ends[x]
       if not f then
-        local m = months[anchor]
+        m = months[anchor]
         if not m then
           local ms, me = month(now, anchor + 0)
           m = {tostring(ms), me}
           months[anchor] = m
         end
         f, e = m[1], m[2]
-        month_field = f
       end
-      local key = KEYS[i + x]
+      local key = KEYS[k + x]
       local n = redis.call('HINCRBY', key, f, ts)
       if n == total then
         if redis.call('HLEN', key) > 1 then
@@ -244,15 +263,17 @@ while a <= #ARGV do
         redis.call('EXPIREAT', key, e)
       end
       out[i + x] = n
-      local room = limits[x] - n + total
-      if room < admitted then admitted = room end
+      if pers[x] >= 0 then
+        local room = limits[x] - n + total
+        if room < admitted then admitted = room end
+      end
     end
     if costs then
       admitted = 0
       for j = 1, #costs do
         local c, fits = costs[j], true
         for x = 1, w do
-          if out[i + x] - total + admitted + c > limits[x] then
+          if pers[x] >= 0 and out[i + x] - total + admitted + c > limits[x] then
             fits = false
             break
           end
@@ -264,10 +285,43 @@ while a <= #ARGV do
     end
     if admitted < total then
       for x = 1, w do
-        redis.call('HINCRBY', KEYS[i + x], fields[x] or month_field, admitted - total)
+        redis.call('HINCRBY', KEYS[k + x], fields[x] or m[1], admitted - total)
       end
     end
+    if metered then
+      local u = KEYS[k + w + 1]
+      local fresh = false
+      if admitted > 0 then
+        local as = admitted == total and ts or admitted
+        fresh = redis.call('HINCRBY', u, dayf .. 'a', as) == admitted
+      end
+      if admitted < total then
+        fresh = redis.call('HINCRBY', u, dayf .. 'r', total - admitted) == total - admitted or fresh
+      end
+      if fresh then
+        redis.call('HSETNX', u, 'e', t[1] .. '.' .. t[2])
+        redis.call('EXPIREAT', u, (day + 4) * 86400)
+      end
+      for x = 1, w do
+        if pers[x] <= 0 and admitted > 0 then
+          local L = limits[x]
+          local before = out[i + x] - total
+          local after = before + admitted
+          if pers[x] < 0 and after > L then
+            redis.call('HINCRBY', u, dayf .. 'o', after - math.max(L, before))
+          end
+          for _, p in ipairs({80, 100}) do
+            local level = math.floor((L * p + 99) / 100)
+            if before < level and after >= level then
+              redis.call('HSETNX', u, 't' .. p .. ':' .. m[1], after .. ' ' .. L .. ' ' .. m[2] .. ' ' .. t[1])
+            end
+          end
+        end
+      end
+      k = k + 1
+    end
     i = i + w
+    k = k + w
   end
 end
 out[i + 1] = now

@@ -34,19 +34,24 @@ func (g planGroup) total() int64 {
 func (s *redisStore) planWire(groups []planGroup) (keys []string, args []any) {
 	nkeys, nargs := 0, 0
 	for _, g := range groups {
-		nkeys += len(g.lim.Windows)
+		nkeys += len(g.lim.Windows) + 1
 		nargs += 2 + 2*len(g.lim.Windows) + 2 + len(g.costs) // at most a run per group
 	}
 	keys, args = make([]string, 0, nkeys), make([]any, 0, nargs)
 	for i := 0; i < len(groups); {
 		ws := groups[i].lim.Windows
 		j := i + 1
-		for j < len(groups) && sameWindows(groups[j].lim.Windows, ws) {
+		meter := groups[i].lim.Meter
+		for j < len(groups) && groups[j].lim.Meter == meter && sameWindows(groups[j].lim.Windows, ws) {
 			j++
 		}
-		args = append(args, len(ws))
+		if meter {
+			args = append(args, -len(ws))
+		} else {
+			args = append(args, len(ws))
+		}
 		for _, w := range ws {
-			args = append(args, w.seconds(), w.Requests)
+			args = append(args, w.wireSeconds(), w.Requests)
 		}
 		args = append(args, j-i)
 		for _, g := range groups[i:j] {
@@ -54,6 +59,9 @@ func (s *redisStore) planWire(groups []planGroup) (keys []string, args []any) {
 				keys = append(keys, g.redisKey)
 			} else {
 				keys = s.appendWindowKeys(keys, g.key, ws)
+			}
+			if meter {
+				keys = append(keys, s.usageKey(g.key))
 			}
 			args = append(args, g.lim.anchor())
 			if g.costs == nil {

@@ -30,6 +30,8 @@ type config struct {
 	WriteTimeout    time.Duration
 	MaxConns        int
 	AccessLog       api.AccessLog
+	WebhookURL      string
+	WebhookSecret   []byte
 }
 
 // Defaults of the settings SPEC.md fixes, and of quotad's own.
@@ -123,7 +125,28 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.MaxConns, err = count(get, "QUOTA_MAX_CONNS", api.DefaultMaxConns); err != nil {
 		return c, err
 	}
+	if c.WebhookURL, c.WebhookSecret, err = webhookSettings(get, getenv); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// webhookSettings reads QUOTA_WEBHOOK_URL and, when it is set, the secret
+// that signs deliveries, held to QUOTA_JWT_SECRET's length. Neither error
+// quotes the secret, nor the URL, which may carry credentials.
+func webhookSettings(get func(string, string) string, getenv func(string) string) (string, []byte, error) {
+	raw := get("QUOTA_WEBHOOK_URL", "")
+	if raw == "" {
+		return "", nil, nil
+	}
+	if u, err := url.Parse(raw); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", nil, errors.New("QUOTA_WEBHOOK_URL: not an absolute http(s) URL")
+	}
+	secret := []byte(getenv("QUOTA_WEBHOOK_SECRET"))
+	if len(secret) < 32 {
+		return "", nil, fmt.Errorf("QUOTA_WEBHOOK_SECRET: required with QUOTA_WEBHOOK_URL, at least 32 bytes (%d given; e.g. openssl rand -hex 32)", len(secret))
+	}
+	return raw, secret, nil
 }
 
 // databaseURL reads DATABASE_URL, the one setting migrate needs.

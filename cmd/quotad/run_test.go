@@ -211,6 +211,10 @@ func TestRun_BadConfigFailsFastNamingTheSetting(t *testing.T) {
 		"zero max conns":     {map[string]string{"QUOTA_MAX_CONNS": "0"}, "QUOTA_MAX_CONNS"},
 		"bad max conns":      {map[string]string{"QUOTA_MAX_CONNS": "many"}, "QUOTA_MAX_CONNS"},
 		"bad access log":     {map[string]string{"QUOTA_ACCESS_LOG": "some"}, "QUOTA_ACCESS_LOG"},
+		"bad webhook url":    {map[string]string{"QUOTA_WEBHOOK_URL": "hooks.example.com/q", "QUOTA_WEBHOOK_SECRET": testSecret}, "QUOTA_WEBHOOK_URL"},
+		"ftp webhook url":    {map[string]string{"QUOTA_WEBHOOK_URL": "ftp://hooks.example.com/q", "QUOTA_WEBHOOK_SECRET": testSecret}, "QUOTA_WEBHOOK_URL"},
+		"no webhook secret":  {map[string]string{"QUOTA_WEBHOOK_URL": "https://hooks.example.com/q"}, "QUOTA_WEBHOOK_SECRET"},
+		"short hook secret":  {map[string]string{"QUOTA_WEBHOOK_URL": "https://hooks.example.com/q", "QUOTA_WEBHOOK_SECRET": "short"}, "QUOTA_WEBHOOK_SECRET"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

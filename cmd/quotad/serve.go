@@ -14,6 +14,7 @@ import (
 	"github.com/quotad/quotad/api"
 	"github.com/quotad/quotad/internal/stack"
 	"github.com/quotad/quotad/tiers"
+	"github.com/quotad/quotad/webhooks"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -47,9 +48,10 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		log.Warn("redis is not answering; limiting follows QUOTA_REDIS_FAILURE until it does", "err", err)
 	}
+	metrics := api.NewMetrics()
 	handler, closeStack, err := stack.New(ctx, stack.Config{
 		Pool: pool, Redis: rdb, RedisTimeout: cfg.RedisTimeout, FailureMode: cfg.FailureMode,
-		TrustedProxies: cfg.TrustedProxies, Logger: log, AccessLog: cfg.AccessLog,
+		TrustedProxies: cfg.TrustedProxies, Logger: log, AccessLog: cfg.AccessLog, Metrics: metrics,
 		Auth: api.AuthConfig{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Audience: cfg.Audience},
 	})
 	if err != nil {
@@ -57,6 +59,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	// The tier cache's listener lives as long as the server.
 	defer closeStack()
+	if cfg.WebhookURL != "" {
+		stopWebhooks, err := startWebhooks(ctx, pool, cfg, log, metrics)
+		if err != nil {
+			return err
+		}
+		defer stopWebhooks()
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -84,6 +93,27 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// startWebhooks runs this instance's webhook dispatcher, with its metrics
+// on quotad's registry, until ctx ends. The returned function waits for it
+// to stop: attempts in flight are cut short and left due for any instance.
+func startWebhooks(ctx context.Context, pool *pgxpool.Pool, cfg config, log *slog.Logger, metrics *api.Metrics) (func(), error) {
+	wm := webhooks.NewMetrics(pool)
+	d, err := webhooks.NewDispatcher(pool, webhooks.Config{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Logger: log, Metrics: wm})
+	if err != nil {
+		return nil, fmt.Errorf("QUOTA_WEBHOOK_URL: %w", err)
+	}
+	if err := metrics.Registry().Register(wm); err != nil {
+		return nil, fmt.Errorf("webhook metrics: %w", err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = d.Run(ctx)
+	}()
+	return func() { cancel(); <-done }, nil
 }
 
 // migrateWithRetry applies migrations, waiting up to the startup timeout

@@ -53,6 +53,9 @@ type Config struct {
 	// AccessLog selects the requests Logger gets a line for.
 	// Optional. Default value api.AccessLogErrors.
 	AccessLog api.AccessLog
+	// Metrics serves /metrics, for a caller that registers metrics of its
+	// own on it. Optional. Default value a fresh api.NewMetrics().
+	Metrics *api.Metrics
 }
 
 // New builds the handler and starts the tier cache's listener, which lives
@@ -103,6 +106,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 	handler, err := api.NewServer(api.Config{
 		Tiers: cache, Store: tierStore, Usage: usage.NewStore(cfg.Pool), Limiter: limiter, Auth: auth, IP: ip,
 		FailureMode: cfg.FailureMode, Logger: cfg.Logger, OpenAPI: quotad.OpenAPI, AccessLog: cfg.AccessLog,
+		Metrics: cfg.Metrics,
 		Checks: map[string]api.Check{
 			"postgres": tierStore.Ping,
 			"redis":    func(ctx context.Context) error { return cfg.Redis.Ping(ctx).Err() },

@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
+	"slices"
 	"testing"
 	"time"
 
@@ -106,8 +106,10 @@ func TestNew_ServesTheStackOnRedis(t *testing.T) {
 		t.Errorf("X-RateLimit-Remaining missing: headers %v", resp.Header)
 	}
 	keys := redisKeys(t, rdb, prefix)
-	if len(keys) != 1 || !strings.Contains(keys[0], "{u:alice}") {
-		t.Errorf("Redis keys under %s: %v, want alice's one", prefix, keys)
+	slices.Sort(keys)
+	want := []string{prefix + ":{u:alice}:30", prefix + ":{u:alice}:usage"} // free tier: 30 s; metered
+	if !slices.Equal(keys, want) {
+		t.Errorf("Redis keys under %s: %v, want alice's window and usage %v", prefix, keys, want)
 	}
 	if resp := get(t, url+"/readyz", ""); resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /readyz: %d, want 200", resp.StatusCode)
