@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
+	"github.com/quotad/quotad/usage"
 )
 
 // Error codes of the JSON error envelope; stable, machine-readable.
@@ -17,6 +18,7 @@ const (
 	CodeForbidden        = "forbidden"              // 403: token lacks the quota:admin scope
 	CodeNotFound         = "not_found"              // 404
 	CodeMethodNotAllowed = "method_not_allowed"     // 405
+	CodeNotAcceptable    = "not_acceptable"         // 406: no representation the Accept header allows
 	CodeConflict         = "conflict"               // 409: duplicate, in use, protected tier
 	CodeTooLarge         = "payload_too_large"      // 413
 	CodeUnsupportedType  = "unsupported_media_type" // 415
@@ -90,7 +92,7 @@ func domainError(err error) *echo.HTTPError {
 		return NewError(http.StatusConflict, CodeConflict, "the anonymous and free tiers cannot be deleted")
 	case errors.Is(err, tiers.ErrUnknownTier):
 		return invalid("unknown tier", map[string]string{"tier": "no such tier"})
-	case errors.Is(err, tiers.ErrUnavailable), errors.Is(err, quota.ErrUnavailable):
+	case errors.Is(err, tiers.ErrUnavailable), errors.Is(err, quota.ErrUnavailable), errors.Is(err, usage.ErrUnavailable):
 		he := NewError(http.StatusServiceUnavailable, CodeUnavailable, "a backing service is unavailable; try again shortly")
 		he.Internal = err
 		return he
@@ -153,6 +155,8 @@ func codeFor(status int) string {
 		return CodeNotFound
 	case http.StatusMethodNotAllowed:
 		return CodeMethodNotAllowed
+	case http.StatusNotAcceptable:
+		return CodeNotAcceptable
 	case http.StatusConflict:
 		return CodeConflict
 	case http.StatusRequestEntityTooLarge:

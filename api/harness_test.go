@@ -18,6 +18,7 @@ import (
 	"github.com/quotad/quotad/internal/testenv"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
+	"github.com/quotad/quotad/usage"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -101,7 +102,7 @@ func (b *backend) start(tb testing.TB, o instanceOpts) *instance {
 	}
 	tierStore := tiers.NewStore(pool)
 	h, err := NewServer(Config{
-		Tiers: inst.cache, Store: tierStore, Limiter: limiter, Auth: auth,
+		Tiers: inst.cache, Store: tierStore, Usage: usage.NewStore(pool), Limiter: limiter, Auth: auth,
 		FailureMode: o.failureMode, OpenAPI: quotad.OpenAPI, AccessLog: o.accessLog, Logger: o.logger, now: o.now,
 		Checks: map[string]Check{
 			"postgres": tierStore.Ping,

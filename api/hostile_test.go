@@ -25,6 +25,7 @@ import (
 	"github.com/quotad/quotad/internal/testenv"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
+	"github.com/quotad/quotad/usage"
 )
 
 // Hostile callers over real HTTP: spoofed addresses, forged tokens, one
@@ -55,7 +56,7 @@ func hostileStart(tb testing.TB, b *backend, ip *quota.IPExtractor) *instance {
 		tb.Fatal(err)
 	}
 	h, err := NewServer(Config{
-		Tiers: cache, Store: tiers.NewStore(pool), Limiter: limiter, Auth: auth, IP: ip, OpenAPI: quotad.OpenAPI,
+		Tiers: cache, Store: tiers.NewStore(pool), Usage: usage.NewStore(pool), Limiter: limiter, Auth: auth, IP: ip, OpenAPI: quotad.OpenAPI,
 	})
 	if err != nil {
 		tb.Fatal(err)

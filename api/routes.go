@@ -28,6 +28,8 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.HEAD("/v1/quota", chain(s.ownQuota, auth))
 	e.GET("/v1/tiers", s.publicTiers)
 	e.HEAD("/v1/tiers", s.publicTiers)
+	e.GET("/v1/usage", chain(s.ownUsage, auth))
+	e.HEAD("/v1/usage", chain(s.ownUsage, auth))
 
 	// Admins.
 	e.GET("/v1/admin/tiers", admin(s.listTiers))
@@ -47,6 +49,10 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.GET("/v1/admin/clients/:id/quota", admin(s.clientQuota))
 	e.HEAD("/v1/admin/clients/:id/quota", admin(s.clientQuota))
 	e.DELETE("/v1/admin/clients/:id/quota", admin(s.resetClientQuota))
+	e.GET("/v1/admin/clients/:id/usage", admin(s.clientUsage))
+	e.HEAD("/v1/admin/clients/:id/usage", admin(s.clientUsage))
+	e.GET("/v1/admin/usage", admin(s.monthUsage))
+	e.HEAD("/v1/admin/usage", admin(s.monthUsage))
 	e.GET("/v1/admin/audit", admin(s.listAudit))
 	e.HEAD("/v1/admin/audit", admin(s.listAudit))
 

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
+	"github.com/quotad/quotad/usage"
 )
 
 // DefaultBodyLimit caps request bodies; a tier is a few hundred bytes.
@@ -26,6 +27,8 @@ type Config struct {
 	Tiers *tiers.Cache
 	// Store reads and writes tiers and clients for the admin API. Required.
 	Store *tiers.Store
+	// Usage reads the usage API's counts from Postgres. Required.
+	Usage *usage.Store
 	// Limiter decides; its store is Redis in production. Required.
 	Limiter *quota.Limiter
 	// Auth verifies bearer tokens. Required.
@@ -68,13 +71,14 @@ type server struct {
 	limiter *quota.Limiter
 	tiers   *tiers.Cache
 	store   *tiers.Store
+	usage   *usage.Store
 	metrics *Metrics
 	access  *accessLogger
 	openapi *openAPIDoc // nil without a document
 
 	storeFailures throttle // log lines about the limiter's store
 
-	now         func() time.Time // Idempotency-Key records' clock
+	now         func() time.Time // Idempotency-Key records' clock; usage's "today"
 	idemKeepFor time.Duration    // how long an Idempotency-Key is kept
 }
 
@@ -82,6 +86,9 @@ type server struct {
 func NewServer(cfg Config) (http.Handler, error) {
 	if cfg.Tiers == nil || cfg.Store == nil || cfg.Limiter == nil || cfg.Auth == nil {
 		return nil, errors.New("api: NewServer: Tiers, Store, Limiter and Auth are required")
+	}
+	if cfg.Usage == nil {
+		return nil, errors.New("api: NewServer: Usage is required")
 	}
 	if cfg.IP == nil {
 		cfg.IP, _ = quota.NewIPExtractor(nil)
@@ -98,7 +105,7 @@ func NewServer(cfg Config) (http.Handler, error) {
 	if cfg.AccessLog < AccessLogErrors || cfg.AccessLog > AccessLogNone {
 		return nil, fmt.Errorf("api: NewServer: unknown AccessLog %d", cfg.AccessLog)
 	}
-	s := &server{cfg: cfg, log: cfg.Logger, limiter: cfg.Limiter, tiers: cfg.Tiers, store: cfg.Store, metrics: cfg.Metrics,
+	s := &server{cfg: cfg, log: cfg.Logger, limiter: cfg.Limiter, tiers: cfg.Tiers, store: cfg.Store, usage: cfg.Usage, metrics: cfg.Metrics,
 		access: newAccessLogger(cfg.AccessLog), now: cfg.now, idemKeepFor: cfg.idemKeepFor}
 	if s.now == nil {
 		s.now = time.Now

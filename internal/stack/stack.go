@@ -17,6 +17,7 @@ import (
 	"github.com/quotad/quotad/api"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
+	"github.com/quotad/quotad/usage"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -103,7 +104,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 	}
 	tierStore := tiers.NewStore(cfg.Pool)
 	handler, err := api.NewServer(api.Config{
-		Tiers: cache, Store: tierStore, Limiter: limiter, Auth: auth, IP: ip,
+		Tiers: cache, Store: tierStore, Usage: usage.NewStore(cfg.Pool), Limiter: limiter, Auth: auth, IP: ip,
 		FailureMode: cfg.FailureMode, Logger: cfg.Logger, OpenAPI: quotad.OpenAPI, AccessLog: cfg.AccessLog,
 		Metrics: cfg.Metrics,
 		Checks: map[string]api.Check{
