@@ -53,7 +53,8 @@ type DayUsage struct {
 type Alert struct {
 	// Percent is 80 or 100.
 	Percent int
-	// Used is the window's count just after that request.
+	// Used is the window's count just after the decision that reached it
+	// (requests of one key decided in one batch count together).
 	Used int64
 	// Limit is the window's Requests then.
 	Limit int64

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/quotad/quotad/api"
+	"github.com/quotad/quotad/metering"
 	"github.com/quotad/quotad/quota"
 )
 
@@ -32,6 +33,7 @@ type config struct {
 	AccessLog       api.AccessLog
 	WebhookURL      string
 	WebhookSecret   []byte
+	MeterInterval   time.Duration
 }
 
 // Defaults of the settings SPEC.md fixes, and of quotad's own.
@@ -45,6 +47,9 @@ const (
 	// defaultRedisTimeout is QUOTA_REDIS_TIMEOUT's default, the same as
 	// quota.Config.Timeout's.
 	defaultRedisTimeout = 100 * time.Millisecond
+	// maxMeterInterval bounds QUOTA_METER_INTERVAL: usage must show in
+	// the API within 15 s, and a Redis loss costs up to one interval.
+	maxMeterInterval = 10 * time.Second
 )
 
 // loadConfig reads every setting and returns the first bad one as a single
@@ -127,6 +132,12 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.WebhookURL, c.WebhookSecret, err = webhookSettings(get, getenv); err != nil {
 		return c, err
+	}
+	if c.MeterInterval, err = duration(get, "QUOTA_METER_INTERVAL", metering.DefaultInterval); err != nil {
+		return c, err
+	}
+	if c.MeterInterval > maxMeterInterval {
+		return c, fmt.Errorf("QUOTA_METER_INTERVAL: %v is longer than %v; usage must show within 15 s", c.MeterInterval, maxMeterInterval)
 	}
 	return c, nil
 }

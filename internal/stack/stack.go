@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/quotad/quotad"
 	"github.com/quotad/quotad/api"
+	"github.com/quotad/quotad/metering"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
 	"github.com/quotad/quotad/usage"
@@ -56,6 +57,11 @@ type Config struct {
 	// Metrics serves /metrics, for a caller that registers metrics of its
 	// own on it. Optional. Default value a fresh api.NewMetrics().
 	Metrics *api.Metrics
+	// MeterInterval is how often the instance leading the copy of metered
+	// usage copies it from Redis to Postgres (see package metering); no
+	// copy runs with a Limiter given in Limiter.
+	// Optional. Default value metering.DefaultInterval.
+	MeterInterval time.Duration
 }
 
 // New builds the handler and starts the tier cache's listener, which lives
@@ -114,6 +120,25 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 	})
 	if err != nil {
 		return fail(err)
+	}
+	if cfg.Limiter == nil {
+		flusher, err := metering.New(metering.Config{Pool: cfg.Pool, Limiter: limiter, Plans: cache,
+			Logger: cfg.Logger, Interval: cfg.MeterInterval})
+		if err != nil {
+			return fail(err)
+		}
+		// The copy outlives ctx, which ends as the server starts to drain:
+		// it stops with the stack, after the last request, and copies
+		// once more if it leads. The limiter closes after it.
+		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); flusher.Run(fctx) }()
+		stopStack := stop
+		stop = func() {
+			cancel()
+			<-done
+			stopStack()
+		}
 	}
 	return handler, stop, nil
 }
