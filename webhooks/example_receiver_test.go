@@ -28,6 +28,30 @@ type thresholdEvent struct {
 	Threshold int    `json:"threshold"`
 }
 
+// verifySignature is the signature check of the receiver example, which
+// docs/WEBHOOKS.md and the README must quote exactly
+// (TestReceiverExample_MatchesTheDoc).
+func verifySignature(secret []byte, header string, body []byte) bool {
+	var ts, sig string // header: t=<unix>,v1=<hex HMAC-SHA256 of t + "." + body>
+	for _, part := range strings.Split(header, ",") {
+		switch k, v, _ := strings.Cut(part, "="); k {
+		case "t":
+			ts = v
+		case "v1":
+			sig = v
+		}
+	}
+	unix, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || time.Since(time.Unix(unix, 0)).Abs() > 5*time.Minute {
+		return false // a replay of a captured request, or no timestamp
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(ts + "."))
+	mac.Write(body)
+	got, err := hex.DecodeString(sig)
+	return err == nil && hmac.Equal(got, mac.Sum(nil))
+}
+
 // receiverHandler is the receiver example of docs/WEBHOOKS.md, which must
 // quote it exactly (TestReceiverExample_MatchesTheDoc).
 func receiverHandler(secret []byte, handle func(thresholdEvent) error) http.HandlerFunc {
@@ -37,25 +61,8 @@ func receiverHandler(secret []byte, handle func(thresholdEvent) error) http.Hand
 			http.Error(w, "cannot read the body", http.StatusBadRequest)
 			return
 		}
-		var ts, sig string
-		for _, part := range strings.Split(r.Header.Get("Quota-Signature"), ",") {
-			switch k, v, _ := strings.Cut(part, "="); k {
-			case "t":
-				ts = v
-			case "v1":
-				sig = v
-			}
-		}
-		unix, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil || time.Since(time.Unix(unix, 0)).Abs() > 5*time.Minute {
-			http.Error(w, "stale or missing timestamp", http.StatusUnauthorized)
-			return
-		}
-		mac := hmac.New(sha256.New, secret)
-		mac.Write([]byte(ts + "."))
-		mac.Write(body)
-		if got, err := hex.DecodeString(sig); err != nil || !hmac.Equal(got, mac.Sum(nil)) {
-			http.Error(w, "bad signature", http.StatusUnauthorized)
+		if !verifySignature(secret, r.Header.Get("Quota-Signature"), body) {
+			http.Error(w, "bad or stale signature", http.StatusUnauthorized)
 			return
 		}
 		var ev thresholdEvent
@@ -117,11 +124,16 @@ func TestReceiverExample_VerifiesRealDeliveries(t *testing.T) {
 	}
 }
 
-// TestReceiverExample_MatchesTheDoc: docs/WEBHOOKS.md quotes receiverHandler
-// and thresholdEvent as they are here, so the tested code is the documented.
+// TestReceiverExample_MatchesTheDoc: docs/WEBHOOKS.md quotes receiverHandler,
+// verifySignature and thresholdEvent as they are here, and the README
+// verifySignature, so the tested code is the documented.
 func TestReceiverExample_MatchesTheDoc(t *testing.T) {
 	t.Parallel()
 	doc, err := os.ReadFile("../docs/WEBHOOKS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +151,7 @@ func TestReceiverExample_MatchesTheDoc(t *testing.T) {
 		var node ast.Node
 		switch d := decl.(type) {
 		case *ast.FuncDecl:
-			if d.Name.Name == "receiverHandler" {
+			if d.Name.Name == "receiverHandler" || d.Name.Name == "verifySignature" {
 				node = d
 			}
 		case *ast.GenDecl:
@@ -157,8 +169,11 @@ func TestReceiverExample_MatchesTheDoc(t *testing.T) {
 		if !bytes.Contains(doc, []byte(code)) {
 			t.Errorf("docs/WEBHOOKS.md does not quote this code as it is:\n%s", code)
 		}
+		if d, ok := node.(*ast.FuncDecl); ok && d.Name.Name == "verifySignature" && !bytes.Contains(readme, []byte(code)) {
+			t.Errorf("README.md does not quote this code as it is:\n%s", code)
+		}
 	}
-	if found != 2 {
-		t.Fatalf("found %d of receiverHandler and thresholdEvent", found)
+	if found != 3 {
+		t.Fatalf("found %d of receiverHandler, verifySignature and thresholdEvent", found)
 	}
 }

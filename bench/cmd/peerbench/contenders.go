@@ -46,7 +46,7 @@ type contender struct {
 }
 
 // contenderNames lists every contender in the order they run and report.
-var contenderNames = []string{"incr", "script-floor", "quota", "quota-3w", "quota-unbatched", "redis_rate", "ulule", "seed"}
+var contenderNames = []string{"incr", "script-floor", "quota", "quota-3w", "quota-3w-meter", "quota-unbatched", "redis_rate", "ulule", "seed"}
 
 // newRedisClient returns a client of url with go-redis's default pool that
 // neither retries nor ignores context deadlines, as quotad's own is: quota
@@ -90,13 +90,16 @@ func newContenders(redisURL, prefix string, names []string) ([]*contender, error
 			})
 		case "quota":
 			c.about = "`quota.Limiter` from `quota.New` (batching on, the default): decisions that queue while round trips are in flight go to Redis together, as one multi-key `EVALSHA` (on a single server); a lone caller's decision goes alone"
-			c.prepare = prepareQuota(rdb, base, false, 1)
+			c.prepare = prepareQuota(rdb, base, false, 1, false)
 		case "quota-3w":
 			c.about = "the same under a plan of three windows: the scenario's, a day and a calendar month (never reached), all-or-nothing in one `EVALSHA` per batch"
-			c.prepare = prepareQuota(rdb, base, false, 3)
+			c.prepare = prepareQuota(rdb, base, false, 3, false)
+		case "quota-3w-meter":
+			c.about = "`quota-3w` metered (`Limit.Meter`, as quotad's clients are): the same script also counts admitted and refused per UTC day in the key's usage hash"
+			c.prepare = prepareQuota(rdb, base, false, 3, true)
 		case "quota-unbatched":
 			c.about = "the same with `quota.Config.DisableBatching`: one `EVALSHA` round trip per decision"
-			c.prepare = prepareQuota(rdb, base, true, 1)
+			c.prepare = prepareQuota(rdb, base, true, 1, false)
 		case "redis_rate":
 			c.about = "`go-redis/redis_rate/v10` `Allow` (GCRA in Lua): one `EVALSHA` per decision"
 			c.prepare = prepareRedisRate(rdb, base)
@@ -160,13 +163,13 @@ func prepareIncr(rdb *redis.Client, base string, incr func(ctx context.Context, 
 
 // prepareQuota decides under the scenario's limit, or with windows 3, under
 // a plan of that window, a day and a month, the two added never reached.
-func prepareQuota(rdb *redis.Client, base string, unbatched bool, windows int) func(context.Context, string, int, limitSpec) (decideFunc, error) {
+func prepareQuota(rdb *redis.Client, base string, unbatched bool, windows int, meter bool) func(context.Context, string, int, limitSpec) (decideFunc, error) {
 	return func(_ context.Context, ns string, nkeys int, lim limitSpec) (decideFunc, error) {
 		l, err := quota.NewWithConfig(rdb, quota.Config{Prefix: base + ":" + ns, DisableBatching: unbatched})
 		if err != nil {
 			return nil, err
 		}
-		ql := quota.Limit{Windows: []quota.Window{{Requests: lim.requests, Per: lim.per}}}
+		ql := quota.Limit{Meter: meter, Windows: []quota.Window{{Requests: lim.requests, Per: lim.per}}}
 		if windows == 3 {
 			ql.Windows = append(ql.Windows, quota.Window{Requests: quota.MaxRequests, Per: 24 * time.Hour}, quota.Window{Requests: quota.MaxRequests, Per: quota.Month})
 		}

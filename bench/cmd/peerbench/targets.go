@@ -108,6 +108,11 @@ func (r *report) targets() []target {
 				peer, peerName := bestPeer(res, n)
 				ts = append(ts, target{what: "`quota-3w` (three windows), 64 callers: ÷ " + peerName, min: 1.8, rs: roundRatios(plan, peer), ok: true})
 			}
+			if metered := res.rounds[runKey{"quota-3w-meter", n}]; n == 64 && len(metered) > 0 {
+				cpu := medianOf(metered, redisCPU) / medianOf(incr, redisCPU)
+				ts = append(ts, target{what: "`quota-3w-meter` (three windows, metered), 64 callers: ÷ `incr`", min: 1.3, rs: roundRatios(metered, incr),
+					extra: fmt.Sprintf("Redis CPU per decision %.2f× `incr`'s (want at most 0.80×)", cpu), ok: cpu <= 0.8})
+			}
 		}
 	}
 	if res := r.hog; res != nil {
