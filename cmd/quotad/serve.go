@@ -59,8 +59,14 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	}
 	// The tier cache's listener lives as long as the server.
 	defer closeStack()
+	// The outbox fills whether or not events are sent, so its gauges are
+	// always there.
+	wm := webhooks.NewMetrics(pool)
+	if err := metrics.Registry().Register(wm); err != nil {
+		return fmt.Errorf("webhook metrics: %w", err)
+	}
 	if cfg.WebhookURL != "" {
-		stopWebhooks, err := startWebhooks(ctx, pool, cfg, log, metrics)
+		stopWebhooks, err := startWebhooks(ctx, pool, cfg, log, wm)
 		if err != nil {
 			return err
 		}
@@ -95,17 +101,13 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	return nil
 }
 
-// startWebhooks runs this instance's webhook dispatcher, with its metrics
-// on quotad's registry, until ctx ends. The returned function waits for it
+// startWebhooks runs this instance's webhook dispatcher, counting its
+// attempts in wm, until ctx ends. The returned function waits for it
 // to stop: attempts in flight are cut short and left due for any instance.
-func startWebhooks(ctx context.Context, pool *pgxpool.Pool, cfg config, log *slog.Logger, metrics *api.Metrics) (func(), error) {
-	wm := webhooks.NewMetrics(pool)
+func startWebhooks(ctx context.Context, pool *pgxpool.Pool, cfg config, log *slog.Logger, wm *webhooks.Metrics) (func(), error) {
 	d, err := webhooks.NewDispatcher(pool, webhooks.Config{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Logger: log, Metrics: wm})
 	if err != nil {
 		return nil, fmt.Errorf("QUOTA_WEBHOOK_URL: %w", err)
-	}
-	if err := metrics.Registry().Register(wm); err != nil {
-		return nil, fmt.Errorf("webhook metrics: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -154,4 +158,91 @@ func TestMetering_ThreeInstancesOneKilled(t *testing.T) {
 			t.Errorf("event %s delivered %d times, want 2 (a 500, then accepted)", id, n)
 		}
 	}
+}
+
+// TestMetering_SoftMonthBilledAsOverage: a soft month window admits past
+// its limit, says so in X-Quota-Overage, and the monthly export, parsed as
+// CSV, charges the overage at the tier's price; its thresholds wait in the
+// outbox (no webhook URL here), shown by the outbox gauge.
+func TestMetering_SoftMonthBilledAsOverage(t *testing.T) {
+	t.Parallel()
+	db := database(t)
+	rs := testenv.StartRedis(t)
+	vars := env(db, rs.URL())
+	vars["QUOTA_METER_INTERVAL"] = "200ms"
+	q := startQuotad(t, vars)
+	root := admin(t)
+	plan := map[string]any{"limits": []map[string]any{{"limit": 100, "per": 3600}, {"limit": 3, "per": "month", "soft": true}},
+		"price_cents": 1000, "overage_price_micros": 2500}
+	if r := root.do(t, http.MethodPut, q.URL+"/v1/admin/tiers/soft3", plan); r.Code != http.StatusCreated {
+		t.Fatalf("create tier: %v", r)
+	}
+	sub := testenv.RandomName("e2e-soft-")
+	if r := root.do(t, http.MethodPut, q.URL+"/v1/admin/clients/"+sub, map[string]any{"tier": "soft3"}); r.Code != http.StatusOK {
+		t.Fatalf("assign: %v", r)
+	}
+	c := user(t, sub)
+	for i := 1; i <= 5; i++ {
+		r := c.get(t, q.URL+"/rate-limited")
+		want := ""
+		if i > 3 {
+			want = strconv.Itoa(i - 3)
+		}
+		if r.Code != http.StatusOK || r.Header.Get("X-Quota-Overage") != want || r.Header.Get("X-RateLimit-Remaining") != strconv.Itoa(max(3-i, 0)) {
+			t.Fatalf("request %d: %v, X-Quota-Overage %q, want 200 with %q", i, r, r.Header.Get("X-Quota-Overage"), want)
+		}
+	}
+	var lines [][]string
+	waitFor(t, 15*time.Second, "the month's usage in the export", func() bool {
+		lines = exportCSV(t, q)
+		return len(lines) == 2 && lines[1][4] == "5"
+	})
+	want := []string{sub, "soft3", "1000", "USD", "5", "0", "2", "2500", "5000"}
+	if !slices.Equal(lines[1], want) {
+		t.Fatalf("export line %q, want %q (header %q)", lines[1], want, lines[0])
+	}
+	if got := outboxPending(t, q); got != 2 {
+		t.Fatalf("pending events %v, want 80 %% and 100 %%", got)
+	}
+}
+
+// exportCSV reads this month's usage export as CSV.
+func exportCSV(t *testing.T, q *quotad) [][]string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, q.URL+"/v1/admin/usage", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+admin(t).token)
+	req.Header.Set("Accept", "text/csv")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
+		t.Fatalf("CSV export: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	lines, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines
+}
+
+// outboxPending reads the outbox gauge of pending events on q's /metrics.
+func outboxPending(t *testing.T, q *quotad) float64 {
+	t.Helper()
+	r := anonymous.get(t, q.URL+"/metrics")
+	for _, line := range strings.Split(string(r.Body), "\n") {
+		if v, ok := strings.CutPrefix(line, `quotad_webhook_events{state="pending"} `); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatal("/metrics has no pending webhook events gauge")
+	return 0
 }
