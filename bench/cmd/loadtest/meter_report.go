@@ -35,8 +35,12 @@ func (r *report) renderMeter(w io.Writer) {
 		fmt.Fprintf(w, "| requests lost in flight at the SIGKILL | %s (no answer: decided in Redis or not, no one can tell) |\n", fi(t.seen.unknown))
 	}
 	lo, hi := m.epochRange()
-	fmt.Fprintf(w, "| admitted in Postgres | %s (each client-day's rows span %d–%d epochs: one per incarnation of the client's counters in Redis) |\n",
-		fi(t.pg.admitted), lo, hi)
+	epochs := fmt.Sprint(lo)
+	if lo != hi {
+		epochs = fmt.Sprintf("%d–%d", lo, hi)
+	}
+	fmt.Fprintf(w, "| admitted in Postgres | %s (each client-day's rows span %s epochs: one per incarnation of the client's counters in Redis) |\n",
+		fi(t.pg.admitted), epochs)
 	fmt.Fprintf(w, "| **counted twice** (Postgres beyond every admission and unanswered request) | **%s** |\n", fi(t.twice))
 	if m.redisLoss {
 		fmt.Fprintf(w, "| **lost to the Redis restart** (decided, not in Postgres) | **%s** in %d client-days; bound %s: the decided admissions answered from %.3f s (%v + %v before the stop) until Redis exited at %.3f s |\n",

@@ -50,7 +50,7 @@ func (r *report) render() []byte {
 			t := m.totals()
 			fmt.Fprintf(w, " Postgres metered %s admissions for %d client-days, none twice", benchenv.FormatInt(t.pg.admitted), len(m.rows))
 			if m.redisLoss {
-				fmt.Fprintf(w, ", missing %s lost to the Redis restart (bound %s).", benchenv.FormatInt(t.missing), benchenv.FormatInt(t.seen.atRisk))
+				fmt.Fprintf(w, "; %s lost to the Redis restart (bound %s).", benchenv.FormatInt(t.missing), benchenv.FormatInt(t.seen.atRisk))
 			} else {
 				fmt.Fprint(w, ", none missing.")
 			}
