@@ -48,8 +48,11 @@ bench: services
 	cd bench && $(GO) run ./cmd/peerbench -out ../docs/PERFORMANCE.md
 
 ## loadtest: 3 quotad processes, users across tiers, anonymous traffic and a hog
-## for 30 s, Redis restarted midway; checks every window (LOADTEST_FLAGS=-fault none);
-## then 10 s of 20,000 new clients (2,000 on paid tiers): no tier fallback, < 0.1 % degraded
+## for 30 s; the metering leader SIGKILLed and restarted at 7.5 s, Redis restarted
+## midway (LOADTEST_FLAGS=-fault none or -kill=false); checks every window, and that
+## usage in Postgres equals what clients saw admitted per client and day, short only
+## of what the Redis restart lost (bounded, reported); then 10 s of 20,000 new
+## clients (2,000 on paid tiers): no tier fallback, < 0.1 % degraded
 loadtest: services
 	cd bench && $(GO) run ./cmd/loadtest $(LOADTEST_FLAGS)
 

@@ -40,6 +40,7 @@ type windowStat struct {
 	degraded int64
 	other    int64 // any other status
 	errors   int64 // transport errors
+	lost     int64 // of which lost in flight at the SIGKILL
 	fault    bool  // overlaps the fault period
 }
 
@@ -96,7 +97,12 @@ type analysis struct {
 
 	windows []windowStat // by identity, then window
 	inside  tally        // windows overlapping the fault period
+	atKill  tally        // other windows holding a request lost at the SIGKILL
 	outside tally
+
+	hasKill  bool
+	kill     killTimes
+	killLost int64 // requests in flight to the killed instance: no answer, outcome unknown
 
 	hog       int32 // index of the hog
 	hogSent   int64
@@ -114,6 +120,9 @@ func analyze(cfg config, ids []identity, res *loadResult, ninst int) *analysis {
 	}
 	if f := res.fault; f != nil {
 		a.hasFault, a.faultFrom, a.faultTo = true, f.stop, f.up+faultGrace
+	}
+	if k := res.kill; k != nil {
+		a.hasKill, a.kill = true, *k
 	}
 	for i, id := range ids {
 		if id.kind == kindHog {
@@ -159,9 +168,14 @@ func analyze(cfg config, ids []identity, res *loadResult, ninst int) *analysis {
 		w.sent++
 		switch {
 		case s.status == 0:
-			p.errors++
 			in.errors++
 			w.errors++
+			if a.lostAtKill(s) {
+				a.killLost++
+				w.lost++
+			} else {
+				p.errors++
+			}
 			continue // no latency: there was no answer
 		case s.status == 200:
 			p.admitted++
@@ -211,8 +225,11 @@ func analyze(cfg config, ids []identity, res *loadResult, ninst int) *analysis {
 	for _, w := range wins {
 		w.fault = a.windowOverlap(res, w.start)
 		t := &a.outside
-		if w.fault {
+		switch {
+		case w.fault:
 			t = &a.inside
+		case w.lost > 0:
+			t = &a.atKill
 		}
 		t.checked++
 		if w.exact() {
@@ -246,6 +263,13 @@ func (a *analysis) phaseOf(s sample) phase {
 	return phaseDuring
 }
 
+// lostAtKill reports whether a transport error is the SIGKILL's: a
+// request to the killed instance, in flight when it was killed or sent to
+// it before the load generator saw it down.
+func (a *analysis) lostAtKill(s sample) bool {
+	return a.hasKill && s.status == 0 && int(s.inst) == a.kill.inst && s.end >= a.kill.kill && s.start <= a.kill.up
+}
+
 // windowOf is the Unix second a request's window starts at: from
 // X-RateLimit-Reset when the response has it, else from the wall-clock
 // midpoint of the request (Redis's clock is this machine's clock).
@@ -272,7 +296,7 @@ func latencyOf(ds []time.Duration) latency {
 }
 
 // failures are the reasons the run fails the check: an inexact window
-// outside the fault, or a 5xx or transport error outside it.
+// outside the faults, or a 5xx or transport error outside them.
 func (a *analysis) failures() []string {
 	var out []string
 	if n := a.outside.checked - a.outside.exact; n > 0 {
@@ -287,7 +311,7 @@ func (a *analysis) failures() []string {
 		out = append(out, fmt.Sprintf("%d 5xx responses outside the fault", s5))
 	}
 	if errs > 0 {
-		out = append(out, fmt.Sprintf("%d transport errors outside the fault", errs))
+		out = append(out, fmt.Sprintf("%d transport errors outside the faults", errs))
 	}
 	if a.total == 0 {
 		out = append(out, "no request was sent")

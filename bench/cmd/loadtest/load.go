@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -41,6 +42,7 @@ type loadResult struct {
 	samples  []sample
 	firstErr string // the first transport error, for the report
 	fault    *faultTimes
+	kill     *killTimes // nil unless -kill
 }
 
 // wall converts an offset to wall-clock time.
@@ -52,10 +54,11 @@ type counters struct {
 }
 
 // runLoad runs every identity's goroutines against the instances
-// round-robin for -duration, and the fault at the midpoint. Requests in
-// flight at the end are waited for (each is bounded by a 10 s client
-// timeout), so every request sent is recorded.
-func runLoad(ctx context.Context, cfg config, insts []*instance, ids []identity, rs *redisServer, progress io.Writer) (*loadResult, error) {
+// round-robin for -duration, the SIGKILL of an instance at a quarter and
+// the Redis fault at the midpoint. Requests in flight at the end are
+// waited for (each is bounded by a 10 s client timeout), so every request
+// sent is recorded.
+func runLoad(ctx context.Context, cfg config, env instanceEnv, insts []*instance, ids []identity, rs *redisServer, progress io.Writer) (*loadResult, error) {
 	conns := 0
 	for _, id := range ids {
 		conns += id.conns
@@ -109,11 +112,15 @@ func runLoad(ctx context.Context, cfg config, insts []*instance, ids []identity,
 		}
 	}
 
-	var faultErr error
+	var faultErr, killErr error
 	var faultWG sync.WaitGroup
 	if cfg.fault == faultRedisRestart {
 		res.fault = &faultTimes{}
 		faultWG.Go(func() { faultErr = restartRedis(ctx, cfg, rs, res.fault, clock, progress) })
+	}
+	if cfg.kill {
+		res.kill = &killTimes{}
+		faultWG.Go(func() { killErr = killInstance(ctx, cfg, env, insts, res.kill, clock, progress) })
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -137,8 +144,8 @@ func runLoad(ctx context.Context, cfg config, insts []*instance, ids []identity,
 	for _, s := range perWorker {
 		res.samples = append(res.samples, s...)
 	}
-	if faultErr != nil {
-		return nil, faultErr
+	if err := errors.Join(faultErr, killErr); err != nil {
+		return nil, err
 	}
 	return res, ctx.Err()
 }
@@ -198,10 +205,15 @@ func (w *loadWorker) run(ctx context.Context) ([]sample, string) {
 	}
 }
 
-// send makes one GET /rate-limited to the next instance and records it.
+// send makes one GET /rate-limited to the next instance that is not
+// down and records it.
 func (w *loadWorker) send(ctx context.Context) (sample, error) {
 	inst := w.nextInst % len(w.insts)
 	w.nextInst++
+	for tries := 1; w.insts[inst].down.Load() && tries < len(w.insts); tries++ {
+		inst = w.nextInst % len(w.insts)
+		w.nextInst++
+	}
 	s := sample{id: w.idx, inst: int16(inst)}
 	w.live.sent.Add(1)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.insts[inst].url+"/rate-limited", nil)

@@ -1,16 +1,22 @@
 // Command loadtest runs several quotad processes on loopback against one
 // private Redis and a throwaway Postgres database, loads them with paying
-// users, anonymous addresses and one hog, optionally restarts Redis in the
-// middle, and checks every (client, window) pair: a window must admit
-// exactly min(sent, limit) requests. Then, with Redis up, a flood of tens
-// of thousands of new clients checks that a stampede of new callers
-// answers no assigned client under another tier and degrades (almost)
-// nothing. It writes a markdown report.
+// users, anonymous addresses and one hog, SIGKILLs one instance (the
+// metering leader) at a quarter of the load and starts it again,
+// optionally restarts Redis in the middle, and checks every (client,
+// window) pair: a window must admit exactly min(sent, limit) requests.
+// Then it checks the meter: the usage quotad copied to Postgres must equal,
+// per client and UTC day, what the clients saw admitted, short only of
+// what the Redis restart lost, within a bound computed from the meter
+// interval. Then, with Redis up, a flood of tens of thousands of new
+// clients checks that a stampede of new callers answers no assigned
+// client under another tier and degrades (almost) nothing. It writes a
+// markdown report.
 //
 //	cd bench && go run ./cmd/loadtest -out /tmp/loadtest.md
 //
 // It exits non-zero when a window that does not overlap the fault is not
-// exact, when a 5xx or a transport error happens outside the fault, or
+// exact, when a 5xx or a transport error happens outside the faults, when
+// Postgres counts an admission twice or misses one it should have, or
 // when the flood misses its goals, so it is a check as well as a
 // measurement.
 //
@@ -50,7 +56,9 @@ type config struct {
 	users        int
 	anon         int
 	fault        string
-	downtime     time.Duration // how long Redis stays down
+	kill         bool          // SIGKILL an instance at a quarter of the load
+	downtime     time.Duration // how long Redis, and the killed instance, stay down
+	meterEvery   time.Duration // QUOTA_METER_INTERVAL of the instances
 	out          string
 	redisTimeout time.Duration
 	postgresURL  string
@@ -84,7 +92,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.users, "users", 30, "authenticated users, assigned round-robin to bronze, silver, gold and (unassigned) free")
 	fs.IntVar(&cfg.anon, "anon", 20, "anonymous client addresses (sent as X-Forwarded-For)")
 	fs.StringVar(&cfg.fault, "fault", faultRedisRestart, "fault at the midpoint: none or redis-restart (stop Redis, start it again empty)")
-	fs.DurationVar(&cfg.downtime, "downtime", 2*time.Second, "redis-restart: how long Redis stays down (at most a quarter of -duration)")
+	fs.BoolVar(&cfg.kill, "kill", true, "SIGKILL one instance (the metering leader) at a quarter of the load and start it again")
+	fs.DurationVar(&cfg.downtime, "downtime", 2*time.Second, "how long Redis (redis-restart) and the killed instance stay down (at most a quarter of -duration)")
+	fs.DurationVar(&cfg.meterEvery, "meter-interval", time.Second, "QUOTA_METER_INTERVAL of the instances (at most 10s)")
 	fs.StringVar(&cfg.out, "out", "", "markdown `file` to write the report to (it goes to stdout as well)")
 	fs.DurationVar(&cfg.redisTimeout, "redis-timeout", 250*time.Millisecond, "QUOTA_REDIS_TIMEOUT of the instances")
 	fs.StringVar(&cfg.postgresURL, "postgres", benchenv.DefaultPostgresURL, "Postgres `URL` to create the throwaway database from")
@@ -110,8 +120,12 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return config{}, errors.New("-users must be at least 0, -anon between 0 and 60000")
 	case cfg.fault != faultNone && cfg.fault != faultRedisRestart:
 		return config{}, fmt.Errorf("-fault: %q is neither %s nor %s", cfg.fault, faultNone, faultRedisRestart)
+	case cfg.kill && cfg.instances < 2:
+		return config{}, errors.New("-kill needs at least 2 instances (or -kill=false)")
 	case cfg.downtime < 0:
 		return config{}, errors.New("-downtime must not be negative")
+	case cfg.meterEvery <= 0 || cfg.meterEvery > 10*time.Second:
+		return config{}, errors.New("-meter-interval must be positive and at most 10s")
 	case cfg.redisTimeout <= 0:
 		return config{}, errors.New("-redis-timeout must be positive")
 	case cfg.flood < 0 || cfg.floodClients < 1 || cfg.floodConns < 1:
@@ -176,7 +190,7 @@ func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err 
 	}
 	env := instanceEnv{
 		bin: bin, dir: dir, databaseURL: db.URL, redisURL: rs.url(), secret: secret,
-		redisTimeout: cfg.redisTimeout,
+		redisTimeout: cfg.redisTimeout, meterEvery: cfg.meterEvery,
 	}
 	insts, err := startInstances(ctx, env, cfg.instances, progress)
 	defer func() {
@@ -203,13 +217,19 @@ func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err 
 
 	mach.loadStart = benchenv.LoadAverage()
 	cpuStart := benchenv.ReadCPUTimes()
-	res, err := runLoad(ctx, cfg, insts, ids, rs, progress)
+	res, err := runLoad(ctx, cfg, env, insts, ids, rs, progress)
 	if err != nil {
 		return err
 	}
 	mach.loadEnd = benchenv.LoadAverage()
 	mach.cpuShare = benchenv.CPUShare(cpuStart, benchenv.ReadCPUTimes())
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	an := analyze(cfg, ids, res, len(insts))
+	// Before the flood, whose clients are metered too.
+	met, err := checkMeter(ctx, cfg, db.URL, ids, res, an, progress)
+	if err != nil {
 		return err
 	}
 	var fl *floodResult
@@ -228,9 +248,8 @@ func loadtest(ctx context.Context, cfg config, stdout, progress io.Writer) (err 
 	for i, in := range insts {
 		logs[i] = countLogLevels(in.logPath)
 	}
-	an := analyze(cfg, ids, res, len(insts))
 	rep := &report{
-		cfg: cfg, started: started, machine: mach, ids: ids, res: res, an: an,
+		cfg: cfg, started: started, machine: mach, ids: ids, res: res, an: an, meter: met,
 		propagation: propagation, instances: insts, logs: logs, flood: fl,
 	}
 	if err := benchenv.WriteReport(rep.render(), cfg.out, stdout, progress); err != nil {

@@ -38,12 +38,15 @@ func TestRun_Smoke(t *testing.T) {
 		"**Result: PASS**", "## Throughput", "| quotad 2 |", "## Latency", "## Exactness",
 		"| overlapping the fault |", "## Before, during and after the fault", "## The hog",
 		"Redis answers PING", "## What the fault changes", "## Flood", "| **fallbacks**: assigned clients' answers under another tier | 0 of ",
+		"## Metering", "| `QUOTA_METER_INTERVAL` | 1s, set by loadtest", "| **counted twice** (Postgres beyond every admission and unanswered request) | **0** |",
+		"answers /healthz and takes load again",
 	} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("report lacks %q:\n%s", want, page)
 		}
 	}
-	for _, want := range []string{"FAULT: redis-server stopped", "FAULT: redis-server started again", "flood: 300 clients, 30 assigned"} {
+	for _, want := range []string{"FAULT: redis-server stopped", "FAULT: redis-server started again", "SIGKILLed", "FAULT: quotad",
+		"meter: after", "flood: 300 clients, 30 assigned"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("progress lacks %q:\n%s", want, stderr.String())
 		}
@@ -62,6 +65,9 @@ func TestRun_BadFlags(t *testing.T) {
 		{"-flood-clients", "0"},
 		{"-flood-conns", "0"},
 		{"-flood-clients", "10", "-flood-assigned", "11"},
+		{"-meter-interval", "11s"},
+		{"-meter-interval", "0s"},
+		{"-instances", "1"},
 		{"stray"},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +49,7 @@ type instanceEnv struct {
 	redisURL     string
 	secret       string
 	redisTimeout time.Duration
+	meterEvery   time.Duration // QUOTA_METER_INTERVAL
 }
 
 // instance is one running quotad process.
@@ -56,6 +58,10 @@ type instance struct {
 	addr    string
 	url     string // http://127.0.0.1:port
 	logPath string
+
+	// down is set while the instance is killed: the load generator
+	// sends to the others meanwhile.
+	down atomic.Bool
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -126,11 +132,15 @@ func (env instanceEnv) vars(addr string) []string {
 		"QUOTA_REDIS_FAILURE=open",
 		"QUOTA_REDIS_TIMEOUT=" + env.redisTimeout.String(),
 		"QUOTA_LOG_FORMAT=json",
+		"QUOTA_METER_INTERVAL=" + env.meterEvery.String(),
 	}
 }
 
+// start launches the instance on its address and waits until it answers
+// /healthz. The log is appended to: a restarted instance keeps the lines
+// of its previous life.
 func (in *instance) start(ctx context.Context, env instanceEnv) error {
-	logf, err := os.OpenFile(in.logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	logf, err := os.OpenFile(in.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}

@@ -21,15 +21,17 @@ type report struct {
 	ids         []identity
 	res         *loadResult
 	an          *analysis
+	meter       *meterResult
 	propagation time.Duration
 	instances   []*instance
 	logs        []logCounts
 	flood       *floodResult // nil: no flood
 }
 
-// failures are the reasons the run fails: the load's and the flood's.
+// failures are the reasons the run fails: the load's, the meter's and
+// the flood's.
 func (r *report) failures() []string {
-	return append(r.an.failures(), r.flood.failures()...)
+	return slices.Concat(r.an.failures(), r.meter.failures(), r.flood.failures())
 }
 
 // render writes the whole page; every number in it comes from this run.
@@ -43,7 +45,16 @@ func (r *report) render() []byte {
 		fmt.Fprintf(w, "**Result: FAIL**: %s.\n\n", strings.Join(reasons, "; "))
 	} else {
 		fmt.Fprintf(w, "**Result: PASS**: every (client, window) outside the fault admitted exactly min(sent, limit) "+
-			"(%d of %d), and no 5xx or transport error happened outside the fault.", r.an.outside.exact, r.an.outside.checked)
+			"(%d of %d), and no 5xx or transport error happened outside the faults.", r.an.outside.exact, r.an.outside.checked)
+		if m := r.meter; m != nil {
+			t := m.totals()
+			fmt.Fprintf(w, " Postgres metered %s admissions for %d client-days, none twice", benchenv.FormatInt(t.pg.admitted), len(m.rows))
+			if m.redisLoss {
+				fmt.Fprintf(w, "; %s lost to the Redis restart (bound %s).", benchenv.FormatInt(t.missing), benchenv.FormatInt(t.seen.atRisk))
+			} else {
+				fmt.Fprint(w, ", none missing.")
+			}
+		}
 		if r.flood != nil {
 			fmt.Fprintf(w, " The flood answered no assigned client under another tier and degraded %.3f %% of its requests.",
 				100*r.flood.degradedShare())
@@ -59,6 +70,7 @@ func (r *report) render() []byte {
 	r.renderPhases(w)
 	r.renderHog(w)
 	r.renderFaultNotes(w)
+	r.renderMeter(w)
 	r.flood.render(w, r.cfg)
 	r.renderWindows(w)
 	return b.Bytes()
@@ -91,11 +103,16 @@ func (r *report) renderSetup(w io.Writer) {
 		"keep-alive connections, one request at a time, paced at %.0f–%.0f× its limit per window with every gap "+
 		"jittered ±50 %% (seed %d); the hog keeps %d requests in flight, flat out.\n",
 		c.duration, minOversubscribe, maxOversubscribe, c.seed, hogConns)
+	if c.kill {
+		fmt.Fprintf(w, "* Fault: at a quarter of the load one instance, the metering leader when it can be told, is SIGKILLed, "+
+			"kept down %v and started again on the same port; meanwhile the load generator sends to the others.\n", c.downtime)
+	}
 	if c.fault == faultRedisRestart {
 		fmt.Fprintf(w, "* Fault: at the midpoint Redis is stopped (SIGTERM), kept down %v, and started again on the same port, empty.\n", c.downtime)
 	} else {
-		fmt.Fprintln(w, "* Fault: none.")
+		fmt.Fprintln(w, "* Fault: no Redis restart (`-fault none`).")
 	}
+	fmt.Fprintf(w, "* `QUOTA_METER_INTERVAL=%v`: the metering leader copies usage to Postgres every %v.\n", c.meterEvery, c.meterEvery)
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| tier | limit per window | clients | target rate per client |")
 	fmt.Fprintln(w, "|---|---|---|---|")
@@ -171,6 +188,14 @@ func (r *report) renderTimeline(w io.Writer) {
 			event{f.restart, "Redis started again on the same port, empty"},
 			event{f.up, "Redis answers PING"},
 			event{r.an.faultTo, fmt.Sprintf("the fault period ends (Redis up + %v: a breaker cool-off and slack)", faultGrace)})
+	}
+	if r.an.hasKill {
+		k := r.an.kill
+		evs = append(evs,
+			event{k.kill, fmt.Sprintf("quotad %d SIGKILLed; the load goes to the other instances", k.inst+1)},
+			event{k.down, fmt.Sprintf("quotad %d has exited; %d requests in flight to it are lost", k.inst+1, r.an.killLost)},
+			event{k.restart, fmt.Sprintf("quotad %d started again on the same port", k.inst+1)},
+			event{k.up, fmt.Sprintf("quotad %d answers /healthz and takes load again", k.inst+1)})
 	}
 	slices.SortStableFunc(evs, func(x, y event) int { return cmp.Compare(x.at, y.at) })
 	for _, e := range evs {
@@ -286,9 +311,12 @@ func (r *report) renderExactness(w io.Writer) {
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %s | %s |\n", name, t.checked, t.exact, t.checked-t.exact,
 			t.oversubscribed, benchenv.FormatInt(t.excess), benchenv.FormatInt(t.short))
 	}
-	row("outside the fault", a.outside)
+	row("outside the faults", a.outside)
 	if a.hasFault {
 		row("overlapping the fault", a.inside)
+	}
+	if a.hasKill {
+		row("holding a request lost at the SIGKILL", a.atKill)
 	}
 	fmt.Fprintln(w)
 	var bad []windowStat
@@ -348,6 +376,16 @@ func (r *report) renderFaultNotes(w io.Writer) {
 	a := r.an
 	fmt.Fprintln(w, "## What the fault changes")
 	fmt.Fprintln(w)
+	if a.hasKill {
+		fmt.Fprintf(w, "* **The SIGKILL of quotad %d** loses the answers of the requests in flight to it (%s this run); whether "+
+			"each was decided in Redis before the kill, no answer tells, so the windows holding one (%d) are reported apart "+
+			"and do not fail the check. Its in-memory refusals go with it; the restarted process asks Redis again, which "+
+			"still holds every window. The other instances' windows stay exact throughout.\n",
+			a.kill.inst+1, benchenv.FormatInt(a.killLost), a.atKill.checked)
+		if !a.hasFault {
+			fmt.Fprintln(w)
+		}
+	}
 	if !a.hasFault {
 		fmt.Fprintln(w, "This run had no fault (`-fault none`): every window is held to exactness. With "+
 			"`-fault redis-restart`, Redis is stopped at the midpoint and started again empty; the windows overlapping "+
@@ -400,8 +438,11 @@ func (r *report) windowTable(w io.Writer, ws []windowStat) {
 			}
 		}
 		fault := ""
-		if x.fault {
+		switch {
+		case x.fault:
 			fault = "overlaps"
+		case x.lost > 0:
+			fault = fmt.Sprintf("%d lost at the SIGKILL", x.lost)
 		}
 		fmt.Fprintf(w, "| %s | %s | %s +%ds | %d | %d | %d | %d | %d | %s | %s |\n", id.name, id.tier, start, r.cfg.window,
 			x.sent, x.admitted, x.limited, x.degraded, x.limit, exact, fault)
