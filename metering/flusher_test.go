@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/quotad/quotad/internal/testdb"
 	"github.com/quotad/quotad/internal/testenv"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
@@ -28,17 +29,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	dbURL := testenv.Database(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := tiers.MigrateURL(ctx, dbURL); err != nil {
-		t.Fatalf("migrate: %v", err)
-	}
-	pool, err := pgxpool.New(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
+	pool := testdb.Pool(t)
 	rdb, prefix := testenv.Redis(t)
 	lim, err := quota.NewWithConfig(rdb, quota.Config{Prefix: prefix})
 	if err != nil {

@@ -6,26 +6,13 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/quotad/quotad/internal/testenv"
-	"github.com/quotad/quotad/tiers"
+	"github.com/quotad/quotad/internal/testdb"
 )
 
-// newTestPool returns a pool on a fresh migrated database of this test
-// alone, closed when the test ends.
+// newTestPool returns a pool on a migrated database of this test alone.
 func newTestPool(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
-	dbURL := testenv.Database(tb)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := tiers.MigrateURL(ctx, dbURL); err != nil {
-		tb.Fatalf("migrate: %v", err)
-	}
-	pool, err := pgxpool.New(context.Background(), dbURL)
-	if err != nil {
-		tb.Fatalf("open pool: %v", err)
-	}
-	tb.Cleanup(pool.Close)
-	return pool
+	return testdb.Pool(tb)
 }
 
 // day returns the UTC midnight of the date "2006-01-02".
