@@ -163,7 +163,14 @@ func (f *Flusher) lead(ctx context.Context, tick <-chan time.Time) error {
 func (f *Flusher) Flush(ctx context.Context) error {
 	var batch []quota.Usage
 	err := f.cfg.Limiter.ReadUsage(ctx, func(u quota.Usage) error {
-		if !strings.HasPrefix(u.Key, clientPrefix) {
+		client, ok := strings.CutPrefix(u.Key, clientPrefix)
+		if !ok {
+			return nil
+		}
+		// quotad's tokens never name such a client, but a key written by
+		// something else must not stop every client's copy.
+		if err := tiers.ValidClientID(client); err != nil {
+			f.cfg.Logger.Warn("metering: skipping a usage key that names no valid client", "key", u.Key, "err", err)
 			return nil
 		}
 		batch = append(batch, u)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -229,5 +230,25 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 15 s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestFlush_SkipsKeysOfNoValidClient: a usage hash whose key names no
+// valid client (written by something other than quotad) is left alone,
+// and every other client is still copied.
+func TestFlush_SkipsKeysOfNoValidClient(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a, _ := f.spend(t, "frank", 2)
+	bad := f.prefix + ":{u:" + strings.Repeat("x", 300) + "}:usage"
+	day := strconv.FormatInt(time.Now().Unix()/86400, 10)
+	if err := f.rdb.HSet(context.Background(), bad, "e", "1.1", day+"a", 3).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.flusher(t).Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.total(t, "frank"); got.Admitted != a {
+		t.Fatalf("frank: %+v, want %d admitted", got, a)
 	}
 }
