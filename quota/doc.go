@@ -15,4 +15,10 @@
 // its limit is refused from memory until its window ends. [Middleware] and
 // [MiddlewareWithConfig] mount a Limiter on Echo routes and write the
 // X-RateLimit-* and IETF RateLimit/RateLimit-Policy headers.
+//
+// A metered Limit ([Limit].Meter) also counts, in the same atomic step as
+// the decision, what it admitted, refused and admitted past a soft month
+// window, per key and UTC day, and notes when a month window first reaches
+// 80 % and 100 %; [Limiter.ReadUsage] reads those counts for a billing
+// store and [Limiter.Settle] removes them once copied.
 package quota
