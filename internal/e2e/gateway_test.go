@@ -230,3 +230,24 @@ func TestREADME_NginxExcerptIsTheShippedConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestCompose_GatewayRunsTheShippedConfig: docker compose's gateway
+// profile runs deploy/nginx.conf with its upstream lines rewritten; each
+// line it rewrites must still be in the file, or nginx would start with
+// addresses that mean nothing on the compose network.
+func TestCompose_GatewayRunsTheShippedConfig(t *testing.T) {
+	t.Parallel()
+	compose, conf := repoFile(t, "docker-compose.yml"), repoFile(t, "deploy/nginx.conf")
+	if !strings.Contains(compose, "./deploy/nginx.conf:/etc/nginx/quotad.conf:ro") {
+		t.Fatal("docker-compose.yml no longer mounts deploy/nginx.conf as /etc/nginx/quotad.conf")
+	}
+	edits := regexp.MustCompile(`-e 's/([^/]+)/([^/]+)/'`).FindAllStringSubmatch(compose, -1)
+	if len(edits) != 2 {
+		t.Fatalf("docker-compose.yml rewrites %d lines of deploy/nginx.conf, want the 2 upstream servers", len(edits))
+	}
+	for _, e := range edits {
+		if !strings.Contains(conf, e[1]) {
+			t.Errorf("docker-compose.yml rewrites %q, which deploy/nginx.conf no longer has", e[1])
+		}
+	}
+}
