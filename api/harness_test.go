@@ -63,6 +63,8 @@ type instanceOpts struct {
 	// now is the server's clock for Idempotency-Key records; default
 	// time.Now.
 	now func() time.Time
+	// configure, when set, changes the Config before NewServer sees it.
+	configure func(*Config)
 }
 
 // start runs a quotad API server on b, stopped when the test ends.
@@ -101,14 +103,18 @@ func (b *backend) start(tb testing.TB, o instanceOpts) *instance {
 		tb.Fatal(err)
 	}
 	tierStore := tiers.NewStore(pool)
-	h, err := NewServer(Config{
+	cfg := Config{
 		Tiers: inst.cache, Store: tierStore, Usage: usage.NewStore(pool), Limiter: limiter, Auth: auth,
 		FailureMode: o.failureMode, OpenAPI: quotad.OpenAPI, AccessLog: o.accessLog, Logger: o.logger, now: o.now,
 		Checks: map[string]Check{
 			"postgres": tierStore.Ping,
 			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		},
-	})
+	}
+	if o.configure != nil {
+		o.configure(&cfg)
+	}
+	h, err := NewServer(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}

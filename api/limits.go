@@ -70,36 +70,48 @@ func (s *server) identify(c echo.Context) (key string, t tiers.Tier, lim quota.L
 // answering refusals and failures with quotad's error envelope.
 func (s *server) limitMiddleware() (echo.MiddlewareFunc, error) {
 	return quota.MiddlewareWithConfig(quota.MiddlewareConfig{
-		Limiter: s.limiter,
-		Resolve: func(c echo.Context) (string, quota.Limit, error) {
-			key, t, lim, err := s.identify(c)
-			if err != nil {
-				var he *echo.HTTPError
-				if errors.As(err, &he) {
-					return "", quota.Limit{}, err
-				}
-				he = NewError(http.StatusBadRequest, CodeBadRequest, "cannot identify the client")
-				he.Internal = err
-				return "", quota.Limit{}, he
-			}
-			ri := info(c)
-			ri.key, ri.tier, ri.hasTier = key, t, true
-			ri.decideAt = time.Now()
-			return key, lim, nil
-		},
-		DenyHandler: func(c echo.Context, d quota.Decision) error {
-			return rateLimited(d, fmt.Sprintf("rate limit of %v exceeded; retry in %s s",
-				d.Limit.Windows[d.Binding], c.Response().Header().Get(quota.HeaderRetryAfter)))
-		},
-		ErrorHandler: func(c echo.Context, err error) error {
-			c.Response().Header().Set(quota.HeaderRetryAfter, "1")
-			he := NewError(http.StatusServiceUnavailable, CodeUnavailable, "rate limiter unavailable; try again shortly")
-			he.Internal = err
-			return he
-		},
-		OnDecision:  s.recordDecision,
-		FailureMode: s.cfg.FailureMode,
+		Limiter:      s.limiter,
+		Resolve:      s.resolve,
+		DenyHandler:  func(c echo.Context, d quota.Decision) error { return refusal(c, d) },
+		ErrorHandler: func(c echo.Context, err error) error { return limiterUnavailable(c, err) },
+		OnDecision:   s.recordDecision,
+		FailureMode:  s.cfg.FailureMode,
 	})
+}
+
+// resolve identifies the caller for a decision and notes it, and when the
+// decision starts, for the log line and the metrics.
+func (s *server) resolve(c echo.Context) (string, quota.Limit, error) {
+	key, t, lim, err := s.identify(c)
+	if err != nil {
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			return "", quota.Limit{}, err
+		}
+		he = NewError(http.StatusBadRequest, CodeBadRequest, "cannot identify the client")
+		he.Internal = err
+		return "", quota.Limit{}, he
+	}
+	ri := info(c)
+	ri.key, ri.tier, ri.hasTier = key, t, true
+	ri.decideAt = time.Now()
+	return key, lim, nil
+}
+
+// refusal is the 429 of a refused decision; its headers, Retry-After
+// included, are already set.
+func refusal(c echo.Context, d quota.Decision) *echo.HTTPError {
+	return rateLimited(d, fmt.Sprintf("rate limit of %v exceeded; retry in %s s",
+		d.Limit.Windows[d.Binding], c.Response().Header().Get(quota.HeaderRetryAfter)))
+}
+
+// limiterUnavailable is the 503 of a decision the store could not make
+// under FailClosed.
+func limiterUnavailable(c echo.Context, err error) *echo.HTTPError {
+	c.Response().Header().Set(quota.HeaderRetryAfter, "1")
+	he := NewError(http.StatusServiceUnavailable, CodeUnavailable, "rate limiter unavailable; try again shortly")
+	he.Internal = err
+	return he
 }
 
 // recordDecision feeds metrics and the request log.

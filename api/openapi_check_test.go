@@ -39,12 +39,33 @@ var loadOpenAPI = sync.OnceValues(func() (*openAPISpec, error) {
 	if err := doc.Validate(loader.Context); err != nil {
 		return nil, fmt.Errorf("openapi.yaml is invalid: %w", err)
 	}
-	router, err := gorillamux.NewRouter(doc)
+	router, err := gorillamux.NewRouter(multiSegment(doc))
 	if err != nil {
 		return nil, fmt.Errorf("openapi.yaml: cannot build a router: %w", err)
 	}
 	return &openAPISpec{doc: doc, router: router}, nil
 })
+
+// multiSegment returns doc for routing, with the path parameter of
+// /v1/authorize/{path} spanning segments, as Envoy's whole original path
+// does: OpenAPI 3.0 cannot say so, gorilla/mux's {path:.*} can. doc itself
+// stays as written.
+func multiSegment(doc *openapi3.T) *openapi3.T {
+	const from, to = "/v1/authorize/{path}", "/v1/authorize/{path:.*}"
+	item := doc.Paths.Value(from)
+	if item == nil {
+		return doc
+	}
+	routed := *doc
+	routed.Paths = openapi3.NewPaths()
+	for p, it := range doc.Paths.Map() {
+		if p == from {
+			p = to
+		}
+		routed.Paths.Set(p, it)
+	}
+	return &routed
+}
 
 func openAPISpecFor(tb testing.TB) *openAPISpec {
 	tb.Helper()
@@ -312,12 +333,16 @@ func TestOpenAPI_CoversEveryRoute(t *testing.T) {
 }
 
 // openAPIPath turns an Echo route path into an OpenAPI one:
-// /v1/admin/tiers/:name → /v1/admin/tiers/{name}.
+// /v1/admin/tiers/:name → /v1/admin/tiers/{name}, /v1/authorize/* →
+// /v1/authorize/{path}.
 func openAPIPath(echoPath string) string {
 	segs := strings.Split(echoPath, "/")
 	for i, s := range segs {
 		if name, ok := strings.CutPrefix(s, ":"); ok {
 			segs[i] = "{" + name + "}"
+		}
+		if s == "*" { // the rest of the path, as /v1/authorize/* takes it
+			segs[i] = "{path}"
 		}
 	}
 	return strings.Join(segs, "/")

@@ -31,6 +31,25 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.GET("/v1/usage", chain(s.ownUsage, auth))
 	e.HEAD("/v1/usage", chain(s.ownUsage, auth))
 
+	// Gateways ask whether a request may go through, with whatever method
+	// it has (Envoy sends the original one); a body they forward is
+	// never read.
+	authorize := chain(s.authorize, auth)
+	e.GET("/v1/authorize", authorize)
+	e.HEAD("/v1/authorize", authorize)
+	e.POST("/v1/authorize", authorize)
+	e.PUT("/v1/authorize", authorize)
+	e.PATCH("/v1/authorize", authorize)
+	e.DELETE("/v1/authorize", authorize)
+	e.OPTIONS("/v1/authorize", authorize)
+	e.GET("/v1/authorize/*", authorize)
+	e.HEAD("/v1/authorize/*", authorize)
+	e.POST("/v1/authorize/*", authorize)
+	e.PUT("/v1/authorize/*", authorize)
+	e.PATCH("/v1/authorize/*", authorize)
+	e.DELETE("/v1/authorize/*", authorize)
+	e.OPTIONS("/v1/authorize/*", authorize)
+
 	// Admins.
 	e.GET("/v1/admin/tiers", admin(s.listTiers))
 	e.HEAD("/v1/admin/tiers", admin(s.listTiers))

@@ -57,6 +57,13 @@ type Config struct {
 	// AccessLog selects the requests Logger gets a line for.
 	// Optional. Default value AccessLogErrors.
 	AccessLog AccessLog
+	// Costs prices the requests gateways ask /v1/authorize about.
+	// Optional. Default value: every request costs 1.
+	Costs Costs
+	// AuthorizeDenyStatus is the status of a /v1/authorize refusal: 429,
+	// or 403 for nginx's auth_request, which passes on only 2xx, 401 and
+	// 403. Optional. Default value 429.
+	AuthorizeDenyStatus int
 
 	// now and idemKeepFor let tests move time past an Idempotency-Key's
 	// life; defaults time.Now and 24 hours.
@@ -104,6 +111,12 @@ func NewServer(cfg Config) (http.Handler, error) {
 	}
 	if cfg.AccessLog < AccessLogErrors || cfg.AccessLog > AccessLogNone {
 		return nil, fmt.Errorf("api: NewServer: unknown AccessLog %d", cfg.AccessLog)
+	}
+	if cfg.AuthorizeDenyStatus == 0 {
+		cfg.AuthorizeDenyStatus = http.StatusTooManyRequests
+	}
+	if cfg.AuthorizeDenyStatus != http.StatusTooManyRequests && cfg.AuthorizeDenyStatus != http.StatusForbidden {
+		return nil, fmt.Errorf("api: NewServer: AuthorizeDenyStatus %d is neither 429 nor 403", cfg.AuthorizeDenyStatus)
 	}
 	s := &server{cfg: cfg, log: cfg.Logger, limiter: cfg.Limiter, tiers: cfg.Tiers, store: cfg.Store, usage: cfg.Usage, metrics: cfg.Metrics,
 		access: newAccessLogger(cfg.AccessLog), now: cfg.now, idemKeepFor: cfg.idemKeepFor}

@@ -2,6 +2,9 @@
 # Makes sure the Postgres and Redis that quotad and its tests need answer on
 # loopback: uses running servers when they answer, starts installed ones
 # otherwise, and installs them with apt-get (Debian/Ubuntu) as a last resort.
+# Also makes sure the nginx and caddy binaries the gateway tests run exist,
+# installing them the same way; those are never started here: each test runs
+# its own processes with the shipped configs on ports of its own.
 #
 #   scripts/services.sh            ensure both are up
 #   scripts/services.sh createdb NAME   also create database NAME if missing
@@ -112,6 +115,25 @@ ensure_postgres() {
 	fi
 }
 
+# ensure_gateways installs nginx and caddy when their binaries are missing.
+# Debian puts nginx in /usr/sbin, which is not on every user's PATH.
+ensure_gateways() {
+	local missing=()
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+	command -v caddy >/dev/null 2>&1 || missing+=(caddy)
+	[ ${#missing[@]} -eq 0 ] && return 0
+	apt_install "${missing[@]}"
+	# A package whose scripts started its service anyway (an init system that
+	# ignores RUNLEVEL) would hold port 80 for nothing: stop it.
+	local svc
+	for svc in "${missing[@]}"; do
+		if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+			say "stopping the $svc system service the package started"
+			$SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true
+		fi
+	done
+}
+
 createdb() {
 	local name=$1 base
 	[[ $name =~ ^[a-z_][a-z0-9_]*$ ]] || die "bad database name $name"
@@ -126,5 +148,6 @@ createdb() {
 [ "${QUOTA_SKIP_SERVICES:-}" = 1 ] && exit 0
 ensure_redis
 ensure_postgres
+ensure_gateways
 if [ "${1:-}" = createdb ]; then createdb "${2:?database name}"; fi
-say "Postgres and Redis are up"
+say "Postgres and Redis are up; nginx and caddy are installed"

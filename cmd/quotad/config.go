@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -34,6 +35,9 @@ type config struct {
 	WebhookURL      string
 	WebhookSecret   []byte
 	MeterInterval   time.Duration
+	// AuthorizeDenyStatus is /v1/authorize's refusal: 429, or 403 for
+	// nginx's auth_request.
+	AuthorizeDenyStatus int
 }
 
 // Defaults of the settings SPEC.md fixes, and of quotad's own.
@@ -138,6 +142,14 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.MeterInterval > maxMeterInterval {
 		return c, fmt.Errorf("QUOTA_METER_INTERVAL: %v is longer than %v; usage must show within 15 s", c.MeterInterval, maxMeterInterval)
+	}
+	switch status := get("QUOTA_AUTHORIZE_DENY_STATUS", "429"); status {
+	case "429":
+		c.AuthorizeDenyStatus = http.StatusTooManyRequests
+	case "403":
+		c.AuthorizeDenyStatus = http.StatusForbidden
+	default:
+		return c, fmt.Errorf("QUOTA_AUTHORIZE_DENY_STATUS: %q is neither 429 nor 403", status)
 	}
 	return c, nil
 }

@@ -217,6 +217,7 @@ func TestRun_BadConfigFailsFastNamingTheSetting(t *testing.T) {
 		"short hook secret":   {map[string]string{"QUOTA_WEBHOOK_URL": "https://hooks.example.com/q", "QUOTA_WEBHOOK_SECRET": "short"}, "QUOTA_WEBHOOK_SECRET"},
 		"bad meter interval":  {map[string]string{"QUOTA_METER_INTERVAL": "soon"}, "QUOTA_METER_INTERVAL"},
 		"long meter interval": {map[string]string{"QUOTA_METER_INTERVAL": "1m"}, "QUOTA_METER_INTERVAL"},
+		"bad deny status":     {map[string]string{"QUOTA_AUTHORIZE_DENY_STATUS": "401"}, "QUOTA_AUTHORIZE_DENY_STATUS"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -52,7 +52,8 @@ func serve(ctx context.Context, getenv func(string) string, stdout io.Writer) er
 	handler, closeStack, err := stack.New(ctx, stack.Config{
 		Pool: pool, Redis: rdb, RedisTimeout: cfg.RedisTimeout, FailureMode: cfg.FailureMode,
 		TrustedProxies: cfg.TrustedProxies, Logger: log, AccessLog: cfg.AccessLog, Metrics: metrics, MeterInterval: cfg.MeterInterval,
-		Auth: api.AuthConfig{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Audience: cfg.Audience},
+		AuthorizeDenyStatus: cfg.AuthorizeDenyStatus,
+		Auth:                api.AuthConfig{Secret: cfg.JWTSecret, JWKSURL: cfg.JWKSURL, Issuer: cfg.Issuer, Audience: cfg.Audience},
 	})
 	if err != nil {
 		return err

@@ -62,6 +62,10 @@ type Config struct {
 	// copy runs with a Limiter given in Limiter.
 	// Optional. Default value metering.DefaultInterval.
 	MeterInterval time.Duration
+	// AuthorizeDenyStatus is /v1/authorize's refusal (see
+	// api.Config.AuthorizeDenyStatus).
+	// Optional. Default value 429.
+	AuthorizeDenyStatus int
 }
 
 // New builds the handler and starts the tier cache's listener, which lives
@@ -112,7 +116,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 	handler, err := api.NewServer(api.Config{
 		Tiers: cache, Store: tierStore, Usage: usage.NewStore(cfg.Pool), Limiter: limiter, Auth: auth, IP: ip,
 		FailureMode: cfg.FailureMode, Logger: cfg.Logger, OpenAPI: quotad.OpenAPI, AccessLog: cfg.AccessLog,
-		Metrics: cfg.Metrics,
+		Metrics: cfg.Metrics, AuthorizeDenyStatus: cfg.AuthorizeDenyStatus,
 		Checks: map[string]api.Check{
 			"postgres": tierStore.Ping,
 			"redis":    func(ctx context.Context) error { return cfg.Redis.Ping(ctx).Err() },
