@@ -9,7 +9,8 @@
 //	decision  admitted decisions over -keys keys: bare INCR, quota (batched
 //	          and not), redis_rate, ulule/limiter, the seed's MULTI pipeline
 //	hog       the same contenders on one key far over its limit
-//	http      GET /rate-limited on bare Echo, Echo + RateLimiter, quotad
+//	http      GET /rate-limited on bare Echo, Echo + RateLimiter, quotad;
+//	          quotad's GET /v1/authorize as nginx's auth_request sends it
 //
 // -contenders limits decision and hog to some contenders (bare INCR always
 // runs), for quicker A/B runs of one change:

@@ -197,7 +197,7 @@ func (r *report) renderHog(w io.Writer, res *redisResults) {
 }
 
 func (r *report) renderHTTP(w io.Writer, res *httpResults) {
-	fmt.Fprintln(w, "## HTTP: `GET /rate-limited` over loopback")
+	fmt.Fprintln(w, "## HTTP: `GET /rate-limited` (and `/v1/authorize`) over loopback")
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%d servers, each a child process with the same `http.Server` settings as `cmd/quotad`:\n", len(serverKinds))
 	fmt.Fprintln(w)

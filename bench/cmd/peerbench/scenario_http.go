@@ -87,7 +87,7 @@ func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *scratch
 	}()
 	for _, kind := range serverKinds {
 		args := []string{"serve-http", "-kind", kind, "-wake", cfg.wake.String()}
-		if kind == serverQuotad || kind == serverQuotad3w || kind == serverQuotadMem {
+		if kind == serverQuotad || kind == serverQuotadAuth || kind == serverQuotad3w || kind == serverQuotadMem {
 			args = append(args, "-redis", cfg.redisURL, "-database", db.URL, "-prefix", prefix+":quotad")
 		}
 		s, err := startServer(ctx, launcher, exe, kind, args, secretText, stderr)
@@ -108,7 +108,7 @@ func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *scratch
 				if kind == serverQuotad3w {
 					tok = token3w
 				}
-				m, err := measureHTTP(ctx, cfg.duration, servers[kind].url, tok, n)
+				m, err := measureHTTP(ctx, cfg.duration, servers[kind].url, kind, tok, n)
 				if err != nil {
 					return nil, fmt.Errorf("http %s: %w", kind, err)
 				}
@@ -263,10 +263,31 @@ func fetchServerStats(ctx context.Context, base string) (serverStats, error) {
 	return st, nil
 }
 
-// measureHTTP loads base/rate-limited from conns keep-alive connections
-// (one goroutine each, one request at a time) for d, after a warm-up that
-// opens them, and reads the server's counters on both sides.
-func measureHTTP(ctx context.Context, d time.Duration, base, token string, conns int) (httpMeasurement, error) {
+// loadRequest is the request the load sends to a server of kind: GET
+// /rate-limited, or for quotad-authorize the forward-auth subrequest
+// nginx would send for the same client.
+func loadRequest(ctx context.Context, base, kind, token string) (*http.Request, error) {
+	path := "/rate-limited"
+	if kind == serverQuotadAuth {
+		path = "/v1/authorize"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Every server gets the same token; only quotad reads it.
+	req.Header.Set("Authorization", "Bearer "+token)
+	if kind == serverQuotadAuth {
+		req.Header.Set("X-Original-Method", http.MethodGet)
+		req.Header.Set("X-Original-URI", "/v1/orders?page=2")
+	}
+	return req, nil
+}
+
+// measureHTTP loads a server of kind at base from conns keep-alive
+// connections (one goroutine each, one request at a time) for d, after a
+// warm-up that opens them, and reads the server's counters on both sides.
+func measureHTTP(ctx context.Context, d time.Duration, base, kind, token string, conns int) (httpMeasurement, error) {
 	tr := &http.Transport{
 		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
 		DisableCompression: true, IdleConnTimeout: time.Minute,
@@ -275,12 +296,10 @@ func measureHTTP(ctx context.Context, d time.Duration, base, token string, conns
 	client := &http.Client{Transport: tr}
 	reqs := make([]*http.Request, conns)
 	for g := range reqs {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/rate-limited", nil)
+		req, err := loadRequest(ctx, base, kind, token)
 		if err != nil {
 			return httpMeasurement{}, err
 		}
-		// Every server gets the same request; only quotad reads the token.
-		req.Header.Set("Authorization", "Bearer "+token)
 		reqs[g] = req
 	}
 	var degraded atomic.Int64

@@ -36,17 +36,21 @@ const (
 	serverQuotad    = "quotad"         // internal/stack, as cmd/quotad builds it
 	serverQuotadMem = "quotad-memory"  // the same with quota's memory store
 	serverQuotad3w  = "quotad-3w"      // quotad, its client on a plan of three windows
+	// serverQuotadAuth is quotad asked as nginx's auth_request asks it:
+	// GET /v1/authorize naming the original request in headers.
+	serverQuotadAuth = "quotad-authorize"
 )
 
-var serverKinds = []string{serverEcho, serverEchoLimit, serverQuotad, serverQuotad3w, serverQuotadMem}
+var serverKinds = []string{serverEcho, serverEchoLimit, serverQuotad, serverQuotadAuth, serverQuotad3w, serverQuotadMem}
 
 // serverAbout describes each server for the report.
 var serverAbout = map[string]string{
-	serverEcho:      "a bare Echo v4 handler answering the same JSON as quotad's `/rate-limited`",
-	serverEchoLimit: "the same behind Echo's `middleware.RateLimiter` with its memory store (1e9/s, burst 1e9: never refuses)",
-	serverQuotad:    "quotad's real stack, built by `internal/stack` as `cmd/quotad` builds it (request IDs, JSON request log to a discarding writer, Prometheus metrics, JWT auth, tier cache on Postgres, `quota` limiter on Redis), `free` tier set to 1,000,000,000 per 3600 s",
-	serverQuotad3w:  "the same stack and database, the load's token naming a client on a tier of three windows (1,000,000,000 per 3600 s, per day and per calendar month), so every decision goes by the plan script",
-	serverQuotadMem: "the same stack with `quota.NewInMemory` in place of Redis: not a way to run quotad (instances would not share counts), but it shows what the Redis round trip costs",
+	serverEcho:       "a bare Echo v4 handler answering the same JSON as quotad's `/rate-limited`",
+	serverEchoLimit:  "the same behind Echo's `middleware.RateLimiter` with its memory store (1e9/s, burst 1e9: never refuses)",
+	serverQuotad:     "quotad's real stack, built by `internal/stack` as `cmd/quotad` builds it (request IDs, JSON request log to a discarding writer, Prometheus metrics, JWT auth, tier cache on Postgres, `quota` limiter on Redis), `free` tier set to 1,000,000,000 per 3600 s",
+	serverQuotad3w:   "the same stack and database, the load's token naming a client on a tier of three windows (1,000,000,000 per 3600 s, per day and per calendar month), so every decision goes by the plan script",
+	serverQuotadAuth: "the same stack asked `GET /v1/authorize` as nginx's `auth_request` asks it (`X-Original-Method: GET`, `X-Original-URI: /v1/orders?page=2`, the client's token): the same decision, answered with an empty body",
+	serverQuotadMem:  "the same stack with `quota.NewInMemory` in place of Redis: not a way to run quotad (instances would not share counts), but it shows what the Redis round trip costs",
 }
 
 // Child process protocol: the child prints "listening <addr>" on stdout once
@@ -129,7 +133,7 @@ func serveChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	switch *kind {
 	case serverEcho, serverEchoLimit:
 		app = newEchoServer(*kind == serverEchoLimit)
-	case serverQuotad, serverQuotad3w, serverQuotadMem:
+	case serverQuotad, serverQuotadAuth, serverQuotad3w, serverQuotadMem:
 		h, closeAll, err := newQuotadServer(ctx, *redisURL, *dbURL, *prefix, []byte(os.Getenv(secretEnv)), *kind == serverQuotadMem)
 		if err != nil {
 			return err

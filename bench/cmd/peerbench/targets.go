@@ -129,6 +129,10 @@ func (r *report) targets() []target {
 				rs: roundRatios(res.rounds[runKey{serverQuotad, n}], res.rounds[runKey{serverEcho, n}]), ok: true})
 			ts = append(ts, target{what: fmt.Sprintf("HTTP, `quotad-3w` (three windows), %d connections: ÷ `echo`", n), min: 0.55,
 				rs: roundRatios(res.rounds[runKey{serverQuotad3w, n}], res.rounds[runKey{serverEcho, n}]), ok: true})
+			if n == 16 || n == 64 {
+				ts = append(ts, target{what: fmt.Sprintf("HTTP, `quotad-authorize` (`/v1/authorize`), %d connections: ÷ `quotad` (`/rate-limited`)", n), min: 0.9,
+					rs: roundRatios(res.rounds[runKey{serverQuotadAuth, n}], res.rounds[runKey{serverQuotad, n}]), ok: true})
+			}
 		}
 	}
 	return ts
