@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/quotad/quotad"
 	"github.com/quotad/quotad/internal/testenv"
+	"github.com/quotad/quotad/operations"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
 	"github.com/quotad/quotad/usage"
@@ -105,6 +106,7 @@ func (b *backend) start(tb testing.TB, o instanceOpts) *instance {
 	tierStore := tiers.NewStore(pool)
 	cfg := Config{
 		Tiers: inst.cache, Store: tierStore, Usage: usage.NewStore(pool), Limiter: limiter, Auth: auth,
+		Operations:  operations.NewStore(pool),
 		FailureMode: o.failureMode, OpenAPI: quotad.OpenAPI, AccessLog: o.accessLog, Logger: o.logger, now: o.now,
 		Checks: map[string]Check{
 			"postgres": tierStore.Ping,

@@ -74,6 +74,13 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.HEAD("/v1/admin/usage", admin(s.monthUsage))
 	e.GET("/v1/admin/audit", admin(s.listAudit))
 	e.HEAD("/v1/admin/audit", admin(s.listAudit))
+	e.GET("/v1/admin/operations", admin(s.withOperations(s.listOperations)))
+	e.HEAD("/v1/admin/operations", admin(s.withOperations(s.listOperations)))
+	e.POST("/v1/admin/operations", adminWrite(s.withOperations(s.createOperation)))
+	e.GET("/v1/admin/operations/:name", admin(s.withOperations(s.getOperation)))
+	e.HEAD("/v1/admin/operations/:name", admin(s.withOperations(s.getOperation)))
+	e.PUT("/v1/admin/operations/:name", adminWrite(s.withOperations(s.putOperation)))
+	e.DELETE("/v1/admin/operations/:name", admin(s.withOperations(s.deleteOperation)))
 
 	// Operations.
 	e.GET("/healthz", s.healthz)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/quotad/quotad/operations"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
 	"github.com/quotad/quotad/usage"
@@ -29,6 +30,13 @@ type Config struct {
 	Store *tiers.Store
 	// Usage reads the usage API's counts from Postgres. Required.
 	Usage *usage.Store
+	// Operations reads and writes the operation cost rules for the admin
+	// API. Optional. Default value: the /v1/admin/operations routes answer
+	// 404.
+	Operations *operations.Store
+	// Costs prices the requests /v1/authorize admits.
+	// Optional. Default value: every request costs 1.
+	Costs Costs
 	// Limiter decides; its store is Redis in production. Required.
 	Limiter *quota.Limiter
 	// Auth verifies bearer tokens. Required.

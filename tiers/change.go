@@ -29,6 +29,10 @@ type Change struct {
 // channel is the LISTEN/NOTIFY channel changes travel on.
 const channel = "quota_changes"
 
+// kindOperation is the kind of the notifications of operation cost rules
+// (migration 00012), which share channel but are no concern of the Cache.
+const kindOperation = "operation"
+
 // notification is the JSON payload sent on channel: by the migrations'
 // triggers, one per changed row ({"kind":"tier","name":…,"version":…} and
 // {"kind":"client","id":…,"tier":…,"version":…}, with "deleted":true when

@@ -16,6 +16,7 @@ import (
 	"github.com/quotad/quotad"
 	"github.com/quotad/quotad/api"
 	"github.com/quotad/quotad/metering"
+	"github.com/quotad/quotad/operations"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
 	"github.com/quotad/quotad/usage"
@@ -68,9 +69,10 @@ type Config struct {
 	AuthorizeDenyStatus int
 }
 
-// New builds the handler and starts the tier cache's listener, which lives
-// until the returned close function is called (after the server has
-// stopped). A failure stops whatever New had started.
+// New builds the handler and starts the listeners of the tier cache and of
+// the operation costs' cache, which live until the returned close function
+// is called (after the server has stopped). A failure stops whatever New
+// had started.
 func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 	if cfg.Pool == nil || cfg.Redis == nil || cfg.Logger == nil {
 		return nil, nil, errors.New("stack: New needs Pool, Redis and Logger")
@@ -92,7 +94,14 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 		closeLimiter()
 		return nil, nil, fmt.Errorf("loading tiers: %w", err)
 	}
+	costs := operations.NewCache(cfg.Pool, operations.CacheConfig{Logger: cfg.Logger})
+	if err := costs.Start(ctx); err != nil {
+		cache.Close()
+		closeLimiter()
+		return nil, nil, fmt.Errorf("loading operation costs: %w", err)
+	}
 	stop := func() {
+		costs.Close()
 		cache.Close()
 		closeLimiter()
 	}
@@ -115,6 +124,7 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 	tierStore := tiers.NewStore(cfg.Pool)
 	handler, err := api.NewServer(api.Config{
 		Tiers: cache, Store: tierStore, Usage: usage.NewStore(cfg.Pool), Limiter: limiter, Auth: auth, IP: ip,
+		Operations: operations.NewStore(cfg.Pool), Costs: costs,
 		FailureMode: cfg.FailureMode, Logger: cfg.Logger, OpenAPI: quotad.OpenAPI, AccessLog: cfg.AccessLog,
 		Metrics: cfg.Metrics, AuthorizeDenyStatus: cfg.AuthorizeDenyStatus,
 		Checks: map[string]api.Check{
