@@ -34,9 +34,6 @@ type Config struct {
 	// API. Optional. Default value: the /v1/admin/operations routes answer
 	// 404.
 	Operations *operations.Store
-	// Costs prices the requests /v1/authorize admits.
-	// Optional. Default value: every request costs 1.
-	Costs Costs
 	// Limiter decides; its store is Redis in production. Required.
 	Limiter *quota.Limiter
 	// Auth verifies bearer tokens. Required.

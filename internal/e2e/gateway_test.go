@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/quotad/quotad/api"
 	"github.com/quotad/quotad/internal/testenv"
@@ -47,6 +48,7 @@ func TestGateway_ShippedConfigs(t *testing.T) {
 			t.Run("LimitHoldsAtTheUpstream", func(t *testing.T) { limitHolds(t, q, gw, up) })
 			t.Run("BadTokenIs401", func(t *testing.T) { badToken(t, gw, up) })
 			t.Run("AnonymousByGatewayAddress", func(t *testing.T) { anonymousByAddress(t, q, gw, up) })
+			t.Run("OperationOfCostFiveUsesFive", func(t *testing.T) { costFive(t, q, gw, up) })
 		})
 	}
 }
@@ -185,6 +187,60 @@ func anonymousByAddress(t *testing.T, q *quotad, gw gateway, up *upstream) {
 	if n := up.count("ip:127.0.0.9"); n != 0 {
 		t.Errorf("%s: the caller's own X-Quota-Client reached the upstream %d times", gw.Name, n)
 	}
+}
+
+// costFive prices GET /v1/search/* at 5 and sends searches through the
+// gateway on a tier of 12: the first two are admitted (5, then 10 spent),
+// the third refused, and a client naming a free path in the
+// forwarded-request headers is still charged for the search it makes.
+func costFive(t *testing.T, q *quotad, gw gateway, up *upstream) {
+	root := admin(t)
+	if r := root.do(t, http.MethodPut, q.URL+"/v1/admin/operations/search",
+		map[string]any{"method": "GET", "path": "/v1/search/*", "cost": 5}); r.Code != http.StatusCreated && r.Code != http.StatusOK {
+		t.Fatalf("%s: put operation: %v", gw.Name, r)
+	}
+	createTier(t, q, "gw5", 12)
+	sub := "gw-cost-" + gw.Name
+	assign(t, q, sub, "gw5")
+	// The rule reaches quotad's cache within a second: wait for it with
+	// a new client per try (its first request shows what one costs),
+	// spending nothing of sub's.
+	waitFor(t, 2*time.Second, "the cost rule", func() bool {
+		probe := user(t, testenv.RandomName("gw-probe-"))
+		r, err := probe.try(http.MethodGet, q.URL+"/v1/authorize/v1/search/probe", nil)
+		return err == nil && r.Code == http.StatusOK && remainingDrop(r) == 5
+	})
+	c := from("127.0.0.4")
+	token := user(t, sub).token
+	forged := map[string]string{"X-Forwarded-Method": "GET", "X-Forwarded-Uri": "/free", "X-Original-URI": "/free"}
+	want := []struct {
+		code      int
+		remaining string
+	}{{http.StatusOK, "7"}, {http.StatusOK, "2"}, {http.StatusTooManyRequests, "2"}}
+	for i, w := range want {
+		r, err := send(c, gw.URL+"/v1/search/q?i="+strconv.Itoa(i), token, forged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Code != w.code || r.Header.Get(quota.HeaderRemaining) != w.remaining {
+			t.Fatalf("%s: search %d: %d with %s %q, want %d with %q", gw.Name, i+1, r.Code,
+				quota.HeaderRemaining, r.Header.Get(quota.HeaderRemaining), w.code, w.remaining)
+		}
+	}
+	if n := up.count(sub); n != 2 {
+		t.Errorf("%s: %d searches reached the upstream, want 2", gw.Name, n)
+	}
+}
+
+// remainingDrop is what a client's first request spent: its limit minus
+// what remains.
+func remainingDrop(r response) int {
+	limit, err1 := strconv.Atoi(r.Header.Get(quota.HeaderLimit))
+	rem, err2 := strconv.Atoi(r.Header.Get(quota.HeaderRemaining))
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return limit - rem
 }
 
 // send makes one GET through c with token (if any) and extra headers.
