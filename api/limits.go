@@ -143,6 +143,9 @@ func Invalidator(l *quota.Limiter) func(tiers.Change) {
 		switch ch.Kind {
 		case tiers.ChangeClient, tiers.ChangeReset:
 			l.Forget(UserKey(ch.ClientID))
+		case tiers.ChangeOperation:
+			// A cost is no limit: a refusal remembered at one cost is asked
+			// again for a cheaper request anyway.
 		default: // a tier changed, or the listener re-read everything
 			l.ForgetAll()
 		}

@@ -2,7 +2,6 @@ package operations
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,54 +10,37 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/quotad/quotad/tiers"
 )
 
-// CacheConfig configures a Cache. The zero value is usable.
-type CacheConfig struct {
-	// Logger receives listener events: disconnects and reconnects. Nothing
-	// is logged per lookup. Optional. Default discards.
-	Logger *slog.Logger
-	// OnReload is called, from the listener's goroutine, after the cache
-	// has installed the rules as they are now: after each change and each
-	// reconnect. It must not block for long. Optional.
-	OnReload func()
-}
+// queryTimeout bounds one load of the rules.
+const queryTimeout = 5 * time.Second
 
-// Cache answers Cost from memory, without ever waiting on Postgres. It
-// loads every rule at Start, and its listener on the quota_changes channel
-// (the one tiers.Cache listens on) loads them again on every change of a
-// rule and after every reconnect: rules are few and change rarely, so
-// reading them all is simpler than applying each row, and each load is a
-// whole snapshot, installed in the order read, so the cache never goes
-// back to older rules.
+// Cache answers Cost from memory, without ever waiting on Postgres.
 //
-// Create it with NewCache, call Start, and Close when done. All methods
-// are safe for concurrent use.
+// Load reads every rule. The rules' notifications travel on the channel
+// tiers.Cache listens on, which passes them on as tiers.ChangeOperation:
+// give Changed to its OnChange, and the rules are read again on every
+// change of a rule and every time the listener re-read everything after a
+// reconnect. Rules are few and change rarely, so reading them all is
+// simpler than applying each row, and loads run one at a time, so the
+// cache never goes back to an older snapshot.
+//
+// All methods are safe for concurrent use.
 type Cache struct {
-	pool *pgxpool.Pool
-	cfg  CacheConfig
-	idle time.Duration // see idleCheck; a field so tests can shorten it
-
+	pool  *pgxpool.Pool
+	log   *slog.Logger
 	table atomic.Pointer[table]
-
-	connected   atomic.Bool
-	listenerPID atomic.Uint32 // backend pid of the listener, for tests
-
-	lifecycle sync.Mutex
-	started   bool
-	cancel    context.CancelFunc
-	done      chan struct{}
+	load  sync.Mutex // one Load at a time: see Cache
 }
 
-// NewCache returns a Cache reading through pool; zero fields of cfg take
-// their defaults. Until Start has loaded the rules every request costs
-// DefaultCost. The listener opens its own connection with pool's
-// settings, because LISTEN needs a connection that is not shared.
-func NewCache(pool *pgxpool.Pool, cfg CacheConfig) *Cache {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+// NewCache returns a Cache reading through pool, logging failed loads to
+// log (nil discards). Until Load succeeds every request costs DefaultCost.
+func NewCache(pool *pgxpool.Pool, log *slog.Logger) *Cache {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Cache{pool: pool, cfg: cfg, idle: idleCheck}
+	c := &Cache{pool: pool, log: log}
 	c.table.Store(newTable(nil))
 	return c
 }
@@ -72,61 +54,38 @@ func (c *Cache) Cost(method, path string) int64 {
 	return c.table.Load().cost(method, path)
 }
 
-// Start loads every rule and starts listening for changes. It returns an
-// error (wrapping ErrUnavailable when Postgres is unreachable) if it cannot
-// do both. Once it returns nil, a background goroutine keeps the cache
-// fresh, reconnecting as needed, until ctx is done or Close is called.
-func (c *Cache) Start(ctx context.Context) error {
-	c.lifecycle.Lock()
-	defer c.lifecycle.Unlock()
-	if c.started {
-		return errors.New("operations: cache already started")
-	}
-	conn, err := c.connect(ctx)
-	if err != nil {
-		return fmt.Errorf("operations: start cache: %w", err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	c.started, c.cancel, c.done = true, cancel, make(chan struct{})
-	go c.listen(ctx, conn)
-	return nil
-}
-
-// Close stops the listener and waits for it to finish. Cost keeps
-// answering from what is cached. Close is idempotent.
-func (c *Cache) Close() {
-	c.lifecycle.Lock()
-	defer c.lifecycle.Unlock()
-	if c.cancel != nil {
-		c.cancel()
-		<-c.done
-		c.cancel = nil
-	}
-}
-
-// Connected reports whether the listener is connected now; while it is
-// not, changes made elsewhere are seen only once it reconnects.
-func (c *Cache) Connected() bool {
-	return c.connected.Load()
-}
-
-// reload reads every rule through conn and installs them; its caller
-// then calls reloaded.
-func (c *Cache) reload(ctx context.Context, conn *pgx.Conn) error {
+// Load reads every rule and installs them. On an error (wrapping
+// ErrUnavailable when Postgres is unreachable) the rules stay as they were.
+func (c *Cache) Load(ctx context.Context) error {
+	c.load.Lock()
+	defer c.load.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	rows, _ := conn.Query(ctx, sqlListRules)
+	rows, _ := c.pool.Query(ctx, sqlListRules)
 	rules, err := pgx.CollectRows(rows, scanRule)
 	if err != nil {
-		return fmt.Errorf("load rules: %w", interpretError(err))
+		return fmt.Errorf("operations: load rules: %w", interpretError(err))
 	}
 	c.table.Store(newTable(rules))
 	return nil
 }
 
-// reloaded tells OnReload, once the listener's state is current.
-func (c *Cache) reloaded() {
-	if c.cfg.OnReload != nil {
-		c.cfg.OnReload()
+// Changed is a tiers.CacheConfig.OnChange hook: it loads the rules again
+// when one changed or the listener re-read everything. A failed load is
+// logged, and the rules stay as they were until the next change or
+// reconnect.
+func (c *Cache) Changed(ch tiers.Change) {
+	if ch.Kind != tiers.ChangeOperation && ch.Kind != tiers.ChangeResync {
+		return
+	}
+	// A reconnect often follows a Postgres restart, which leaves the pool
+	// holding connections that fail once and are then dropped: a second
+	// try gets a fresh one.
+	err := c.Load(context.Background())
+	if err != nil {
+		err = c.Load(context.Background())
+	}
+	if err != nil {
+		c.log.Warn("operations: reloading the cost rules failed; the previous ones stay", "err", err)
 	}
 }

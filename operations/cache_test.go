@@ -10,40 +10,47 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/quotad/quotad/internal/testdb"
 	"github.com/quotad/quotad/internal/testenv"
+	"github.com/quotad/quotad/tiers"
 )
 
 // propagation is the spec's bound on how long a change may take to reach
 // every instance.
 const propagation = time.Second
 
-// startCache starts a Cache on pool, closed when the test ends, and
-// returns it with a channel that receives a value after each reload.
-func startCache(tb testing.TB, pool *pgxpool.Pool) (*Cache, <-chan struct{}) {
+// startCaches starts a tiers.Cache on pool feeding a Cache of rules, as
+// quotad's stack does, both closed when the test ends, and returns the
+// Cache and the tiers.Cache with a channel that receives a value after
+// each change the Cache was given.
+func startCaches(tb testing.TB, pool *pgxpool.Pool) (*Cache, *tiers.Cache, <-chan struct{}) {
 	tb.Helper()
-	reloads := make(chan struct{}, 64)
-	c := NewCache(pool, CacheConfig{OnReload: func() {
+	changes := make(chan struct{}, 64)
+	c := NewCache(pool, nil)
+	tc := tiers.NewCache(pool, tiers.CacheConfig{OnChange: func(ch tiers.Change) {
+		c.Changed(ch)
 		select {
-		case reloads <- struct{}{}:
+		case changes <- struct{}{}:
 		default:
 		}
 	}})
-	if err := c.Start(context.Background()); err != nil {
-		tb.Fatalf("Start: %v", err)
+	if err := tc.Start(context.Background()); err != nil {
+		tb.Fatalf("tiers cache: %v", err)
 	}
-	tb.Cleanup(c.Close)
-	<-reloads // Start's own load
-	return c, reloads
+	tb.Cleanup(tc.Close)
+	if err := c.Load(context.Background()); err != nil {
+		tb.Fatalf("Load: %v", err)
+	}
+	return c, tc, changes
 }
 
-// waitCost waits, reload by reload, until c.Cost(method, path) is want,
+// waitCost waits, change by change, until c.Cost(method, path) is want,
 // failing the test after timeout.
-func waitCost(tb testing.TB, c *Cache, reloads <-chan struct{}, timeout time.Duration, method, path string, want int64) {
+func waitCost(tb testing.TB, c *Cache, changes <-chan struct{}, timeout time.Duration, method, path string, want int64) {
 	tb.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for c.Cost(method, path) != want {
 		select {
-		case <-reloads:
+		case <-changes:
 		case <-deadline.C:
 			tb.Fatalf("Cost(%s %s) = %d after %v, want %d", method, path, c.Cost(method, path), timeout, want)
 		}
@@ -74,8 +81,8 @@ func TestCache_TwoInstancesSeeChangesWithinASecond(t *testing.T) {
 	if _, err := store.Create(ctx, Rule{Name: "search", Method: "GET", Path: "/v1/search/*", Cost: 5}); err != nil {
 		t.Fatal(err)
 	}
-	a, reloadsA := startCache(t, newPool(t, pool))
-	b, reloadsB := startCache(t, newPool(t, pool))
+	a, _, reloadsA := startCaches(t, newPool(t, pool))
+	b, _, reloadsB := startCaches(t, newPool(t, pool))
 	for _, c := range []*Cache{a, b} {
 		if got := c.Cost("GET", "/v1/search/x"); got != 5 {
 			t.Fatalf("loaded at Start: Cost = %d, want 5", got)
@@ -108,20 +115,14 @@ func TestCache_TwoInstancesSeeChangesWithinASecond(t *testing.T) {
 		waitCost(t, a, reloadsA, propagation, "GET", "/v1/search/x", step.want)
 		waitCost(t, b, reloadsB, propagation, "GET", "/v1/search/x", step.want)
 	}
-	// Other kinds on the channel cost no reload.
-	for len(reloadsA) > 0 {
-		<-reloadsA // signals of reloads already checked
-	}
+	// A tier's change, then a rule's: the rule's arrives too.
 	if _, err := pool.Exec(ctx, `UPDATE tiers SET "limit" = 7 WHERE name = 'free'`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := store.Create(ctx, Rule{Name: "x", Method: "*", Path: "/x", Cost: 2}); err != nil {
 		t.Fatal(err)
 	}
-	<-reloadsA // notifications come in order: the tier's first, then the rule's
-	if got := a.Cost("GET", "/x"); got != 2 {
-		t.Errorf("the first reload after a tier's change and a rule's: Cost = %d, want 2 (the tier's must not reload)", got)
-	}
+	waitCost(t, a, reloadsA, propagation, "GET", "/x", 2)
 }
 
 func TestCache_ReloadsAfterReconnect(t *testing.T) {
@@ -130,7 +131,7 @@ func TestCache_ReloadsAfterReconnect(t *testing.T) {
 	ctx := context.Background()
 	store := NewStore(pool)
 
-	// The cache reaches Postgres through a proxy the test can cut.
+	// The caches reach Postgres through a proxy the test can cut.
 	cfg := pool.Config().Copy()
 	proxy := testenv.NewProxy(t, net.JoinHostPort(cfg.ConnConfig.Host, strconv.Itoa(int(cfg.ConnConfig.Port))))
 	host, port, _ := net.SplitHostPort(proxy.Addr())
@@ -141,11 +142,10 @@ func TestCache_ReloadsAfterReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(cachePool.Close)
-	c, reloads := startCache(t, cachePool)
-	oldPID := c.listenerPID.Load()
+	c, tc, changes := startCaches(t, cachePool)
 
 	proxy.SetMode(testenv.Refuse)
-	waitFor(t, 2*time.Second, "the listener to notice it is disconnected", func() bool { return !c.Connected() })
+	waitFor(t, 2*time.Second, "the listener to notice it is disconnected", func() bool { return !tc.Connected() })
 	// Notified to nobody: only the reload on reconnect can bring it.
 	if _, err := store.Create(ctx, Rule{Name: "search", Method: "*", Path: "/v1/search/*", Cost: 6}); err != nil {
 		t.Fatal(err)
@@ -154,37 +154,44 @@ func TestCache_ReloadsAfterReconnect(t *testing.T) {
 		t.Errorf("during the outage Cost = %d, want the cached %d", got, DefaultCost)
 	}
 	proxy.SetMode(testenv.Forward)
-	waitCost(t, c, reloads, 2*time.Second, "GET", "/v1/search/x", 6)
-	if !c.Connected() || c.listenerPID.Load() == oldPID {
-		t.Errorf("listener not on a new connection: connected=%v pid %d → %d", c.Connected(), oldPID, c.listenerPID.Load())
-	}
+	waitCost(t, c, changes, 3*time.Second, "GET", "/v1/search/x", 6)
 	// And notifications flow on the new connection.
 	if _, _, err := store.Put(ctx, Rule{Name: "search", Method: "*", Path: "/v1/search/*", Cost: 7}); err != nil {
 		t.Fatal(err)
 	}
-	waitCost(t, c, reloads, propagation, "GET", "/v1/search/x", 7)
+	waitCost(t, c, changes, propagation, "GET", "/v1/search/x", 7)
 }
 
-func TestCache_Lifecycle(t *testing.T) {
+// TestCache_LoadAndOtherChanges: before a load every request costs
+// DefaultCost; changes of other kinds load nothing; a load that cannot
+// reach Postgres fails and keeps the rules.
+func TestCache_LoadAndOtherChanges(t *testing.T) {
 	t.Parallel()
 	pool := testdb.Pool(t)
-	c, _ := startCache(t, pool)
-	if err := c.Start(context.Background()); err == nil {
-		t.Error("a second Start succeeded")
+	ctx := context.Background()
+	if _, err := NewStore(pool).Create(ctx, Rule{Name: "search", Method: "GET", Path: "/v1/search/*", Cost: 5}); err != nil {
+		t.Fatal(err)
 	}
-	c.Close()
-	c.Close()
-	if c.Cost("GET", "/") != DefaultCost {
-		t.Error("a closed cache stopped answering")
+	c := NewCache(pool, nil)
+	if got := c.Cost("GET", "/v1/search/x"); got != DefaultCost {
+		t.Fatalf("before Load: Cost = %d, want %d", got, DefaultCost)
+	}
+	c.Changed(tiers.Change{Kind: tiers.ChangeTier, Name: "free"})
+	if got := c.Cost("GET", "/v1/search/x"); got != DefaultCost {
+		t.Fatalf("a tier's change loaded the rules: Cost = %d", got)
+	}
+	c.Changed(tiers.Change{Kind: tiers.ChangeResync})
+	if got := c.Cost("GET", "/v1/search/x"); got != 5 {
+		t.Fatalf("after a resync: Cost = %d, want 5", got)
 	}
 	unreachable := pool.Config().Copy()
 	unreachable.ConnConfig.Host, unreachable.ConnConfig.Port = "127.0.0.1", 1
-	down, err := pgxpool.NewWithConfig(context.Background(), unreachable)
+	down, err := pgxpool.NewWithConfig(ctx, unreachable)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(down.Close)
-	if err := NewCache(down, CacheConfig{}).Start(context.Background()); err == nil {
-		t.Error("Start on an unreachable database succeeded")
+	if err := NewCache(down, nil).Load(ctx); err == nil {
+		t.Error("Load on an unreachable database succeeded")
 	}
 }

@@ -72,7 +72,7 @@ func TestCost_CatchAllAndEmpty(t *testing.T) {
 }
 
 func TestCost_DoesNotAllocate(t *testing.T) {
-	c := NewCache(nil, CacheConfig{})
+	c := NewCache(nil, nil)
 	c.table.Store(newTable(benchRules()))
 	allocs := testing.AllocsPerRun(100, func() {
 		_ = c.Cost("GET", "/v1/search/items/42")
@@ -96,7 +96,7 @@ func benchRules() []Rule {
 }
 
 func BenchmarkCache_Cost(b *testing.B) {
-	c := NewCache(nil, CacheConfig{})
+	c := NewCache(nil, nil)
 	c.table.Store(newTable(benchRules()))
 	b.ReportAllocs()
 	for b.Loop() {

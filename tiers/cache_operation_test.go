@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// Operation cost rules are announced on the same channel; the Cache must
-// let them pass without the full reload an unknown payload costs.
-func TestCache_IgnoresOperationNotifications(t *testing.T) {
+// Operation cost rules are announced on the same channel; the Cache passes
+// them on as ChangeOperation, without the full reload an unknown payload
+// costs.
+func TestCache_PassesOperationNotificationsOn(t *testing.T) {
 	t.Parallel()
 	_, dbURL := newTestStore(t)
 	ctx := context.Background()
@@ -20,14 +21,17 @@ func TestCache_IgnoresOperationNotifications(t *testing.T) {
 	if _, err := psql.Exec(ctx, `UPDATE tiers SET "limit" = 77 WHERE name = 'free'`); err != nil {
 		t.Fatal(err)
 	}
-	// Notifications are applied in order, so the tier's change is the
-	// first one reported unless the operation's caused a resync.
-	select {
-	case ch := <-changes:
-		if ch != (Change{Kind: ChangeTier, Name: Free}) {
-			t.Fatalf("first change = %+v, want the tier's (the operation's notification must be ignored)", ch)
+	// Notifications are applied in order: the operation's, then the
+	// tier's; a resync in between would mean the operation's was taken for
+	// an unknown payload.
+	for _, want := range []Change{{Kind: ChangeOperation, Name: "search"}, {Kind: ChangeTier, Name: Free}} {
+		select {
+		case ch := <-changes:
+			if ch != want {
+				t.Fatalf("change = %+v, want %+v", ch, want)
+			}
+		case <-time.After(propagation):
+			t.Fatalf("no %+v within a second", want)
 		}
-	case <-time.After(propagation):
-		t.Fatal("no change within a second")
 	}
 }

@@ -13,14 +13,20 @@ const (
 	// everything: notifications sent while it was away are lost, so any
 	// change may have happened. Drop all derived state.
 	ChangeResync = "resync"
+	// ChangeOperation means an operation cost rule (migration 00012) was
+	// created, replaced or deleted; Name says which. The Cache holds no
+	// rules: it passes the news on to whoever does.
+	ChangeOperation = "operation"
 )
 
 // Change describes what the Cache just learned, for callers that keep state
 // derived from tiers (such as "this client is over its limit" knowledge).
 type Change struct {
-	// Kind is ChangeTier, ChangeClient, ChangeReset or ChangeResync.
+	// Kind is ChangeTier, ChangeClient, ChangeReset, ChangeResync or
+	// ChangeOperation.
 	Kind string
-	// Name is the tier's name, for ChangeTier.
+	// Name is the tier's name, for ChangeTier, or the rule's, for
+	// ChangeOperation.
 	Name string
 	// ClientID is the client's ID, for ChangeClient and ChangeReset.
 	ClientID string
@@ -28,10 +34,6 @@ type Change struct {
 
 // channel is the LISTEN/NOTIFY channel changes travel on.
 const channel = "quota_changes"
-
-// kindOperation is the kind of the notifications of operation cost rules
-// (migration 00012), which share channel but are no concern of the Cache.
-const kindOperation = "operation"
 
 // notification is the JSON payload sent on channel: by the migrations'
 // triggers, one per changed row ({"kind":"tier","name":…,"version":…} and

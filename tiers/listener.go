@@ -190,8 +190,9 @@ func (c *Cache) apply(ctx context.Context, conn *pgx.Conn, payload string) error
 	if err := json.Unmarshal([]byte(payload), &n); err != nil {
 		n.Kind = "" // resync below: safer than guessing what changed
 	}
-	if n.Kind == kindOperation {
-		return nil // package operations listens for its own
+	if n.Kind == ChangeOperation {
+		c.emit(Change{Kind: ChangeOperation, Name: n.Name})
+		return nil
 	}
 	if n.Kind != ChangeReset && n.Version <= 0 {
 		n.Kind = "" // unversioned: it cannot be ordered, so reload

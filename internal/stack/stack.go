@@ -89,19 +89,24 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 		closeLimiter = func() { _ = limiter.Close() }
 	}
 
-	cache := tiers.NewCache(cfg.Pool, tiers.CacheConfig{Logger: cfg.Logger, OnChange: api.Invalidator(limiter)})
+	// Operation cost rules are announced on the tier cache's channel, and
+	// reach the rules' cache through it.
+	costs := operations.NewCache(cfg.Pool, cfg.Logger)
+	invalidate := api.Invalidator(limiter)
+	cache := tiers.NewCache(cfg.Pool, tiers.CacheConfig{Logger: cfg.Logger, OnChange: func(ch tiers.Change) {
+		invalidate(ch)
+		costs.Changed(ch)
+	}})
 	if err := cache.Start(ctx); err != nil {
 		closeLimiter()
 		return nil, nil, fmt.Errorf("loading tiers: %w", err)
 	}
-	costs := operations.NewCache(cfg.Pool, operations.CacheConfig{Logger: cfg.Logger})
-	if err := costs.Start(ctx); err != nil {
+	if err := costs.Load(ctx); err != nil {
 		cache.Close()
 		closeLimiter()
 		return nil, nil, fmt.Errorf("loading operation costs: %w", err)
 	}
 	stop := func() {
-		costs.Close()
 		cache.Close()
 		closeLimiter()
 	}
