@@ -32,7 +32,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	pool := testdb.Pool(t)
 	rdb, prefix := testenv.Redis(t)
-	lim, err := quota.NewWithConfig(rdb, quota.Config{Prefix: prefix})
+	lim, err := quota.NewWithConfig(rdb, quota.Config{Prefix: prefix, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

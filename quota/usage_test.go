@@ -18,6 +18,7 @@ func newMeterLimiter(t *testing.T, cfg Config) *Limiter {
 	t.Helper()
 	client, prefix := newTestRedis(t)
 	cfg.Prefix = prefix
+	cfg.Timeout = 2 * time.Second // a loaded CI machine misses 100 ms
 	l, err := NewWithConfig(client, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +60,9 @@ func TestMeter_CountsWhatWasDecided(t *testing.T) {
 	client, prefix := newTestRedis(t)
 	var ls []*Limiter
 	for _, off := range []bool{false, true} {
-		l, err := NewWithConfig(client, Config{Prefix: prefix, DisableBatching: off})
+		// A generous deadline: a failed decision would leave the callers'
+		// count unknown, and a loaded CI machine misses 100 ms.
+		l, err := NewWithConfig(client, Config{Prefix: prefix, DisableBatching: off, Timeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -146,7 +149,7 @@ func TestMeter_SoftMonth(t *testing.T) {
 func TestMeter_Alerts(t *testing.T) {
 	t.Parallel()
 	client, prefix := newTestRedis(t)
-	l, err := NewWithConfig(client, Config{Prefix: prefix})
+	l, err := NewWithConfig(client, Config{Prefix: prefix, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +220,7 @@ func TestMeter_Alerts(t *testing.T) {
 func TestMeter_EpochChangesWhenCountersAreLost(t *testing.T) {
 	t.Parallel()
 	client, prefix := newTestRedis(t)
-	l, err := NewWithConfig(client, Config{Prefix: prefix})
+	l, err := NewWithConfig(client, Config{Prefix: prefix, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +250,7 @@ func TestMeter_EpochChangesWhenCountersAreLost(t *testing.T) {
 func TestMeter_Cluster(t *testing.T) {
 	t.Parallel()
 	cluster := testenv.StartRedisCluster(t)
-	l, err := New(cluster.Client(t))
+	l, err := NewWithConfig(cluster.Client(t), Config{Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +294,7 @@ func TestMeter_ClusterScriptMissingOnSomeMasters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := newLimiter(s, limiterConfig{HogCacheSize: -1})
+	l, err := newLimiter(s, limiterConfig{HogCacheSize: -1, Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
