@@ -288,6 +288,10 @@ func measureHTTP(ctx context.Context, d time.Duration, base, statsBase, kind, to
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("status %d", resp.StatusCode)
 		}
+		// Only quotad's answer gives nginx the header to copy.
+		if kind == serverNginxQuotad && resp.Header.Get(quota.HeaderLimit) == "" {
+			return fmt.Errorf("no %s: nginx did not ask quotad", quota.HeaderLimit)
+		}
 		if resp.Header.Get(quota.HeaderDegraded) != "" {
 			degraded.Add(1)
 		}
