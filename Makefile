@@ -43,7 +43,7 @@ services:
 	@scripts/services.sh
 
 ## bench: quota against bare INCR, redis_rate, ulule/limiter and the seed; HTTP
-## against bare Echo and Echo's limiter; writes docs/PERFORMANCE.md (~17 min)
+## against bare Echo and Echo's limiter, nginx + quotad against nginx; writes docs/PERFORMANCE.md (~18 min)
 bench: services
 	cd bench && $(GO) run ./cmd/peerbench -out ../docs/PERFORMANCE.md
 

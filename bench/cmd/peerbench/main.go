@@ -10,7 +10,9 @@
 //	          and not), redis_rate, ulule/limiter, the seed's MULTI pipeline
 //	hog       the same contenders on one key far over its limit
 //	http      GET /rate-limited on bare Echo, Echo + RateLimiter, quotad;
-//	          quotad's GET /v1/authorize as nginx's auth_request sends it
+//	          quotad's GET /v1/authorize as nginx's auth_request sends it;
+//	          nginx running deploy/nginx.conf in front of Echo, with quotad
+//	          behind auth_request and without (skipped without nginx)
 //
 // -contenders limits decision and hog to some contenders (bare INCR always
 // runs), for quicker A/B runs of one change:

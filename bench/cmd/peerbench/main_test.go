@@ -89,10 +89,39 @@ func TestRun_Scenarios(t *testing.T) {
 					t.Errorf("report has %q:\n%s", a, page)
 				}
 			}
+			if tc.scenario == "http" {
+				checkGateway(t, string(page), stderr.String())
+			}
 			if bad := regexp.MustCompile(`(errors|degraded) [1-9]`).FindString(stderr.String()); bad != "" {
 				t.Errorf("progress reports %q:\n%s", bad, stderr.String())
 			}
 		})
+	}
+}
+
+// checkGateway checks the http report's gateway section: measured where
+// nginx is installed (every request through it answered 200, which the
+// progress check above asserts), else skipped with its reason.
+func checkGateway(t *testing.T, page, progress string) {
+	t.Helper()
+	if !strings.Contains(page, "## Gateway: nginx + quotad ÷ nginx alone") {
+		t.Errorf("report lacks the gateway section:\n%s", page)
+	}
+	if _, err := findNginx(); err != nil {
+		if !strings.Contains(page, "Not measured: "+err.Error()) || !strings.Contains(progress, "http: skipping the nginx and nginx-quotad servers: ") {
+			t.Errorf("without nginx (%v), the report or the progress does not say it skipped the gateway:\n%s\n%s", err, page, progress)
+		}
+		return
+	}
+	for _, r := range []string{
+		"^\\| `nginx` \\| 2 \\| [0-9.]+k? \\| ",
+		"^\\| `nginx-quotad` \\| 2 \\| [0-9.]+k? \\| ",
+		"^\\| 2 \\| [0-9.]+× \\([0-9.]+–[0-9.]+\\) \\| [+−][0-9.]+ [nµm]?s \\(",
+		"Two nginx processes \\(([0-9]+ worker processes each|its worker count unknown)\\)",
+	} {
+		if !regexp.MustCompile("(?m)" + r).MatchString(page) {
+			t.Errorf("no line of the report matches %s:\n%s", r, page)
+		}
 	}
 }
 

@@ -51,6 +51,7 @@ func (r *report) render() []byte {
 	}
 	if r.http != nil {
 		r.renderHTTP(w, r.http)
+		r.renderGateway(w, r.http)
 	}
 	r.renderMethod(w)
 	return b.Bytes()

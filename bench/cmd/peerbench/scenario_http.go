@@ -6,13 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -35,6 +35,9 @@ type httpResults struct {
 	pinned     string // how processes were placed on CPUs, for the report
 	gomaxprocs map[string]int
 	rounds     map[runKey][]httpMeasurement
+	// gatewaySkipped says why the nginx servers did not run, or is "".
+	gatewaySkipped string
+	nginxWorkers   int // worker processes of each nginx; 0: unknown
 }
 
 // serverProc is a running child server.
@@ -46,10 +49,12 @@ type serverProc struct {
 	done  chan error
 }
 
-// runHTTPScenario starts the three servers as child processes and loads
-// each with keep-alive connections from this process, interleaved as the
-// Redis scenarios are. With pinning, the servers run on CPU 0 and this
-// process (the load) on CPU 1; Redis and Postgres are not pinned.
+// runHTTPScenario starts the servers as child processes, and nginx in
+// front of the echo server where this machine has it (see startGateways),
+// and loads each with keep-alive connections from this process,
+// interleaved as the Redis scenarios are. With pinning, the servers (nginx
+// included) run on CPU 0 and this process (the load) on CPU 1; Redis and
+// Postgres are not pinned.
 func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *scratchdb.Database, progress, stderr io.Writer) (*httpResults, error) {
 	res := &httpResults{conns: cfg.conns, gomaxprocs: map[string]int{}, rounds: map[runKey][]httpMeasurement{}, pinned: "not pinned (-pin=false, no taskset, or fewer than 2 CPUs)"}
 	exe, err := os.Executable()
@@ -85,10 +90,14 @@ func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *scratch
 			s.stop()
 		}
 	}()
+	quotadArgs := func(kind string) []string {
+		return []string{"serve-http", "-kind", kind, "-wake", cfg.wake.String(),
+			"-redis", cfg.redisURL, "-database", db.URL, "-prefix", prefix + ":quotad"}
+	}
 	for _, kind := range serverKinds {
 		args := []string{"serve-http", "-kind", kind, "-wake", cfg.wake.String()}
 		if kind == serverQuotad || kind == serverQuotadAuth || kind == serverQuotad3w || kind == serverQuotadMem {
-			args = append(args, "-redis", cfg.redisURL, "-database", db.URL, "-prefix", prefix+":quotad")
+			args = quotadArgs(kind)
 		}
 		s, err := startServer(ctx, launcher, exe, kind, args, secretText, stderr)
 		if err != nil {
@@ -101,90 +110,55 @@ func runHTTPScenario(ctx context.Context, cfg config, prefix string, db *scratch
 		}
 		res.gomaxprocs[kind] = st.GOMAXPROCS
 	}
+	// urls and stats: where each server is loaded, and where its own
+	// counters are read ("" for nginx, whose processes have none to serve).
+	kinds := slices.Clone(serverKinds)
+	urls, stats := map[string]string{}, map[string]string{}
+	for kind, s := range servers {
+		urls[kind], stats[kind] = s.url, s.url
+	}
+	gw, skip, err := startGateways(ctx, launcher, exe, quotadArgs(serverQuotad), secretText, strings.TrimPrefix(servers[serverEcho].url, "http://"), stderr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if skip != "" {
+		res.gatewaySkipped = skip
+		fmt.Fprintf(progress, "http: skipping the %s servers: %s\n", strings.Join(gatewayKinds, " and "), skip)
+	} else {
+		defer gw.stop()
+		kinds = append(kinds, gatewayKinds...)
+		maps.Copy(urls, gw.urls)
+	}
 	for round := 1; round <= cfg.rounds; round++ {
 		for _, n := range cfg.conns {
-			for _, kind := range serverKinds {
+			for _, kind := range kinds {
 				tok := token
 				if kind == serverQuotad3w {
 					tok = token3w
 				}
-				m, err := measureHTTP(ctx, cfg.duration, servers[kind].url, kind, tok, n)
+				m, err := measureHTTP(ctx, cfg.duration, urls[kind], stats[kind], kind, tok, n)
 				if err != nil {
 					return nil, fmt.Errorf("http %s: %w", kind, err)
 				}
 				k := runKey{kind, n}
 				res.rounds[k] = append(res.rounds[k], m)
-				fmt.Fprintf(progress, "http round %d/%d conns=%-3d %-16s %10.0f req/s  p50 %-8v p99 %-8v allocs/req %.1f errors %d degraded %d\n",
+				allocs := "–"
+				if stats[kind] != "" {
+					allocs = fmt.Sprintf("%.1f", float64(m.server.Mallocs)/float64(max(m.ok, 1)))
+				}
+				fmt.Fprintf(progress, "http round %d/%d conns=%-3d %-16s %10.0f req/s  p50 %-8v p99 %-8v allocs/req %s errors %d degraded %d\n",
 					round, cfg.rounds, n, kind, m.rate(), m.hist.quantile(0.5), m.hist.quantile(0.99),
-					float64(m.server.Mallocs)/float64(max(m.ok, 1)), m.errors, m.degraded)
+					allocs, m.errors, m.degraded)
 				if m.firstErr != nil {
 					fmt.Fprintf(progress, "  first error: %v\n", m.firstErr)
 				}
 			}
 		}
 	}
+	if gw != nil {
+		res.nginxWorkers = gw.workers()
+	}
 	return res, nil
-}
-
-// pinOK reports whether processes can be pinned to CPUs 0 and 1.
-func pinOK(cfg config) bool {
-	if !cfg.pin {
-		return false
-	}
-	if _, err := exec.LookPath("taskset"); err != nil {
-		return false
-	}
-	cpus, err := allowedCPUs()
-	return err == nil && strings.Contains(","+expandCPUList(cpus)+",", ",0,") && strings.Contains(","+expandCPUList(cpus)+",", ",1,")
-}
-
-// pinSelf moves every thread of this process to cpus and returns a
-// function that puts them back where they were allowed before.
-func pinSelf(cpus string) (restore func(), err error) {
-	before, err := allowedCPUs()
-	if err != nil {
-		return nil, err
-	}
-	pid := strconv.Itoa(os.Getpid())
-	if out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, pid).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("taskset: %v: %s", err, out)
-	}
-	return func() { _ = exec.Command("taskset", "-a", "-p", "-c", before, pid).Run() }, nil
-}
-
-// allowedCPUs reads this process's Cpus_allowed_list ("0-1").
-func allowedCPUs() (string, error) {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "", err
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
-			return strings.TrimSpace(v), nil
-		}
-	}
-	return "", errors.New("no Cpus_allowed_list in /proc/self/status")
-}
-
-// expandCPUList turns "0-2,5" into "0,1,2,5".
-func expandCPUList(list string) string {
-	var out []string
-	for part := range strings.SplitSeq(list, ",") {
-		lo, hi, isRange := strings.Cut(part, "-")
-		if !isRange {
-			out = append(out, lo)
-			continue
-		}
-		a, err1 := strconv.Atoi(lo)
-		b, err2 := strconv.Atoi(hi)
-		if err1 != nil || err2 != nil {
-			continue
-		}
-		for i := a; i <= b; i++ {
-			out = append(out, strconv.Itoa(i))
-		}
-	}
-	return strings.Join(out, ",")
 }
 
 // startServer runs "<launcher…> exe args…" and waits for it to listen.
@@ -286,8 +260,9 @@ func loadRequest(ctx context.Context, base, kind, token string) (*http.Request, 
 
 // measureHTTP loads a server of kind at base from conns keep-alive
 // connections (one goroutine each, one request at a time) for d, after a
-// warm-up that opens them, and reads the server's counters on both sides.
-func measureHTTP(ctx context.Context, d time.Duration, base, kind, token string, conns int) (httpMeasurement, error) {
+// warm-up that opens them, and reads the server's counters at statsBase on
+// both sides (none when statsBase is "").
+func measureHTTP(ctx context.Context, d time.Duration, base, statsBase, kind, token string, conns int) (httpMeasurement, error) {
 	tr := &http.Transport{
 		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
 		DisableCompression: true, IdleConnTimeout: time.Minute,
@@ -313,21 +288,29 @@ func measureHTTP(ctx context.Context, d time.Duration, base, kind, token string,
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("status %d", resp.StatusCode)
 		}
+		// Only quotad's answer gives nginx the header to copy.
+		if kind == serverNginxQuotad && resp.Header.Get(quota.HeaderLimit) == "" {
+			return fmt.Errorf("no %s: nginx did not ask quotad", quota.HeaderLimit)
+		}
 		if resp.Header.Get(quota.HeaderDegraded) != "" {
 			degraded.Add(1)
 		}
 		return nil
 	}
 	drive(ctx, conns, warmupFor(d), op)
-	s0, err := fetchServerStats(ctx, base)
-	if err != nil {
-		return httpMeasurement{}, err
+	var s0, s1 serverStats
+	var err error
+	if statsBase != "" {
+		if s0, err = fetchServerStats(ctx, statsBase); err != nil {
+			return httpMeasurement{}, err
+		}
 	}
 	degraded.Store(0)
 	lr := drive(ctx, conns, d, op)
-	s1, err := fetchServerStats(ctx, base)
-	if err != nil {
-		return httpMeasurement{}, err
+	if statsBase != "" {
+		if s1, err = fetchServerStats(ctx, statsBase); err != nil {
+			return httpMeasurement{}, err
+		}
 	}
 	return httpMeasurement{loadResult: lr, degraded: degraded.Load(), server: s1.sub(s0)}, ctx.Err()
 }

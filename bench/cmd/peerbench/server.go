@@ -106,6 +106,7 @@ func serveChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	dbURL := fs.String("database", "", "Postgres URL of a migrated database (quotad)")
 	prefix := fs.String("prefix", "peerbench-quotad", "Redis key prefix (quotad)")
 	wake := fs.Duration("wake", 0, "wake the process this often (0: never); see wakeEvery")
+	behindNginx := fs.Bool("nginx", false, "quotad: configured as deploy/nginx.conf requires (QUOTA_AUTHORIZE_DENY_STATUS=403, nginx on 127.0.0.1 trusted)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -134,7 +135,7 @@ func serveChild(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	case serverEcho, serverEchoLimit:
 		app = newEchoServer(*kind == serverEchoLimit)
 	case serverQuotad, serverQuotadAuth, serverQuotad3w, serverQuotadMem:
-		h, closeAll, err := newQuotadServer(ctx, *redisURL, *dbURL, *prefix, []byte(os.Getenv(secretEnv)), *kind == serverQuotadMem)
+		h, closeAll, err := newQuotadServer(ctx, *redisURL, *dbURL, *prefix, []byte(os.Getenv(secretEnv)), *kind == serverQuotadMem, *behindNginx)
 		if err != nil {
 			return err
 		}
@@ -203,8 +204,10 @@ func newEchoServer(limited bool) http.Handler {
 // cmd/quotad/serve.go does with its defaults (QUOTA_REDIS_FAILURE=open,
 // QUOTA_REDIS_TIMEOUT=100ms, no trusted proxies, JSON logs), except that
 // the log goes nowhere, the Redis keys start with prefix and, with memory,
-// the counts are kept in process.
-func newQuotadServer(ctx context.Context, redisURL, dbURL, prefix string, secret []byte, memory bool) (http.Handler, func(), error) {
+// the counts are kept in process; behindNginx sets what deploy/nginx.conf
+// asks of quotad: refusals of /v1/authorize as 403, and nginx (on
+// 127.0.0.1) trusted to set X-Forwarded-For.
+func newQuotadServer(ctx context.Context, redisURL, dbURL, prefix string, secret []byte, memory, behindNginx bool) (http.Handler, func(), error) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	pool, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
@@ -225,6 +228,10 @@ func newQuotadServer(ctx context.Context, redisURL, dbURL, prefix string, secret
 	}
 	if memory {
 		cfg.Limiter = quota.NewInMemory()
+	}
+	if behindNginx {
+		cfg.AuthorizeDenyStatus = http.StatusForbidden
+		cfg.TrustedProxies = []string{"127.0.0.1/32"}
 	}
 	handler, closeStack, err := stack.New(ctx, cfg)
 	if err != nil {
