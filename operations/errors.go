@@ -1,15 +1,13 @@
 package operations
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/quotad/quotad/tiers"
 )
 
 // interpretError maps an error from pgx to this package's vocabulary, the
@@ -31,18 +29,9 @@ func interpretError(err error) error {
 			return ErrConflict
 		case code == "23514": // check_violation: Validate should have caught it
 			return constraintError(pgErr.ConstraintName)
-		case strings.HasPrefix(code, "08"), // connection_exception
-			code == "57P01", code == "57P02", code == "57P03", // shutting down, not yet up
-			code == "53300": // too_many_connections
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		return err
 	}
-	var connectErr *pgconn.ConnectError
-	var netErr net.Error
-	if !errors.Is(err, context.Canceled) && (errors.As(err, &connectErr) || errors.As(err, &netErr) ||
-		pgconn.Timeout(err) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+	if tiers.Unreachable(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err

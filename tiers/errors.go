@@ -106,25 +106,30 @@ func interpretError(err error) error {
 			return ErrProtected
 		case code == codeInUse:
 			return ErrInUse
-		case strings.HasPrefix(code, "08"), // connection_exception
-			code == "57P01", code == "57P02", code == "57P03", // shutting down, not yet up
-			code == "53300": // too_many_connections
-			return fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
-		return err
 	}
-	if isConnectionError(err) {
+	if Unreachable(err) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err
 }
 
-// isConnectionError reports errors that mean "could not talk to Postgres"
-// rather than "Postgres said no": failed dials, dropped connections and
-// deadlines. A caller's own cancellation is not one of them.
-func isConnectionError(err error) bool {
+// Unreachable reports errors from pgx that mean "could not talk to
+// Postgres" rather than "Postgres said no": failed dials, dropped
+// connections, deadlines, a server shutting down, starting or out of
+// connections. A caller's own cancellation is not one of them. The other
+// packages on quotad's database (usage, operations) map it to their own
+// ErrUnavailable, as interpretError does here.
+func Unreachable(err error) bool {
 	if errors.Is(err, context.Canceled) {
 		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		code := pgErr.Code
+		return strings.HasPrefix(code, "08") || // connection_exception
+			code == "57P01" || code == "57P02" || code == "57P03" || // shutting down, not yet up
+			code == "53300" // too_many_connections
 	}
 	var connectErr *pgconn.ConnectError
 	var netErr net.Error
