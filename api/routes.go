@@ -91,6 +91,16 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.HEAD("/metrics", s.metricsHandler)
 	e.GET("/openapi.yaml", s.openAPI)
 	e.HEAD("/openapi.yaml", s.openAPI)
+
+	// Web pages: the console, the portal and the API reference. They call
+	// the routes above from the browser, with the token pasted in.
+	if s.cfg.Pages != nil {
+		pages := echo.WrapHandler(s.cfg.Pages)
+		for _, path := range []string{"/console", "/console/", "/portal", "/portal/", "/docs", "/ui/*"} {
+			e.GET(path, pages)
+			e.HEAD(path, pages)
+		}
+	}
 }
 
 // chain wraps h in route middleware once, when the route is mounted, the

@@ -59,6 +59,10 @@ type Config struct {
 	BodyLimit int64
 	// OpenAPI is served at GET /openapi.yaml. Optional.
 	OpenAPI []byte
+	// Pages serves the web pages (/console/, /portal/, /docs and their
+	// files under /ui/); console.Handler is the one quotad uses. Optional:
+	// without it those paths are 404.
+	Pages http.Handler
 	// AccessLog selects the requests Logger gets a line for.
 	// Optional. Default value AccessLogErrors.
 	AccessLog AccessLog

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/quotad/quotad"
 	"github.com/quotad/quotad/api"
+	"github.com/quotad/quotad/console"
 	"github.com/quotad/quotad/metering"
 	"github.com/quotad/quotad/operations"
 	"github.com/quotad/quotad/quota"
@@ -126,11 +127,15 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 	if err != nil {
 		return fail(err)
 	}
+	pages, err := console.Handler()
+	if err != nil {
+		return fail(err)
+	}
 	tierStore := tiers.NewStore(cfg.Pool)
 	handler, err := api.NewServer(api.Config{
 		Tiers: cache, Store: tierStore, Usage: usage.NewStore(cfg.Pool), Limiter: limiter, Auth: auth, IP: ip,
 		Operations: operations.NewStore(cfg.Pool), Costs: costs,
-		FailureMode: cfg.FailureMode, Logger: cfg.Logger, OpenAPI: quotad.OpenAPI, AccessLog: cfg.AccessLog,
+		FailureMode: cfg.FailureMode, Logger: cfg.Logger, OpenAPI: quotad.OpenAPI, Pages: pages, AccessLog: cfg.AccessLog,
 		Metrics: cfg.Metrics, AuthorizeDenyStatus: cfg.AuthorizeDenyStatus,
 		Checks: map[string]api.Check{
 			"postgres": tierStore.Ping,

@@ -1,0 +1,165 @@
+// Package console serves quotad's web pages: the admin console at
+// /console/, the consumer portal at /portal/ and the API reference at
+// /docs, with the scripts, styles and vendored libraries they load under
+// /ui/. Every file is embedded in the binary, so the pages load nothing
+// from any other host, and every response carries a Content-Security-Policy
+// that says so to the browser.
+//
+// The pages are plain HTML and JavaScript modules (web/): no build step,
+// so `go build` needs no npm. The vendored parts (uPlot for charts,
+// Swagger UI for /docs) are written by vendor.sh at pinned versions.
+package console
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+//go:embed web
+var web embed.FS
+
+// CSP is the Content-Security-Policy of every page and file: everything
+// from quotad's own origin only; no inline script or style, no plugins,
+// no framing, forms posting nowhere else. Images may be data: URLs, which
+// Swagger UI uses for its icons.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; " +
+	"form-action 'self'; frame-ancestors 'none'"
+
+// pages maps each page's path to its HTML file in web/.
+var pages = map[string]string{
+	"/console/": "console/index.html",
+	"/portal/":  "portal/index.html",
+	"/docs":     "docs/index.html",
+}
+
+// file is one embedded file ready to serve: its bytes, a gzip encoding
+// when that is smaller, and an ETag for each.
+type file struct {
+	plain, gzipped      []byte
+	plainETag, gzipETag string
+	contentType         string
+}
+
+// load reads and compresses every embedded file once per process.
+var load = sync.OnceValues(func() (map[string]*file, error) {
+	files := map[string]*file{}
+	err := fs.WalkDir(web, "web", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := web.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(body)
+		tag := hex.EncodeToString(sum[:12])
+		f := &file{plain: body, plainETag: `"` + tag + `"`, contentType: mime.TypeByExtension(path.Ext(p))}
+		if f.contentType == "" {
+			f.contentType = "application/octet-stream"
+		}
+		var buf bytes.Buffer
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+		_, _ = zw.Write(body)
+		if zw.Close() == nil && buf.Len() < len(body) {
+			f.gzipped, f.gzipETag = buf.Bytes(), `"`+tag+`-gzip"`
+		}
+		files[strings.TrimPrefix(p, "web/")] = f
+		return nil
+	})
+	return files, err
+})
+
+// Handler answers GET and HEAD for the pages and their files, and 404 for
+// any other path under /ui/; /console and /portal redirect to the same
+// path with a slash. Mount it on /console, /console/, /portal, /portal/,
+// /docs and /ui/*.
+func Handler() (http.Handler, error) {
+	files, err := load()
+	if err != nil {
+		return nil, err
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", CSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			h.Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		p := r.URL.Path
+		if p == "/console" || p == "/portal" {
+			http.Redirect(w, r, p+"/", http.StatusMovedPermanently)
+			return
+		}
+		name, ok := pages[p]
+		if !ok {
+			rest, under := strings.CutPrefix(p, "/ui/")
+			if !under || strings.HasSuffix(rest, ".html") {
+				http.NotFound(w, r)
+				return
+			}
+			name = rest
+		}
+		f, ok := files[name]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		f.serve(w, r)
+	}), nil
+}
+
+// serve writes f, gzipped when the client accepts it. Pages and files are
+// revalidated on every load (no-cache): a new release's files are used at
+// once, and an unchanged file costs a 304.
+func (f *file) serve(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	body, etag := f.plain, f.plainETag
+	if f.gzipped != nil {
+		h.Set("Vary", "Accept-Encoding")
+		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+			body, etag = f.gzipped, f.gzipETag
+			h.Set("Content-Encoding", "gzip")
+			h.Set("Content-Length", strconv.Itoa(len(body)))
+		}
+	}
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", etag)
+	h.Set("Content-Type", f.contentType)
+	r.Header.Del("Range")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// acceptsGzip reports whether an Accept-Encoding value names gzip (or *)
+// without q=0.
+func acceptsGzip(accept string) bool {
+	for part := range strings.SplitSeq(accept, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "*" {
+			continue
+		}
+		for p := range strings.SplitSeq(params, ";") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(p), "q="); ok {
+				q, _ := strconv.ParseFloat(v, 64)
+				return q > 0
+			}
+		}
+		return true
+	}
+	return false
+}
