@@ -80,7 +80,7 @@ mutation: services
 ## screenshots: rewrite docs/img/*.png from the browser tests of the console,
 ## the portal and /docs (headless Chromium; see docs/TESTING.md)
 screenshots: services
-	$(GO) test -count=1 -run 'Test(Console|Portal|Docs)' -screenshots ./internal/e2e
+	$(GO) test -count=1 -run 'Test(Console|Portal|Docs)' ./internal/e2e -args -screenshots
 
 ## help: list these targets and what they do
 help:

@@ -62,6 +62,8 @@ func TestDocs_RendersEveryRoute(t *testing.T) {
 			}
 			b.waitVisible(".opblock .opblock-summary-method")
 			if view.screenshot != "" {
+				// The operations, not the long description above them.
+				evaluate[bool](b, `document.querySelector("#reference .opblock-tag-section").scrollIntoView(), true`)
 				b.screenshot(t, view.screenshot)
 			}
 		})
