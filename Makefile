@@ -6,7 +6,7 @@ GOTESTFLAGS ?= -race -shuffle=on -count=1 -timeout 12m
 # is mid-call (golang/go#75804, fixed in Go 1.27); a count has no deadline.
 FUZZTIME ?= 20000x
 
-.PHONY: test lint fuzz services run bench bench-go loadtest script-cost help mutation
+.PHONY: test lint fuzz services run bench bench-go loadtest script-cost help mutation screenshots
 
 ## test: start Postgres and Redis if needed, lint, run every test with -race
 ## (the bench module's too), then a short fuzz run
@@ -76,6 +76,11 @@ mutation: services
 	GOFLAGS="$$GOFLAGS -count=1" $(GO) run github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0 unleash \
 		--workers 2 --timeout-coefficient 6 \
 		--exclude-files '(^|/)([^a/]|a[^u]|au[^t]|aut[^h])[^/]*\.go$$' ./api
+
+## screenshots: rewrite docs/img/*.png from the browser tests of the console,
+## the portal and /docs (headless Chromium; see docs/TESTING.md)
+screenshots: services
+	$(GO) test -count=1 -run 'Test(Console|Portal|Docs)' ./internal/e2e -args -screenshots
 
 ## help: list these targets and what they do
 help:

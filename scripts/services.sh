@@ -2,9 +2,10 @@
 # Makes sure the Postgres and Redis that quotad and its tests need answer on
 # loopback: uses running servers when they answer, starts installed ones
 # otherwise, and installs them with apt-get (Debian/Ubuntu) as a last resort.
-# Also makes sure the nginx and caddy binaries the gateway tests run exist,
-# installing them the same way; those are never started here: each test runs
-# its own processes with the shipped configs on ports of its own.
+# Also makes sure the nginx and caddy binaries the gateway tests run, and the
+# Chromium the browser tests drive, exist, installing them the same way;
+# those are never started here: each test runs its own processes (the
+# gateways with the shipped configs) on ports of its own.
 #
 #   scripts/services.sh            ensure both are up
 #   scripts/services.sh createdb NAME   also create database NAME if missing
@@ -134,6 +135,15 @@ ensure_gateways() {
 	done
 }
 
+# ensure_chromium installs Debian's chromium when no browser the browser
+# tests look for is installed (QUOTA_CHROMIUM names another).
+ensure_chromium() {
+	[ -n "${QUOTA_CHROMIUM:-}" ] && [ -x "$QUOTA_CHROMIUM" ] && return 0
+	[ -x /usr/bin/chromium ] && return 0
+	command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 ||
+		command -v google-chrome >/dev/null 2>&1 || apt_install chromium
+}
+
 createdb() {
 	local name=$1 base
 	[[ $name =~ ^[a-z_][a-z0-9_]*$ ]] || die "bad database name $name"
@@ -149,5 +159,6 @@ createdb() {
 ensure_redis
 ensure_postgres
 ensure_gateways
+ensure_chromium
 if [ "${1:-}" = createdb ]; then createdb "${2:?database name}"; fi
-say "Postgres and Redis are up; nginx and caddy are installed"
+say "Postgres and Redis are up; nginx, caddy and chromium are installed"
