@@ -91,9 +91,10 @@ func (s *server) deleteClient(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// listClients pages through clients by ID: ?tier=pro&limit=100&after=<id>.
+// listClients pages through clients by ID:
+// ?tier=pro&q=acme&limit=100&after=<id>.
 func (s *server) listClients(c echo.Context) error {
-	p := tiers.ListClientsParams{Tier: c.QueryParam("tier"), After: c.QueryParam("after")}
+	p := tiers.ListClientsParams{Tier: c.QueryParam("tier"), Search: c.QueryParam("q"), After: c.QueryParam("after")}
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {

@@ -70,6 +70,8 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.DELETE("/v1/admin/clients/:id/quota", admin(s.resetClientQuota))
 	e.GET("/v1/admin/clients/:id/usage", admin(s.clientUsage))
 	e.HEAD("/v1/admin/clients/:id/usage", admin(s.clientUsage))
+	e.GET("/v1/admin/clients/:id/webhook-events", admin(s.withWebhookEvents(s.clientWebhookEvents)))
+	e.HEAD("/v1/admin/clients/:id/webhook-events", admin(s.withWebhookEvents(s.clientWebhookEvents)))
 	e.GET("/v1/admin/usage", admin(s.monthUsage))
 	e.HEAD("/v1/admin/usage", admin(s.monthUsage))
 	e.GET("/v1/admin/audit", admin(s.listAudit))

@@ -34,6 +34,9 @@ type Config struct {
 	// API. Optional. Default value: the /v1/admin/operations routes answer
 	// 404.
 	Operations *operations.Store
+	// WebhookEvents reads the webhook outbox for the admin API.
+	// Optional. Default value: the webhook-events route answers 404.
+	WebhookEvents WebhookEvents
 	// Limiter decides; its store is Redis in production. Required.
 	Limiter *quota.Limiter
 	// Auth verifies bearer tokens. Required.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -15,12 +16,19 @@ const (
 	DefaultListLimit = 100
 	// MaxListLimit is the largest page ListClients returns.
 	MaxListLimit = 1000
+	// MaxSearchLen bounds ListClientsParams.Search, in bytes.
+	MaxSearchLen = 256
 )
 
 // ListClientsParams selects one page of ListClients.
 type ListClientsParams struct {
 	// Tier restricts the list to one tier's clients. Optional. Default: all.
 	Tier string
+	// Search restricts the list to clients whose ID contains it, ignoring
+	// case: "CME" finds "acme-1". Every character is literal ("%" finds
+	// only IDs with a "%"). At most MaxSearchLen bytes of UTF-8 without
+	// control characters. Optional. Default: all.
+	Search string
 	// After is the last ID of the previous page; the page starts after it.
 	// Optional. Default: the first page.
 	After string
@@ -59,8 +67,14 @@ RETURNING tier, anchor_day, version, xmax = 0`
 
 	// Keyset pagination: ids are COLLATE "C", so "id > $after" is stable
 	// under concurrent inserts and costs one index range scan per page.
-	sqlListClients       = `SELECT id, tier, anchor_day, version FROM clients WHERE id > $1 ORDER BY id LIMIT $2`
-	sqlListClientsOfTier = `SELECT id, tier, anchor_day, version FROM clients WHERE tier = $3 AND id > $1 ORDER BY id LIMIT $2`
+	// listClientsSQL adds the filters between the two halves.
+	sqlListClientsFrom  = `SELECT id, tier, anchor_day, version FROM clients WHERE id > $1`
+	sqlListClientsOrder = ` ORDER BY id LIMIT $2`
+	sqlListOfTier       = ` AND tier = $%d`
+	// strpos, not LIKE, so "%" and "_" in a search are plain characters.
+	// lower() under the C collation of ids would fold ASCII only; the
+	// database's default collation folds what its locale knows.
+	sqlListSearch = ` AND strpos(lower(id COLLATE "default"), lower($%d)) > 0`
 
 	sqlNotify = `SELECT pg_notify($1, $2)`
 )
@@ -168,6 +182,9 @@ func (s *Store) ListClients(ctx context.Context, p ListClientsParams) (ClientPag
 			v.add("after", msg)
 		}
 	}
+	if msg := searchProblem(p.Search); msg != "" {
+		v.add("q", msg)
+	}
 	if p.Limit == 0 {
 		p.Limit = DefaultListLimit
 	}
@@ -179,13 +196,9 @@ func (s *Store) ListClients(ctx context.Context, p ListClientsParams) (ClientPag
 	}
 
 	// One row more than the page tells whether another page follows.
+	sql, args := listClientsSQL(p)
 	list, err := readAgain(ctx, s.pool, func() ([]Client, error) {
-		var rows pgx.Rows
-		if p.Tier == "" {
-			rows, _ = s.pool.Query(ctx, sqlListClients, p.After, p.Limit+1)
-		} else {
-			rows, _ = s.pool.Query(ctx, sqlListClientsOfTier, p.After, p.Limit+1, p.Tier)
-		}
+		rows, _ := s.pool.Query(ctx, sql, args...)
 		return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Client, error) {
 			c := Client{Assigned: true}
 			err := row.Scan(&c.ID, &c.Tier, &c.AnchorDay, &c.Version)
@@ -200,6 +213,39 @@ func (s *Store) ListClients(ctx context.Context, p ListClientsParams) (ClientPag
 		return ClientPage{Clients: list, Next: list[len(list)-1].ID}, nil
 	}
 	return ClientPage{Clients: list}, nil
+}
+
+// listClientsSQL returns the query of one page of p (Limit+1 rows) and its
+// arguments: a filter only for what p sets, so each combination gets a
+// plan of its own rather than one plan for "maybe a tier, maybe a search".
+func listClientsSQL(p ListClientsParams) (string, []any) {
+	sql, args := sqlListClientsFrom, []any{p.After, p.Limit + 1}
+	if p.Tier != "" {
+		args = append(args, p.Tier)
+		sql += fmt.Sprintf(sqlListOfTier, len(args))
+	}
+	if p.Search != "" {
+		args = append(args, p.Search)
+		sql += fmt.Sprintf(sqlListSearch, len(args))
+	}
+	return sql + sqlListClientsOrder, args
+}
+
+// searchProblem says what is wrong with a ListClientsParams.Search, or ""
+// if nothing is.
+func searchProblem(q string) string {
+	if len(q) > MaxSearchLen {
+		return fmt.Sprintf("must be at most %d bytes long", MaxSearchLen)
+	}
+	if !utf8.ValidString(q) {
+		return "must be valid UTF-8"
+	}
+	for _, r := range q {
+		if isControl(r) {
+			return "must not contain control characters"
+		}
+	}
+	return ""
 }
 
 // NotifyReset tells every instance's Cache that the client's quota was

@@ -195,6 +195,15 @@ func TestStore_Errors(t *testing.T) {
 			return err
 		}, nil, []string{"tier", "after", "limit"}},
 		{"list negative limit", func() error { _, err := store.ListClients(ctx, ListClientsParams{Limit: -1}); return err }, nil, []string{"limit"}},
+		{"list search too long", func() error {
+			_, err := store.ListClients(ctx, ListClientsParams{Search: strings.Repeat("é", MaxSearchLen/2) + "x"})
+			return err
+		}, nil, []string{"q"}},
+		{"list search not UTF-8", func() error { _, err := store.ListClients(ctx, ListClientsParams{Search: "a\xff"}); return err }, nil, []string{"q"}},
+		{"list search with a control character", func() error {
+			_, err := store.ListClients(ctx, ListClientsParams{Search: "a\nb"})
+			return err
+		}, nil, []string{"q"}},
 		{"notify reset invalid id", func() error { return store.NotifyReset(ctx, "") }, nil, []string{"id"}},
 	}
 	t.Run("cases", func(t *testing.T) {

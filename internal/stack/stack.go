@@ -21,6 +21,7 @@ import (
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
 	"github.com/quotad/quotad/usage"
+	"github.com/quotad/quotad/webhooks"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -135,6 +136,11 @@ func New(ctx context.Context, cfg Config) (http.Handler, func(), error) {
 	handler, err := api.NewServer(api.Config{
 		Tiers: cache, Store: tierStore, Usage: usage.NewStore(cfg.Pool), Limiter: limiter, Auth: auth, IP: ip,
 		Operations: operations.NewStore(cfg.Pool), Costs: costs,
+		// Read whether or not this instance delivers webhooks: events
+		// stay in the outbox from earlier runs or other instances.
+		WebhookEvents: func(ctx context.Context, client string, limit int) ([]webhooks.Stored, error) {
+			return webhooks.ClientEvents(ctx, cfg.Pool, client, limit)
+		},
 		FailureMode: cfg.FailureMode, Logger: cfg.Logger, OpenAPI: quotad.OpenAPI, Pages: pages, AccessLog: cfg.AccessLog,
 		Metrics: cfg.Metrics, AuthorizeDenyStatus: cfg.AuthorizeDenyStatus,
 		Checks: map[string]api.Check{
