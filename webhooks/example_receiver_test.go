@@ -29,7 +29,7 @@ type thresholdEvent struct {
 }
 
 // verifySignature is the signature check of the receiver example, which
-// docs/WEBHOOKS.md and the README must quote exactly
+// docs/WEBHOOKS.md must quote exactly
 // (TestReceiverExample_MatchesTheDoc).
 func verifySignature(secret []byte, header string, body []byte) bool {
 	var ts, sig string // header: t=<unix>,v1=<hex HMAC-SHA256 of t + "." + body>

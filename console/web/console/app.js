@@ -31,6 +31,8 @@ const routes = [
 ];
 
 let generation = 0;
+// Set when a route change follows an action whose message must stay.
+let skipClear = false;
 
 async function route() {
   if (!tokens.get()) {
@@ -50,6 +52,9 @@ async function route() {
   }
   const [m, page] = match;
   const mine = ++generation;
+  // A message about the page left behind would read as one about this one.
+  if (!skipClear) document.getElementById("status").hidden = true;
+  skipClear = false;
   fill(main, h("p", { class: "loading" }, "Loading…"));
   const ctx = {
     api,
@@ -85,6 +90,7 @@ function showSignIn(message) {
     check: () => api.get("/v1/admin/tiers"),
     onSignedIn: () => {
       notify("Signed in.", "ok");
+      skipClear = true;
       if (!location.hash) location.hash = "#/tiers";
       else route();
     },
