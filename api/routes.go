@@ -94,15 +94,7 @@ func (s *server) routes(e *echo.Echo, limit echo.MiddlewareFunc) {
 	e.GET("/openapi.yaml", s.openAPI)
 	e.HEAD("/openapi.yaml", s.openAPI)
 
-	// Web pages: the console, the portal and the API reference. They call
-	// the routes above from the browser, with the token pasted in.
-	if s.cfg.Pages != nil {
-		pages := echo.WrapHandler(s.cfg.Pages)
-		for _, path := range []string{"/console", "/console/", "/portal", "/portal/", "/docs", "/ui/*"} {
-			e.GET(path, pages)
-			e.HEAD(path, pages)
-		}
-	}
+	s.mountPages(e)
 }
 
 // chain wraps h in route middleware once, when the route is mounted, the

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -51,7 +52,7 @@ func TestConsole_AdminRunsAPlan(t *testing.T) {
 	b.do("focus New tier", chromedp.Focus(chromedp.CSS("#new-tier")))
 	b.do("press Enter", chromedp.KeyEvent("\r"))
 	b.waitVisible("#tier-form")
-	b.typeInto(`#tier-form [name=name]`, "console-pro")
+	b.setValue(`#tier-form [name=name]`, "console-pro")
 	b.typeInto(`#tier-form [data-field="limits[0].limit"]`, "0")
 	b.click(`#tier-form [type=submit]`)
 	b.waitVisible(`#tier-form [data-field="limits[0].limit"][aria-invalid="true"]`)
@@ -87,13 +88,13 @@ func TestConsole_AdminRunsAPlan(t *testing.T) {
 
 	// Assign a client, then find it by part of its id.
 	b.navigate("/console/#/clients")
-	b.typeInto("#assign-form [name=id]", "carol-console")
+	b.setValue("#assign-form [name=id]", "carol-console")
 	b.setValue("#assign-form [name=tier]", "console-pro")
 	b.click("#assign-form [type=submit]")
-	b.waitVisible(`#clients tr[data-client="carol-console"]`)
+	waitShowing(b, `#clients tr[data-client="carol-console"]`, "main")
 	b.setValue("#client-search", "ROL-CON")
 	b.click(`form.filters [type=submit]`)
-	b.waitVisible(`#clients tr[data-client="carol-console"]`)
+	waitShowing(b, `#clients tr[data-client="carol-console"]`, "main")
 	b.setValue("#client-search", "nobody-has-this")
 	b.click(`form.filters [type=submit]`)
 	b.waitGone(`#clients`)
@@ -185,6 +186,18 @@ func TestConsole_FitsAPhone(t *testing.T) {
 		if page.shot != "" {
 			b.screenshot(t, page.shot)
 		}
+	}
+}
+
+// waitShowing waits for an element matching sel; if none comes, the test
+// fails with the text of the element matching within, to show what the
+// page showed instead.
+func waitShowing(b *browser, sel, within string) {
+	b.tb.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`document.querySelector(%q) !== null`, sel))); err != nil {
+		b.tb.Fatalf("browser: wait for %q: %v; the page shows:\n%s", sel, err, evaluate[string](b, fmt.Sprintf(`document.querySelector(%q)?.innerText ?? ""`, within)))
 	}
 }
 
