@@ -95,6 +95,7 @@ func TestConsole_AdminRunsAPlan(t *testing.T) {
 	b.setValue("#client-search", "ROL-CON")
 	b.click(`form.filters [type=submit]`)
 	waitShowing(b, `#clients tr[data-client="carol-console"]`, "main")
+	b.screenshot(t, "console-clients")
 	b.setValue("#client-search", "nobody-has-this")
 	b.click(`form.filters [type=submit]`)
 	b.waitGone(`#clients`)
@@ -133,14 +134,29 @@ func TestConsole_AdminRunsAPlan(t *testing.T) {
 	b.waitVisible("#usage-chart canvas")
 	b.screenshot(t, "console-client")
 
+	// Reset, once confirmed, starts every window afresh.
+	b.click("#reset-quota")
+	b.click(`[data-action=confirm]`)
+	waitShowing(b, `.gauge[data-policy="console-pro:month"][data-used="0"]`, "#gauges")
+	decode(t, admin(t).get(t, q.URL+"/v1/admin/clients/carol-console/quota"), &apiQuota)
+	for _, w := range apiQuota.Windows {
+		if w.Remaining != w.Limit {
+			t.Errorf("after the console's reset %s has %d of %d left", w.Policy, w.Remaining, w.Limit)
+		}
+	}
+
 	b.navigate("/console/#/usage")
 	b.waitVisible(`#usage tr[data-client="carol-console"][data-share="0.0050"]`)
 	b.screenshot(t, "console-usage")
+	b.click("#export-csv")
+	if msg := waitText(b, "#status"); msg != "usage-"+time.Now().UTC().Format("2006-01")+".csv downloaded." {
+		t.Errorf("CSV export: %q", msg)
+	}
 
 	// A tier with clients cannot be deleted, and the console says why.
 	b.navigate("/console/#/tiers")
 	b.click(`#tiers tr[data-tier="console-pro"] [data-action=delete]`)
-	b.click(`#tiers tr[data-tier="console-pro"] [data-action=confirm-delete]`)
+	b.click(`#tiers tr[data-tier="console-pro"] [data-action=confirm]`)
 	if msg := waitText(b, `#tiers tr[data-tier="console-pro"] .row-error`); !strings.Contains(msg, "assigned to clients") {
 		t.Errorf("deleting a tier in use: %q, want the reason", msg)
 	}
@@ -148,13 +164,30 @@ func TestConsole_AdminRunsAPlan(t *testing.T) {
 		t.Fatalf("the tier in use is gone: %v", r)
 	}
 
+	// An operation cost rule, added through its form.
+	b.navigate("/console/#/operations")
+	b.setValue("#operation-form [name=name]", "export")
+	b.setValue("#operation-form [name=method]", "GET")
+	b.setValue("#operation-form [name=path]", "/v1/export/*")
+	b.setValue("#operation-form [name=cost]", "25")
+	b.click("#operation-form [type=submit]")
+	waitShowing(b, `#operations tr[data-operation="export"]`, "main")
+	var op struct {
+		Method, Path string
+		Cost         int64
+	}
+	decode(t, admin(t).get(t, q.URL+"/v1/admin/operations/export"), &op)
+	if got := fmt.Sprint(op); got != "{GET /v1/export/* 25}" {
+		t.Errorf("operation saved by the console: %s", got)
+	}
+	b.screenshot(t, "console-operations")
+
 	b.navigate("/console/#/audit")
 	b.waitVisible(`#audit tr[data-entry]`)
-	if got := b.text("#audit"); !strings.Contains(got, "tier.create") || !strings.Contains(got, "carol-console") {
+	if got := b.text("#audit"); !strings.Contains(got, "tier.create") || !strings.Contains(got, "carol-console") || !strings.Contains(got, "export") {
 		t.Errorf("audit log page lacks the console's writes:\n%s", got)
 	}
-	b.navigate("/console/#/operations")
-	b.waitVisible("#operation-form")
+	b.screenshot(t, "console-audit")
 }
 
 // TestConsole_FitsAPhone: every console page fits a 390 px wide screen:
@@ -201,11 +234,12 @@ func waitShowing(b *browser, sel, within string) {
 	}
 }
 
-// waitText waits for the selector to show some text and returns it.
+// waitText waits for the selector to show some text, not hidden, and
+// returns it.
 func waitText(b *browser, sel string) string {
 	b.tb.Helper()
 	run(b, fmt.Sprintf("wait for text in %q", sel), chromedp.Poll[bool](fmt.Sprintf(
-		`(() => { const e = document.querySelector(%q); return !!e && e.textContent.trim() !== ""; })()`, sel)))
+		`(() => { const e = document.querySelector(%q); return !!e && !e.closest("[hidden]") && e.textContent.trim() !== ""; })()`, sel)))
 	return b.text(sel)
 }
 

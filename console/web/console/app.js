@@ -53,7 +53,7 @@ async function route() {
   const [m, page] = match;
   const mine = ++generation;
   // A message about the page left behind would read as one about this one.
-  if (!skipClear) document.getElementById("status").hidden = true;
+  if (!skipClear) fill(Object.assign(document.getElementById("status"), { hidden: true }));
   skipClear = false;
   fill(main, h("p", { class: "loading" }, "Loading…"));
   const ctx = {

@@ -2,7 +2,7 @@
 // threshold webhook events, and the admin's actions on it (change tier
 // and anchor day, reset the quota, return it to free). The gauges and
 // chart refresh every few seconds while the page is open.
-import { h, fill, notify, busy, when, num } from "../lib/dom.js";
+import { h, fill, notify, busy, confirmInPlace, when, num } from "../lib/dom.js";
 import { gauges, usageChart } from "../lib/widgets.js";
 import { assignForm } from "./clients.js";
 
@@ -42,7 +42,7 @@ export async function render(ctx) {
   }));
 
   const reset = h("button", { type: "button", id: "reset-quota" }, "Reset quota");
-  reset.addEventListener("click", () => busy(reset, async () => {
+  reset.addEventListener("click", () => confirmInPlace(reset, "Reset every window of " + id + "?", "Reset", async () => {
     try {
       await ctx.api.del(path + "/quota");
     } catch (err) {
@@ -53,7 +53,7 @@ export async function render(ctx) {
     await load().catch(() => {});
   }));
   const unassign = h("button", { type: "button", class: "danger", id: "unassign" }, "Return to free");
-  unassign.addEventListener("click", () => busy(unassign, async () => {
+  unassign.addEventListener("click", () => confirmInPlace(unassign, "Move " + id + " back to free?", "Return to free", async () => {
     try {
       await ctx.api.del(path);
     } catch (err) {

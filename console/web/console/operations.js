@@ -1,13 +1,13 @@
 // Operations: the cost rules /v1/authorize prices requests with; list,
 // add or replace (PUT by name), delete.
-import { h, fill, notify, busy, showFieldErrors, clearFieldErrors, num } from "../lib/dom.js";
+import { h, fill, notify, busy, confirmInPlace, showFieldErrors, clearFieldErrors, num } from "../lib/dom.js";
 
 export async function render(ctx) {
   const { operations } = await ctx.api.get("/v1/admin/operations");
   if (!ctx.current()) return;
   const rows = operations.map((o) => {
     const del = h("button", { type: "button", class: "danger", "data-action": "delete" }, "Delete");
-    del.addEventListener("click", () => busy(del, async () => {
+    del.addEventListener("click", () => confirmInPlace(del, "Delete rule " + o.name + "?", "Delete " + o.name, async () => {
       try {
         await ctx.api.del("/v1/admin/operations/" + encodeURIComponent(o.name));
       } catch (err) {

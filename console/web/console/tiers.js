@@ -1,7 +1,7 @@
 // Tiers: the list, and one form to create or edit a tier with its
 // windows, prices and overage price. The API's 422 field errors are shown
 // next to the fields they name (limits[1].per and so on).
-import { h, fill, notify, busy, showFieldErrors, clearFieldErrors, num, per, money, micros } from "../lib/dom.js";
+import { h, fill, notify, busy, confirmInPlace, showFieldErrors, clearFieldErrors, num, per, money, micros } from "../lib/dom.js";
 
 export async function render(ctx) {
   const { tiers } = await ctx.api.get("/v1/admin/tiers");
@@ -42,32 +42,17 @@ function table(ctx, editor, tiers) {
 // (a tier with clients, or free/anonymous).
 function confirmDelete(ctx, t, button, problem) {
   problem.textContent = "";
-  const cell = button.parentElement;
-  const yes = h("button", { type: "button", class: "danger", "data-action": "confirm-delete" }, "Delete " + t.name);
-  const no = h("button", { type: "button", "data-action": "cancel" }, "Cancel");
-  const ask = h("span", { class: "confirm" }, "Delete tier " + t.name + "? ", yes, no);
-  button.hidden = true;
-  cell.insertBefore(ask, problem);
-  yes.focus();
-  no.addEventListener("click", () => {
-    ask.remove();
-    button.hidden = false;
-    button.focus();
-  });
-  yes.addEventListener("click", () => busy(yes, async () => {
+  confirmInPlace(button, "Delete tier " + t.name + "?", "Delete " + t.name, async () => {
     try {
       await ctx.api.del("/v1/admin/tiers/" + encodeURIComponent(t.name));
     } catch (err) {
-      ask.remove();
-      button.hidden = false;
       problem.textContent = "Not deleted: " + err.message;
       notify("Tier " + t.name + " was not deleted: " + err.message, "error");
-      button.focus();
       return;
     }
     notify("Tier " + t.name + " deleted.", "ok");
     await render(ctx);
-  }));
+  });
 }
 
 const MAX_WINDOWS = 4;

@@ -150,3 +150,27 @@ export function when(iso) {
   if (!iso) return "";
   return iso.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
 }
+
+/**
+ * Asks once more in place of button before an action that cannot be
+ * undone: button gives way to "question [label] [Cancel]" until one is
+ * chosen. work runs on confirmation, with the confirm button busy; its
+ * own messages tell how it went.
+ */
+export function confirmInPlace(button, question, label, work) {
+  const yes = h("button", { type: "button", class: "danger", "data-action": "confirm" }, label);
+  const no = h("button", { type: "button", "data-action": "cancel" }, "Cancel");
+  const ask = h("span", { class: "confirm", role: "group", "aria-label": question }, question + " ", yes, no);
+  const restore = () => {
+    ask.remove();
+    button.hidden = false;
+    button.focus();
+  };
+  button.hidden = true;
+  button.after(ask);
+  yes.focus();
+  no.addEventListener("click", restore);
+  yes.addEventListener("click", () => busy(yes, work).finally(() => {
+    if (ask.isConnected) restore();
+  }));
+}
