@@ -56,24 +56,3 @@ func TestOpenAPIDoc_Cacheable(t *testing.T) {
 		t.Fatalf("gzip body does not decode to the document (err %v)", err)
 	}
 }
-
-func TestAcceptsGzip(t *testing.T) {
-	t.Parallel()
-	for accept, want := range map[string]bool{
-		"":                   false,
-		"identity":           false,
-		"gzip":               true,
-		"GZIP":               true,
-		"deflate, gzip":      true,
-		"gzip;q=0":           false,
-		"gzip; q=0.000":      false,
-		"gzip;q=0.1":         true,
-		"*":                  true,
-		"br;q=1, gzip;q=0.5": true,
-		"gzip;q=nonsense":    false,
-	} {
-		if got := acceptsGzip(accept); got != want {
-			t.Errorf("acceptsGzip(%q) = %v, want %v", accept, got, want)
-		}
-	}
-}

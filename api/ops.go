@@ -55,7 +55,8 @@ func (s *server) openAPI(c echo.Context) error {
 	if s.openapi == nil {
 		return NewError(http.StatusNotFound, CodeNotFound, "no OpenAPI document is bundled")
 	}
-	return s.openapi.serve(c)
+	s.openapi.ServeHTTP(c.Response(), c.Request())
+	return nil
 }
 
 func (s *server) metricsHandler(c echo.Context) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/quotad/quotad/internal/staticfile"
 	"github.com/quotad/quotad/operations"
 	"github.com/quotad/quotad/quota"
 	"github.com/quotad/quotad/tiers"
@@ -93,7 +94,7 @@ type server struct {
 	usage   *usage.Store
 	metrics *Metrics
 	access  *accessLogger
-	openapi *openAPIDoc // nil without a document
+	openapi *staticfile.File // nil without a document
 
 	storeFailures throttle // log lines about the limiter's store
 

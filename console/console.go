@@ -11,19 +11,16 @@
 package console
 
 import (
-	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"io/fs"
 	"mime"
 	"net/http"
 	"path"
-	"strconv"
 	"strings"
 	"sync"
-	"time"
+
+	"github.com/quotad/quotad/internal/staticfile"
 )
 
 //go:embed web
@@ -44,17 +41,11 @@ var pages = map[string]string{
 	"/docs":     "docs/index.html",
 }
 
-// file is one embedded file ready to serve: its bytes, a gzip encoding
-// when that is smaller, and an ETag for each.
-type file struct {
-	plain, gzipped      []byte
-	plainETag, gzipETag string
-	contentType         string
-}
-
-// load reads and compresses every embedded file once per process.
-var load = sync.OnceValues(func() (map[string]*file, error) {
-	files := map[string]*file{}
+// load prepares every embedded file once per process. Pages and files
+// are revalidated on every load (no-cache): a new release's files are
+// used at once, and an unchanged file costs a 304.
+var load = sync.OnceValues(func() (map[string]*staticfile.File, error) {
+	files := map[string]*staticfile.File{}
 	err := fs.WalkDir(web, "web", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -63,17 +54,13 @@ var load = sync.OnceValues(func() (map[string]*file, error) {
 		if err != nil {
 			return err
 		}
-		sum := sha256.Sum256(body)
-		tag := hex.EncodeToString(sum[:12])
-		f := &file{plain: body, plainETag: `"` + tag + `"`, contentType: mime.TypeByExtension(path.Ext(p))}
-		if f.contentType == "" {
-			f.contentType = "application/octet-stream"
+		contentType := mime.TypeByExtension(path.Ext(p))
+		if contentType == "" {
+			contentType = "application/octet-stream"
 		}
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		_, _ = zw.Write(body)
-		if zw.Close() == nil && buf.Len() < len(body) {
-			f.gzipped, f.gzipETag = buf.Bytes(), `"`+tag+`-gzip"`
+		f, err := staticfile.New(body, contentType, "no-cache", gzip.BestSpeed)
+		if err != nil {
+			return err
 		}
 		files[strings.TrimPrefix(p, "web/")] = f
 		return nil
@@ -119,47 +106,6 @@ func Handler() (http.Handler, error) {
 			http.NotFound(w, r)
 			return
 		}
-		f.serve(w, r)
+		f.ServeHTTP(w, r)
 	}), nil
-}
-
-// serve writes f, gzipped when the client accepts it. Pages and files are
-// revalidated on every load (no-cache): a new release's files are used at
-// once, and an unchanged file costs a 304.
-func (f *file) serve(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	body, etag := f.plain, f.plainETag
-	if f.gzipped != nil {
-		h.Set("Vary", "Accept-Encoding")
-		if acceptsGzip(r.Header.Get("Accept-Encoding")) {
-			body, etag = f.gzipped, f.gzipETag
-			h.Set("Content-Encoding", "gzip")
-			h.Set("Content-Length", strconv.Itoa(len(body)))
-		}
-	}
-	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", etag)
-	h.Set("Content-Type", f.contentType)
-	r.Header.Del("Range")
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
-}
-
-// acceptsGzip reports whether an Accept-Encoding value names gzip (or *)
-// without q=0.
-func acceptsGzip(accept string) bool {
-	for part := range strings.SplitSeq(accept, ",") {
-		coding, params, _ := strings.Cut(part, ";")
-		coding = strings.ToLower(strings.TrimSpace(coding))
-		if coding != "gzip" && coding != "*" {
-			continue
-		}
-		for p := range strings.SplitSeq(params, ";") {
-			if v, ok := strings.CutPrefix(strings.TrimSpace(p), "q="); ok {
-				q, _ := strconv.ParseFloat(v, 64)
-				return q > 0
-			}
-		}
-		return true
-	}
-	return false
 }

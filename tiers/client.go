@@ -41,10 +41,16 @@ func clientIDProblem(id string) string {
 	if len(id) < 1 || len(id) > MaxClientIDLen {
 		return "must be 1-255 bytes long"
 	}
-	if !utf8.ValidString(id) {
+	return lineProblem(id)
+}
+
+// lineProblem says what is wrong with s as one line of text (invalid
+// UTF-8, a control character), or "" if nothing is.
+func lineProblem(s string) string {
+	if !utf8.ValidString(s) {
 		return "must be valid UTF-8"
 	}
-	for _, r := range id {
+	for _, r := range s {
 		if isControl(r) {
 			return "must not contain control characters"
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -237,15 +236,7 @@ func searchProblem(q string) string {
 	if len(q) > MaxSearchLen {
 		return fmt.Sprintf("must be at most %d bytes long", MaxSearchLen)
 	}
-	if !utf8.ValidString(q) {
-		return "must be valid UTF-8"
-	}
-	for _, r := range q {
-		if isControl(r) {
-			return "must not contain control characters"
-		}
-	}
-	return ""
+	return lineProblem(q)
 }
 
 // NotifyReset tells every instance's Cache that the client's quota was
