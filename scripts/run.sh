@@ -37,6 +37,9 @@ In another terminal:
   curl -s ${base}/v1/tiers
   bin/hungryclient -token "\$TOKEN" -duration 35s
 
+In a browser: ${base}/console/ (sign in with the ADMIN token above),
+${base}/portal/ (with TOKEN) and ${base}/docs (the API reference).
+
 Mint more tokens with: bin/quotad token -sub <id> [-admin] [-ttl 1h]
 Then try "A 60-second demo" in README.md: it runs against this quotad.
 

@@ -55,7 +55,7 @@ async function show() {
     fill(main.querySelector("#who"), "Your quota: " + quota.id);
     const mine = list.tiers.find((t) => t.name === quota.tier);
     fill(plan, h("p", null, "Plan ", h("strong", { id: "plan-name" }, quota.tier),
-      mine ? " · " + money(mine.price_cents, mine.currency) + " per month" : "",
+      mine ? " · " + money(mine.price_cents, mine.currency) : "",
       mine && mine.description ? " · " + mine.description : ""));
     gauges(windows, quota);
     usageChart(chart, usage);
@@ -64,8 +64,8 @@ async function show() {
         h("h3", null, t.name, t.name === quota.tier ? h("span", { class: "tag" }, "your plan") : null),
         h("p", { class: "price" }, money(t.price_cents, t.currency)),
         t.description ? h("p", null, t.description) : null,
-        h("ul", null, t.limits.map((w) => h("li", null, num(w.limit) + " per " + per(w.per) + (w.soft ? ", then " + micros(t.overage_price_micros, t.currency) + " per request" : "")))))),
-    h("p", { class: "hint" }, "To change plan, ask the service that gave you your token.")));
+        h("ul", null, t.limits.map((w) => h("li", null, num(w.limit) + " per " + per(w.per) + (w.soft ? ", then " + micros(t.overage_price_micros, t.currency) + " per request" : ""))))))),
+    h("p", { class: "hint" }, "To change plan, ask the service that gave you your token."));
     updated.textContent = "Updated " + new Date().toLocaleTimeString();
   };
   refresh.addEventListener("click", () => busy(refresh, async () => {
