@@ -14,7 +14,7 @@ export QUOTA_LOG_FORMAT=${QUOTA_LOG_FORMAT:-text}
 export QUOTA_ACCESS_LOG=${QUOTA_ACCESS_LOG:-all}
 
 db=$(sed -E 's#^[^/]*//[^/]*/([^?]*).*#\1#' <<<"$DATABASE_URL")
-QUOTA_TEST_DATABASE_URL=$DATABASE_URL QUOTA_TEST_REDIS_URL=$REDIS_URL scripts/services.sh createdb "$db"
+QUOTA_TEST_TOOLS=0 QUOTA_TEST_DATABASE_URL=$DATABASE_URL QUOTA_TEST_REDIS_URL=$REDIS_URL scripts/services.sh createdb "$db"
 
 mkdir -p bin
 echo "building bin/quotad and bin/hungryclient (the first build fetches and compiles the dependencies: a minute or two)"

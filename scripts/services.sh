@@ -7,8 +7,11 @@
 # those are never started here: each test runs its own processes (the
 # gateways with the shipped configs) on ports of its own.
 #
-#   scripts/services.sh            ensure both are up
+#   scripts/services.sh            ensure both are up, and the test tools
 #   scripts/services.sh createdb NAME   also create database NAME if missing
+#
+# QUOTA_TEST_TOOLS=0 leaves nginx, caddy and chromium alone: `make run`
+# needs only the two servers.
 #
 # Addresses come from QUOTA_TEST_DATABASE_URL / QUOTA_TEST_REDIS_URL, else
 # DATABASE_URL / REDIS_URL, else the loopback defaults. Servers on other
@@ -158,7 +161,13 @@ createdb() {
 [ "${QUOTA_SKIP_SERVICES:-}" = 1 ] && exit 0
 ensure_redis
 ensure_postgres
-ensure_gateways
-ensure_chromium
+if [ "${QUOTA_TEST_TOOLS:-1}" != 0 ]; then
+	ensure_gateways
+	ensure_chromium
+fi
 if [ "${1:-}" = createdb ]; then createdb "${2:?database name}"; fi
-say "Postgres and Redis are up; nginx, caddy and chromium are installed"
+if [ "${QUOTA_TEST_TOOLS:-1}" != 0 ]; then
+	say "Postgres and Redis are up; nginx, caddy and chromium are installed"
+else
+	say "Postgres and Redis are up"
+fi
