@@ -18,12 +18,15 @@ import (
 const consoleToken = "quotad.console.token"
 
 // TestConsole_AdminRunsAPlan drives /console/ in Chromium as an admin
-// would: a bad token is refused in words; a tier with a bad value shows
-// the API's field error next to the field; a burst + monthly tier is
-// created with the keyboard and mouse, a client assigned to it and found
-// by search; the client's requests then show in the client page's gauges
-// (equal to the admin quota API) and, once metered, in its chart and on
-// the usage page; deleting the tier in use is refused with the reason.
+// would: a bad token and a client's token are refused in words; a tier
+// with a bad value shows the API's field error next to the field; a burst
+// + monthly tier is created with the keyboard and mouse, a client assigned
+// to it and found by search; the client's requests then show in the
+// client page's gauges (equal to the admin quota API) and, once metered,
+// in its chart and on the usage page; a confirmed reset empties every
+// window; the CSV export downloads; deleting the tier in use is refused
+// with the reason; an operation rule added through its form is stored;
+// the audit log page lists these writes.
 func TestConsole_AdminRunsAPlan(t *testing.T) {
 	t.Parallel()
 	rs := testenv.StartRedis(t)
@@ -37,6 +40,11 @@ func TestConsole_AdminRunsAPlan(t *testing.T) {
 	b.click("form.signin button[type=submit]")
 	if msg := waitText(b, "form.signin .form-errors"); !strings.Contains(msg, "token was refused") {
 		t.Errorf("bad token: %q, want it refused in words", msg)
+	}
+	b.setValue("#token", user(t, "not-an-admin").token)
+	b.click("form.signin button[type=submit]")
+	if msg := waitText(b, "form.signin .form-errors"); !strings.Contains(msg, "admin token is needed") {
+		t.Errorf("a client's token: %q, want the console to say an admin token is needed", msg)
 	}
 	// Signing in with the keyboard alone: the token field has the focus,
 	// Tab reaches "Sign in", Enter presses it.
