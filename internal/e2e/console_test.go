@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/quotad/quotad/api"
 	"github.com/quotad/quotad/internal/testenv"
 )
 
@@ -259,5 +260,30 @@ func decode(t *testing.T, r response, v any) {
 	}
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("%v: %s", err, r.Body)
+	}
+}
+
+// TestConsole_ExpiredTokenAsksToSignInAgain: when the admin's token stops
+// working while a page is open, the page's next call (here the client
+// page's own refresh) brings back the sign-in, saying why, and forgets the
+// token.
+func TestConsole_ExpiredTokenAsksToSignInAgain(t *testing.T) {
+	t.Parallel()
+	rs := testenv.StartRedis(t)
+	q := startQuotad(t, env(database(t), rs.URL()))
+	short, err := api.MintToken([]byte(secret), api.TokenClaims{Subject: "e2e-admin", Admin: true, TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(t, q, 1280, 900)
+	b.setSessionStorage(map[string]string{consoleToken: short})
+	b.navigate("/console/#/clients/gina-expiry")
+	b.waitVisible(`.gauge[data-policy="free"]`)
+	// The token expires (after quotad's leeway) while the page refreshes.
+	if msg := waitText(b, "form.signin .form-errors"); !strings.Contains(msg, "token was refused") {
+		t.Errorf("after the token expired: %q, want it refused in words", msg)
+	}
+	if tok := evaluate[string](b, `sessionStorage.getItem("`+consoleToken+`") || ""`); tok != "" {
+		t.Error("the refused token is still kept")
 	}
 }

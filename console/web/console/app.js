@@ -14,9 +14,13 @@ import * as audit from "./audit.js";
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const tokens = tokenStore("quotad.console.token");
-let expired = false;
-const api = apiClient(tokens, () => {
-  expired = true;
+// signedIn is true while a token is in use: a 401 then means it stopped
+// working (it expired, or the secret changed), and whatever page is open
+// gives way to the sign-in with the reason. The sign-in's own check
+// reports its 401 in its form.
+let signedIn = false;
+const api = apiClient(tokens, (message) => {
+  if (signedIn) showSignIn(message);
 });
 
 // Routes: a pattern of the hash, and the page drawing it; capture groups
@@ -39,6 +43,7 @@ async function route() {
     showSignIn();
     return;
   }
+  signedIn = true;
   const hash = location.hash || "#/tiers";
   const match = routes.map(([re, page]) => [hash.match(re), page]).find(([m]) => m);
   nav.hidden = false;
@@ -68,10 +73,6 @@ async function route() {
     await page(ctx);
   } catch (err) {
     if (!ctx.current()) return;
-    if (expired) {
-      showSignIn(err.message);
-      return;
-    }
     fill(main, h("div", { class: "card" }, h("h1", null, "This page could not load"), h("p", { class: "error", role: "alert" }, err.message),
       h("button", { type: "button", onclick: route }, "Try again")));
   }
@@ -79,7 +80,8 @@ async function route() {
 }
 
 function showSignIn(message) {
-  expired = false;
+  signedIn = false;
+  generation++; // a page still loading must not draw over the form
   tokens.clear();
   nav.hidden = true;
   signIn(main, {

@@ -48,8 +48,8 @@ function capitalize(s) {
 }
 
 /**
- * A client of the API. onUnauthorized runs after any 401, so the page can
- * ask for a new token.
+ * A client of the API. onUnauthorized(message) runs after any 401, before
+ * the call throws, so the page can ask for a new token.
  */
 export function apiClient(tokens, onUnauthorized) {
   async function call(method, path, body, headers, raw) {
@@ -77,9 +77,10 @@ export function apiClient(tokens, onUnauthorized) {
       }
     }
     if (!res.ok) {
-      if (res.status === 401 && onUnauthorized) onUnauthorized();
       const e = (data && data.error) || {};
-      throw new ApiError(res.status, e.code || "http_" + res.status, explain(res.status, data), e.fields);
+      const err = new ApiError(res.status, e.code || "http_" + res.status, explain(res.status, data), e.fields);
+      if (res.status === 401 && onUnauthorized) onUnauthorized(err.message);
+      throw err;
     }
     return raw ? text : data;
   }

@@ -11,15 +11,18 @@ const REFRESH_MS = 5000;
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 const tokens = tokenStore("quotad.portal.token");
-let expired = false;
-const api = apiClient(tokens, () => {
-  expired = true;
+// signedIn is true while a token is in use: a 401 then means it stopped
+// working, and the page gives way to the sign-in with the reason. The
+// sign-in's own check reports its 401 in its form.
+let signedIn = false;
+const api = apiClient(tokens, (message) => {
+  if (signedIn) showSignIn(message);
 });
 let timer = 0;
 
 function showSignIn(message) {
   clearInterval(timer);
-  expired = false;
+  signedIn = false;
   tokens.clear();
   nav.hidden = true;
   signIn(main, {
@@ -36,6 +39,7 @@ function showSignIn(message) {
 }
 
 async function show() {
+  signedIn = true;
   nav.hidden = false;
   const windows = h("div", { id: "gauges" });
   const chart = h("div", { id: "usage-chart", class: "chart" });
@@ -73,14 +77,13 @@ async function show() {
       await load();
       notify("Refreshed.", "ok");
     } catch (err) {
-      if (expired) return showSignIn(err.message);
-      notify("Could not refresh: " + err.message, "error");
+      if (signedIn) notify("Could not refresh: " + err.message, "error");
     }
   }));
   try {
     await load();
   } catch (err) {
-    if (expired) return showSignIn(err.message);
+    if (!signedIn) return;
     fill(main, h("div", { class: "card" }, h("h1", null, "Your quota could not load"), h("p", { class: "error", role: "alert" }, err.message),
       h("button", { type: "button", onclick: show }, "Try again")));
     return;
@@ -89,9 +92,7 @@ async function show() {
   clearInterval(timer);
   timer = setInterval(() => {
     if (document.hidden) return;
-    load().catch((err) => {
-      if (expired) showSignIn(err.message);
-    });
+    load().catch(() => {}); // a 401 signs out; anything else waits for the next tick
   }, REFRESH_MS);
 }
 
