@@ -87,6 +87,10 @@ func TestPortal_ShowsTheClientItsOwnQuota(t *testing.T) {
 			}
 			b.waitVisible(`#usage-chart .chart-totals[data-admitted="3"]`)
 			b.waitVisible(`#plans .plan.current[data-tier="portal-plus"]`)
+			b.click("#refresh")
+			if msg := waitText(b, "#status"); msg != "Refreshed." {
+				t.Errorf("Refresh: %q", msg)
+			}
 
 			if body := b.text("main"); strings.Contains(body, "frank-portal") {
 				t.Error("the portal shows another client's id")

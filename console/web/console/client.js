@@ -2,8 +2,8 @@
 // threshold webhook events, and the admin's actions on it (change tier
 // and anchor day, reset the quota, return it to free). The gauges and
 // chart refresh every few seconds while the page is open.
-import { h, fill, notify, busy, confirmInPlace, when, num } from "../lib/dom.js";
-import { gauges, usageChart } from "../lib/widgets.js";
+import { h, fill, notify, confirmInPlace, when, num } from "../lib/dom.js";
+import { gauges, refreshButton, usageChart } from "../lib/widgets.js";
 import { assignForm } from "./clients.js";
 
 const REFRESH_MS = 5000;
@@ -18,7 +18,6 @@ export async function render(ctx) {
   const chart = h("div", { id: "usage-chart", class: "chart" });
   const events = h("div", { id: "webhook-events" });
   const updated = h("span", { class: "muted", id: "updated" });
-  const refresh = h("button", { type: "button", id: "refresh" }, "Refresh");
 
   const load = async () => {
     const [quota, usage, ev] = await Promise.all([
@@ -32,14 +31,7 @@ export async function render(ctx) {
     eventsTable(events, ev.events);
     updated.textContent = "Updated " + new Date().toLocaleTimeString();
   };
-  refresh.addEventListener("click", () => busy(refresh, async () => {
-    try {
-      await load();
-      notify("Refreshed.", "ok");
-    } catch (err) {
-      notify("Could not refresh: " + err.message, "error");
-    }
-  }));
+  const refresh = refreshButton(load, () => !ctx.current());
 
   const reset = h("button", { type: "button", id: "reset-quota" }, "Reset quota");
   reset.addEventListener("click", () => confirmInPlace(reset, "Reset every window of " + id + "?", "Reset", async () => {

@@ -1,7 +1,7 @@
 // The two views both pages share: a client's windows as gauges, and its
 // daily usage as a chart (uPlot, vendored) with the same numbers in a
 // table beneath for keyboards and screen readers.
-import { h, fill, num, per, inDuration } from "./dom.js";
+import { h, fill, notify, busy, num, per, inDuration } from "./dom.js";
 
 /** Renders a /v1/quota (or admin …/quota) answer into el as one gauge per window. */
 export function gauges(el, quota) {
@@ -97,4 +97,22 @@ export function usageChart(el, usage) {
     chart.setSize({ width: width(), height: 220 });
   };
   window.addEventListener("resize", resize);
+}
+
+/**
+ * A "Refresh" button that runs load and says how it went; a failure the
+ * page already handled (signed out after a 401) is not reported when
+ * quiet() is true by then.
+ */
+export function refreshButton(load, quiet) {
+  const button = h("button", { type: "button", id: "refresh" }, "Refresh");
+  button.addEventListener("click", () => busy(button, async () => {
+    try {
+      await load();
+      notify("Refreshed.", "ok");
+    } catch (err) {
+      if (!(quiet && quiet())) notify("Could not refresh: " + err.message, "error");
+    }
+  }));
+  return button;
 }

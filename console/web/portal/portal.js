@@ -3,9 +3,9 @@
 // the plans it could move to. Every call carries that token, so quotad
 // answers with this client's data only.
 import { apiClient, tokenStore } from "../lib/api.js";
-import { h, fill, notify, busy, num, per, money, micros } from "../lib/dom.js";
+import { h, fill, notify, num, per, money, micros } from "../lib/dom.js";
 import { signIn } from "../lib/signin.js";
-import { gauges, usageChart } from "../lib/widgets.js";
+import { gauges, refreshButton, usageChart } from "../lib/widgets.js";
 
 const REFRESH_MS = 5000;
 const main = document.getElementById("main");
@@ -46,10 +46,9 @@ async function show() {
   const plans = h("div", { id: "plans" });
   const plan = h("div", { id: "plan" });
   const updated = h("span", { class: "muted", id: "updated" });
-  const refresh = h("button", { type: "button", id: "refresh" }, "Refresh");
   fill(main,
     h("section", { class: "card" },
-      h("div", { class: "card-head" }, h("h1", { id: "who" }, "Your quota"), h("div", { class: "actions" }, updated, refresh)),
+      h("div", { class: "card-head" }, h("h1", { id: "who" }, "Your quota"), h("div", { class: "actions" }, updated, refreshButton(() => load(), () => !signedIn))),
       plan, h("h2", null, "Windows now"), windows),
     h("section", { class: "card" }, h("h2", null, "Last 30 days"), chart),
     h("section", { class: "card" }, h("h2", null, "Plans"), plans));
@@ -72,14 +71,6 @@ async function show() {
     h("p", { class: "hint" }, "To change plan, ask the service that gave you your token."));
     updated.textContent = "Updated " + new Date().toLocaleTimeString();
   };
-  refresh.addEventListener("click", () => busy(refresh, async () => {
-    try {
-      await load();
-      notify("Refreshed.", "ok");
-    } catch (err) {
-      if (signedIn) notify("Could not refresh: " + err.message, "error");
-    }
-  }));
   try {
     await load();
   } catch (err) {
