@@ -30,10 +30,7 @@ const consoleToken = "quotad.console.token"
 // the audit log page lists these writes.
 func TestConsole_AdminRunsAPlan(t *testing.T) {
 	t.Parallel()
-	rs := testenv.StartRedis(t)
-	vars := env(database(t), rs.URL())
-	vars["QUOTA_METER_INTERVAL"] = "1s"
-	q := startQuotad(t, vars)
+	q := pageQuotad(t)
 	b := newBrowser(t, q, 1280, 900)
 
 	b.navigate("/console/")
@@ -229,6 +226,16 @@ func TestConsole_FitsAPhone(t *testing.T) {
 			b.screenshot(t, page.shot)
 		}
 	}
+}
+
+// pageQuotad starts a quotad on a database and Redis of its own that
+// copies usage to Postgres every second, so the pages' charts fill soon.
+func pageQuotad(t *testing.T) *quotad {
+	t.Helper()
+	rs := testenv.StartRedis(t)
+	vars := env(database(t), rs.URL())
+	vars["QUOTA_METER_INTERVAL"] = "1s"
+	return startQuotad(t, vars)
 }
 
 // waitShowing waits for an element matching sel; if none comes, the test

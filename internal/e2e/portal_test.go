@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/quotad/quotad/internal/testenv"
 )
 
 // TestPortal_ShowsTheClientItsOwnQuota: /portal/ refuses a bad token in
@@ -17,10 +15,7 @@ import (
 // nor shows another client's id, and it fits a phone.
 func TestPortal_ShowsTheClientItsOwnQuota(t *testing.T) {
 	t.Parallel()
-	rs := testenv.StartRedis(t)
-	vars := env(database(t), rs.URL())
-	vars["QUOTA_METER_INTERVAL"] = "1s"
-	q := startQuotad(t, vars)
+	q := pageQuotad(t)
 	plan := map[string]any{"limits": []map[string]any{{"limit": 100, "per": 86400}, {"limit": 5000, "per": "month", "soft": true}},
 		"description": "For the portal test", "price_cents": 1900, "overage_price_micros": 500}
 	if r := admin(t).do(t, http.MethodPut, q.URL+"/v1/admin/tiers/portal-plus", plan); r.Code != http.StatusCreated {
