@@ -26,11 +26,11 @@ import (
 //go:embed web
 var web embed.FS
 
-// CSP is the Content-Security-Policy of every page and file: everything
+// csp is the Content-Security-Policy of every page and file: everything
 // from quotad's own origin only; no inline script or style, no plugins,
 // no framing, forms posting nowhere else. Images may be data: URLs, which
 // Swagger UI uses for its icons.
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; " +
 	"form-action 'self'; frame-ancestors 'none'"
 
@@ -79,7 +79,7 @@ func Handler() (http.Handler, error) {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", CSP)
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -30,16 +30,16 @@ func serve(t *testing.T, method, target string, header map[string]string) *httpt
 // TestHandler_PagesCarryTheStrictCSP: every page and file is served with
 // the policy that keeps the browser on quotad's own origin.
 func TestHandler_PagesCarryTheStrictCSP(t *testing.T) {
-	if !strings.HasPrefix(CSP, "default-src 'self';") || strings.Contains(CSP, "http") || strings.Contains(CSP, "unsafe") {
-		t.Fatalf("CSP %q: want default-src 'self', no other host, nothing unsafe", CSP)
+	if !strings.HasPrefix(csp, "default-src 'self';") || strings.Contains(csp, "http") || strings.Contains(csp, "unsafe") {
+		t.Fatalf("csp %q: want default-src 'self', no other host, nothing unsafe", csp)
 	}
 	for _, target := range []string{"/console/", "/portal/", "/docs", "/ui/lib/style.css", "/ui/console/app.js", "/ui/vendor/uplot/uPlot.iife.min.js"} {
 		rec := serve(t, http.MethodGet, target, nil)
 		if rec.Code != http.StatusOK {
 			t.Fatalf("GET %s: %d", target, rec.Code)
 		}
-		if got := rec.Header().Get("Content-Security-Policy"); got != CSP {
-			t.Errorf("GET %s: CSP %q", target, got)
+		if got := rec.Header().Get("Content-Security-Policy"); got != csp {
+			t.Errorf("GET %s: csp %q", target, got)
 		}
 		if got := rec.Header().Get("X-Content-Type-Options"); got != "nosniff" {
 			t.Errorf("GET %s: X-Content-Type-Options %q", target, got)
@@ -134,10 +134,10 @@ func TestWeb_EveryReferenceIsEmbedded(t *testing.T) {
 			t.Errorf("%s names another host: %s", p, m)
 		}
 		if strings.Contains(string(body), " style=") || strings.Contains(string(body), "<style") {
-			t.Errorf("%s has inline style, which the CSP refuses", p)
+			t.Errorf("%s has inline style, which the csp refuses", p)
 		}
 		if path.Ext(p) == ".html" && regexp.MustCompile(`<script>|<script [^>]*>[^<]`).Match(body) {
-			t.Errorf("%s has an inline script, which the CSP refuses", p)
+			t.Errorf("%s has an inline script, which the csp refuses", p)
 		}
 		for _, m := range refs.FindAllSubmatch(body, -1) {
 			ref := string(m[1]) + string(m[2])
