@@ -15,7 +15,8 @@ export async function render(ctx) {
   const monthly = new Map(tiers.map((t) => [t.name, (t.limits.find((w) => w.per === "month") || {}).limit]));
   const lines = report.clients.map((c) => {
     const quota = monthly.get(c.tier);
-    return Object.assign({ quota, share: quota ? (c.admitted + c.overage) / quota : -1 }, c);
+    // admitted includes the overage: every request a soft window let past.
+    return Object.assign({ quota, share: quota ? c.admitted / quota : -1 }, c);
   });
   lines.sort((a, b) => b.share - a.share || b.admitted - a.admitted || (a.id < b.id ? -1 : 1));
 
