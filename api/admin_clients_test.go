@@ -36,17 +36,9 @@ func TestAdmin_ListClientsNext(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
 			t.Parallel()
-			var page struct {
-				Clients []ClientView
-				Next    *string
-			}
-			mustStatus(t, do(t, http.MethodGet, inst.URL+"/v1/admin/clients?"+tt.query, admin, nil), http.StatusOK).decode(t, &page)
-			var ids []string
-			for _, c := range page.Clients {
-				ids = append(ids, c.ID)
-			}
-			if !reflect.DeepEqual(ids, tt.wantIDs) || !reflect.DeepEqual(page.Next, tt.wantNext) {
-				t.Errorf("?%s: clients %q, next %v; want %q, next %v", tt.query, ids, deref(page.Next), tt.wantIDs, deref(tt.wantNext))
+			ids, next := clientPage(t, inst, admin, tt.query)
+			if !reflect.DeepEqual(ids, tt.wantIDs) || !reflect.DeepEqual(next, tt.wantNext) {
+				t.Errorf("?%s: clients %q, next %v; want %q, next %v", tt.query, ids, deref(next), tt.wantIDs, deref(tt.wantNext))
 			}
 		})
 	}
@@ -80,17 +72,9 @@ func TestAdmin_ListClientsSearch(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
 			t.Parallel()
-			var page struct {
-				Clients []ClientView
-				Next    *string
-			}
-			mustStatus(t, do(t, http.MethodGet, inst.URL+"/v1/admin/clients?"+tt.query, admin, nil), http.StatusOK).decode(t, &page)
-			ids := []string{}
-			for _, c := range page.Clients {
-				ids = append(ids, c.ID)
-			}
-			if !slices.Equal(ids, tt.wantIDs) || !reflect.DeepEqual(page.Next, tt.wantNext) {
-				t.Errorf("?%s: clients %q, next %v; want %q, next %v", tt.query, ids, deref(page.Next), tt.wantIDs, deref(tt.wantNext))
+			ids, next := clientPage(t, inst, admin, tt.query)
+			if !slices.Equal(ids, tt.wantIDs) || !reflect.DeepEqual(next, tt.wantNext) {
+				t.Errorf("?%s: clients %q, next %v; want %q, next %v", tt.query, ids, deref(next), tt.wantIDs, deref(tt.wantNext))
 			}
 		})
 	}
@@ -109,6 +93,22 @@ func TestAdmin_ListClientsSearch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// clientPage reads GET /v1/admin/clients?query as admin: the page's ids
+// in order (nil for none) and its next cursor.
+func clientPage(t *testing.T, inst *instance, admin, query string) ([]string, *string) {
+	t.Helper()
+	var page struct {
+		Clients []ClientView
+		Next    *string
+	}
+	mustStatus(t, do(t, http.MethodGet, inst.URL+"/v1/admin/clients?"+query, admin, nil), http.StatusOK).decode(t, &page)
+	var ids []string
+	for _, c := range page.Clients {
+		ids = append(ids, c.ID)
+	}
+	return ids, page.Next
 }
 
 func ptr(s string) *string { return &s }

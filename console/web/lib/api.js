@@ -5,7 +5,7 @@
 
 /** A failed call: the HTTP status (0 when quotad did not answer), the
  * API's error code, a message in words, and the offending fields of a 422. */
-export class ApiError extends Error {
+class ApiError extends Error {
   constructor(status, code, message, fields) {
     super(message);
     this.status = status;

@@ -29,14 +29,6 @@ export function gauges(el, quota) {
 
 const DAY = 86400;
 
-/** The last n UTC days up to today, as "YYYY-MM-DD". */
-export function lastDays(n, now) {
-  const today = Math.floor((now || Date.now()) / 1000 / DAY) * DAY;
-  const out = [];
-  for (let i = n - 1; i >= 0; i--) out.push(new Date((today - i * DAY) * 1000).toISOString().slice(0, 10));
-  return out;
-}
-
 /**
  * Renders a /v1/usage answer (days with any request) into el as a chart
  * of every day from its `from` to `to`, days without requests at zero,
